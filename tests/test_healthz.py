@@ -1,0 +1,72 @@
+"""/healthz tells the operator whether the database, queue, workers and model files are fine."""
+
+import hashlib
+import json
+from datetime import UTC
+
+import pytest
+
+from vaultdev.pytest_plugin import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _health(client):
+    response = client.get("/healthz")
+    return response.status_code, response.json()
+
+
+def test_200_with_a_live_worker_then_503_when_it_is_gone(client, rq_worker):
+    status, body = wait_until(lambda: (r := _health(client))[0] == 200 and r)
+    assert body["ok"] is True
+    assert body["database"]["ok"] and body["queue"]["ok"]
+    [worker] = body["workers"]["workers"]
+    assert worker["alive"] and worker["heartbeat_age_s"] < 45
+
+    rq_worker.stop()
+
+    status, body = _health(client)
+    assert status == 503
+    assert body["ok"] is False
+    assert body["workers"] == {"ok": False, "alive": 0, "workers": []}
+    assert body["database"]["ok"] and body["queue"]["ok"]
+
+
+def test_503_when_no_worker_ever_started(client, redis_conn):
+    status, body = _health(client)
+    assert status == 503
+    assert body["workers"]["alive"] == 0
+
+
+def test_a_stale_heartbeat_is_not_a_live_worker(redis_conn):
+    """A worker killed by SIGKILL leaves its key behind until it expires; its age tells."""
+    from datetime import datetime, timedelta
+
+    from rq import Queue, Worker
+
+    from vault.health.selectors import workers_check
+
+    worker = Worker([Queue("default", connection=redis_conn)], connection=redis_conn)
+    worker.register_birth()
+    worker.heartbeat()
+    assert workers_check().ok
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    check = workers_check(now=later)
+    assert not check.ok and check.detail["workers"][0]["alive"] is False
+
+
+def test_model_file_with_wrong_checksum_is_reported(client, rq_worker, settings, tmp_path):
+    model = tmp_path / "tagger.keras"
+    model.write_bytes(b"weights")
+    card = {"file": "tagger.keras", "sha256": hashlib.sha256(b"weights").hexdigest()}
+    (tmp_path / "tagger.json").write_text(json.dumps(card))
+    settings.VAULT_MODELS_DIR = tmp_path
+
+    wait_until(lambda: _health(client)[0] == 200)
+    model.write_bytes(b"tampered")
+
+    status, body = _health(client)
+    assert status == 503
+    assert body["models"]["files"] == [
+        {"card": "tagger.json", "file": "tagger.keras", "ok": False, "error": "sha256 mismatch"}
+    ]

@@ -1,0 +1,128 @@
+"""Read-only checks of what the vault depends on: database, queue, workers, model files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import django_rq
+from django.conf import settings
+from django.db import connection
+from rq import Worker
+
+
+@dataclass
+class Check:
+    ok: bool
+    detail: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, **self.detail}
+
+
+def database_check() -> Check:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any failure means "not fine"; the class name says which
+        return Check(False, {"error": type(exc).__name__})
+    return Check(True)
+
+
+def _redis():
+    return django_rq.get_connection("default")
+
+
+def queue_check() -> Check:
+    try:
+        queue = django_rq.get_queue("default")
+        queue.connection.ping()
+        return Check(True, {"queued_jobs": queue.count})
+    except Exception as exc:
+        return Check(False, {"error": type(exc).__name__})
+
+
+def workers_check(*, now: datetime | None = None) -> Check:
+    """Live workers are those whose last heartbeat is younger than VAULT_WORKER_TTL + 15 s."""
+    now = now or datetime.now(UTC)
+    limit = settings.VAULT_WORKER_TTL + 15
+    try:
+        workers = Worker.all(connection=_redis())
+    except Exception as exc:
+        return Check(False, {"error": type(exc).__name__, "workers": []})
+    rows = []
+    for worker in workers:
+        beat = worker.last_heartbeat
+        if beat is not None and beat.tzinfo is None:
+            beat = beat.replace(tzinfo=UTC)
+        age = (now - beat).total_seconds() if beat else None
+        rows.append(
+            {
+                "name": worker.name,
+                "state": worker.get_state(),
+                "heartbeat_age_s": round(age, 1) if age is not None else None,
+                "alive": age is not None and age < limit,
+            }
+        )
+    alive = [row for row in rows if row["alive"]]
+    return Check(bool(alive), {"alive": len(alive), "workers": rows})
+
+
+_digest_cache: dict[tuple[str, int, int], str] = {}
+
+
+def _sha256(path: Path) -> str:
+    """sha256 of a file, cached by (path, size, mtime) so /healthz does not re-hash every call."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _digest_cache:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _digest_cache[key] = digest.hexdigest()
+    return _digest_cache[key]
+
+
+def model_file_rows(models_dir: Path) -> list[dict]:
+    """One row per model card (`*.json` with "file" and "sha256") in models_dir."""
+    rows = []
+    for card_path in sorted(models_dir.glob("*.json")) if models_dir.is_dir() else []:
+        try:
+            card = json.loads(card_path.read_text())
+            model_path = models_dir / card["file"]
+            expected = card["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            rows.append({"card": card_path.name, "ok": False, "error": "unreadable model card"})
+            continue
+        if not model_path.is_file():
+            rows.append({"card": card_path.name, "ok": False, "error": "model file missing"})
+            continue
+        ok = _sha256(model_path) == expected
+        rows.append(
+            {"card": card_path.name, "file": card["file"], "ok": ok}
+            | ({} if ok else {"error": "sha256 mismatch"})
+        )
+    return rows
+
+
+def models_check() -> Check:
+    rows = model_file_rows(Path(settings.VAULT_MODELS_DIR))
+    return Check(all(row["ok"] for row in rows), {"files": rows})
+
+
+def health_report() -> dict:
+    checks = {
+        "database": database_check(),
+        "queue": queue_check(),
+        "workers": workers_check(),
+        "models": models_check(),
+    }
+    return {
+        "ok": all(check.ok for check in checks.values()),
+        **{name: check.as_dict() for name, check in checks.items()},
+    }

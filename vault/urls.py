@@ -1,0 +1,11 @@
+"""URL map of the vault."""
+
+from django.urls import path
+from django.views.generic import TemplateView
+
+from vault.health.views import healthz
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("healthz", healthz, name="healthz"),
+]

@@ -1,0 +1,1 @@
+"""Development and test tooling: embedded PostgreSQL/Valkey and the `make run` supervisor."""

@@ -1,0 +1,206 @@
+"""pytest plugin: throwaway embedded PostgreSQL and Valkey for a test run, a real RQ worker
+process, and real Chromium through Playwright.
+
+Loaded with `-p vaultdev.pytest_plugin` (pyproject.toml) so that it runs before Django's settings
+are imported. Servers start lazily, on the first test that needs the database or the queue, and
+are removed when the run ends. Set DATABASE_URL / REDIS_URL to use servers of your own instead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("VAULT_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+_OWN_DATABASE = "DATABASE_URL" not in os.environ
+_OWN_REDIS = "REDIS_URL" not in os.environ
+
+# Settings are read from the environment when Django starts, right after this import.
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+os.environ.setdefault("STATIC_MANIFEST", "false")
+# Placeholders until the servers are up; the fixtures below point the settings at them.
+os.environ.setdefault("DATABASE_URL", "postgresql://postgres@/vault?host=/nonexistent")
+os.environ.setdefault("REDIS_URL", "unix:///nonexistent/valkey.sock")
+# Playwright's sync API keeps an event loop in the main thread; Django's ORM refuses to run
+# beside one unless told that this is deliberate (the live server runs in its own thread).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+class Services:
+    """The servers behind one test run, and the URLs the subprocesses need."""
+
+    def __init__(self) -> None:
+        self._root: Path | None = None
+        self._pg = None
+        self._valkey = None
+        self.redis_url = os.environ["REDIS_URL"]
+        self._database_url = os.environ["DATABASE_URL"]
+
+    def start(self) -> None:
+        from vaultdev.services import start_postgres, start_valkey
+
+        if not (_OWN_DATABASE or _OWN_REDIS):
+            return
+        # Short path: unix sockets must stay under ~100 bytes.
+        self._root = Path(tempfile.mkdtemp(prefix="spv-", dir="/tmp"))
+        atexit.register(self.stop)
+        if _OWN_DATABASE:
+            self._pg = start_postgres(self._root / "pg")
+            self._database_url = self._pg.url("postgres")
+        if _OWN_REDIS:
+            self._valkey = start_valkey(
+                self._root / "valkey", self._root / "valkey.sock", persist=False
+            )
+            self.redis_url = self._valkey.url
+
+    def database_url(self, name: str) -> str:
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self._database_url)
+        return urlunsplit(parts._replace(path=f"/{name}"))
+
+    def stop(self) -> None:
+        if self._valkey is not None:
+            self._valkey.stop()
+            self._valkey = None
+        if self._pg is not None:
+            self._pg.stop()
+            self._pg = None
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
+
+
+@pytest.fixture(scope="session")
+def vault_services():
+    from django.conf import settings
+
+    from vault.env import database_from_url
+
+    services = Services()
+    services.start()
+    # Mutate in place: Django's connection handler holds on to these very dicts.
+    settings.DATABASES["default"].update(
+        {
+            key: value
+            for key, value in database_from_url(services.database_url("vault")).items()
+            if key != "NAME"
+        }
+    )
+    settings.RQ_QUEUES["default"]["URL"] = services.redis_url
+    os.environ["REDIS_URL"] = services.redis_url
+    yield services
+    services.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hasher():
+    # Real Argon2id cost belongs to the key wraps (vault.crypto), not to Django's login hash.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def redis_conn(vault_services):
+    """A connection to the test Valkey, emptied before each test."""
+    import django_rq
+
+    conn = django_rq.get_connection("default")
+    conn.flushdb()
+    return conn
+
+
+@pytest.fixture
+def rq_worker(vault_services, redis_conn, transactional_db):
+    """Start a real `manage.py rqworker` process against the test database and Valkey.
+
+    Returns a handle with .process and .stop(); the worker is stopped after the test.
+    """
+    from django.db import connection
+
+    worker = WorkerProcess(
+        database_url=vault_services.database_url(connection.settings_dict["NAME"]),
+        redis_url=vault_services.redis_url,
+    )
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+class WorkerProcess:
+    def __init__(self, *, database_url: str, redis_url: str) -> None:
+        self.env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url)
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "default", "--worker-ttl", "30"],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
+    """Poll predicate() until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -1,0 +1,105 @@
+"""`make run`: embedded PostgreSQL and Valkey under var/, migrations, the web server and a worker.
+
+Every process it starts is stopped again on Ctrl-C or SIGTERM, and the data under var/ is kept
+for the next run. Children run in their own sessions so that the terminal's Ctrl-C reaches only
+this supervisor, which then stops them in order: web, worker, queue, database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from vaultdev.services import child_env, start_postgres, start_valkey, wait_for_exit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def _stop_group(name: str, process: subprocess.Popen, timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    if not wait_for_exit(process, timeout):
+        print(f"[run] {name} did not stop in {timeout:.0f} s; killing it", flush=True)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--var", type=Path, default=ROOT / "var")
+    parser.add_argument("--addr", default="127.0.0.1:8000")
+    args = parser.parse_args()
+    var = args.var.resolve()
+    (var / "run").mkdir(parents=True, exist_ok=True)
+
+    stopping = False
+
+    def request_stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    print("[run] starting PostgreSQL (var/pgdata) and Valkey (var/run/valkey.sock)", flush=True)
+    pg = start_postgres(var / "pgdata", database="vault")
+    valkey = None
+    children: list[tuple[str, subprocess.Popen]] = []
+    try:
+        valkey = start_valkey(var / "valkey", var / "run" / "valkey.sock", persist=True)
+        env = child_env(
+            database_url=pg.url("vault"),
+            redis_url=valkey.url,
+            DEBUG=os.environ.get("DEBUG", "true"),
+            VAULT_VAR_DIR=str(var),
+            EMAIL_BACKEND=os.environ.get(
+                "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+            ),
+            PYTHONUNBUFFERED="1",
+        )
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True
+        )
+        commands = {
+            "web": [PYTHON, "manage.py", "runserver", "--noreload", args.addr],
+            "worker": [PYTHON, "manage.py", "rqworker", "default", "--worker-ttl", "30"],
+        }
+        for name, command in commands.items():
+            children.append(
+                (name, subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True))
+            )
+        print(
+            f"[run] the vault is at http://{args.addr}/  (health: http://{args.addr}/healthz)\n"
+            "[run] development emails (sign-up and login codes) are printed in this terminal\n"
+            "[run] press Ctrl-C to stop everything",
+            flush=True,
+        )
+        while not stopping:
+            for name, process in children:
+                if process.poll() is not None:
+                    print(f"[run] {name} exited with {process.returncode}; stopping", flush=True)
+                    stopping = True
+            time.sleep(0.2)
+    finally:
+        print("[run] stopping", flush=True)
+        for name, process in reversed(children):
+            _stop_group(name, process)
+        if valkey is not None:
+            valkey.stop()
+        pg.stop()
+        print("[run] stopped; data kept in var/", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

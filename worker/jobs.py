@@ -1,0 +1,13 @@
+"""RQ job entry points. Each takes ids only (never keys or file bytes) and calls a service."""
+
+from __future__ import annotations
+
+from rq import get_current_job
+
+
+def queue_probe(probe_id: int) -> bool:
+    from vault.health.services import queue_probe_receive
+
+    job = get_current_job()
+    worker_name = job.worker_name if job is not None and job.worker_name else "unknown"
+    return queue_probe_receive(probe_id=probe_id, worker_name=worker_name)
