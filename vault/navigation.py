@@ -9,7 +9,7 @@ NAV_ENTRIES = [
     ("Gallery", "photos:gallery", "user"),
     ("Upload", "photos:upload", "user"),
     ("People", "people:list", "user"),
-    ("Account", "accounts:profile", "user"),
+    ("Account", "accounts:security", "user"),
     ("Log in", "accounts:login", "anon"),
     ("Create account", "accounts:register", "anon"),
 ]

@@ -62,7 +62,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_email",
+    "two_factor",
+    "two_factor.plugins.email",
     "django_rq",
+    "vault.accounts",
     "vault.health",
 ]
 
@@ -73,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "vault.accounts.keyring.KeyringMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -118,6 +127,30 @@ RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
 # Seconds between RQ worker heartbeats is worker_ttl - 15; /healthz calls a worker dead when
 # its heartbeat is older than this.
 VAULT_WORKER_TTL = env_int("VAULT_WORKER_TTL", 30, minimum=20)
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+# The vault needs real sessions in the database: the keyring's sealed half lives there.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# Two-factor login (django-two-factor-auth + django-otp). Codes are throttled per device with
+# growing delays; during a delay even the right code is refused.
+TWO_FACTOR_LOGIN_TIMEOUT = 15 * 60
+TWO_FACTOR_REMEMBER_COOKIE_AGE = None
+OTP_TOTP_ISSUER = "Secure Photo Vault"
+OTP_EMAIL_SUBJECT = "Your Secure Photo Vault code"
+OTP_EMAIL_BODY_TEMPLATE_PATH = "accounts/email/otp_code.txt"
+OTP_EMAIL_TOKEN_VALIDITY = 10 * 60
+OTP_EMAIL_THROTTLE_FACTOR = 1
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+# Password-step throttling (vault.accounts.throttle): free attempts, then doubling delays.
+VAULT_LOGIN_FREE_ATTEMPTS = env_int("VAULT_LOGIN_FREE_ATTEMPTS", 5, minimum=1)
+VAULT_LOGIN_MAX_DELAY = env_int("VAULT_LOGIN_MAX_DELAY", 60 * 60, minimum=1)
+# Optional pepper for the password KEK (Argon2id), kept outside the database.
+VAULT_PEPPER_FILE = env_str("VAULT_PEPPER_FILE", "") or None
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,6 +1,6 @@
 """URL map of the vault."""
 
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import TemplateView
 
 from vault.health.views import healthz
@@ -8,4 +8,5 @@ from vault.health.views import healthz
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),
+    path("accounts/", include("vault.accounts.urls")),
 ]

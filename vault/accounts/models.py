@@ -1,0 +1,59 @@
+"""Users and their wrapped keys (DESIGN §4). Nothing here decrypts without the owner's login."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class VaultUserManager(UserManager):
+    def get_by_natural_key(self, username):
+        # Emails are matched without regard to case, so "Ann@x" and "ann@x" are one account.
+        return self.get(email__iexact=username)
+
+
+class User(AbstractUser):
+    """A person with a vault. Signs in with email; `username` is kept equal to it for Django."""
+
+    name = models.CharField(max_length=150)
+    email = models.EmailField("email address")
+    email_verified = models.BooleanField(default=False)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+    objects = VaultUserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
+
+    def save(self, *args, **kwargs):
+        self.email = self.email.strip()
+        self.username = self.email.lower()
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class UserKeys(models.Model):
+    """The user's key material, only ever wrapped.
+
+    umk_password_wrap: UMK under Argon2id(password) (vault.crypto.password), parameters inside.
+    umk_recovery_wrap: UMK under HKDF(recovery key) (vault.crypto.recovery).
+    wrapped_private_key: sk_U under UMK. public_key: pk_U in the clear, so uploads can be
+    encrypted to the owner without any secret.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="keys")
+    public_key = models.BinaryField()
+    wrapped_private_key = models.BinaryField()
+    umk_password_wrap = models.BinaryField()
+    umk_recovery_wrap = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"keys of user {self.user_id}"

@@ -1,0 +1,85 @@
+"""Growing delays after failed sign-in attempts, per account and per client address.
+
+Counters live in Valkey so that every web process sees them. Accounts are keyed by an HMAC of
+the lower-cased email (no address in the clear there); a lock holds even when the right
+password or code is then entered, and unknown emails are counted exactly like known ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import django_rq
+from django.conf import settings
+
+WINDOW = 60 * 60  # failures are forgotten an hour after the last one
+BASE_DELAY = 15  # seconds of the first lock; doubles with each further failure
+IP_FACTOR = 4  # an address gets this many times an account's free attempts (shared NAT)
+
+
+@dataclass(frozen=True)
+class Subject:
+    scope: str  # "password" or "code"
+    account: str
+    ip: str
+
+    @classmethod
+    def for_request(cls, request, *, scope: str, email: str) -> Subject:
+        digest = hmac.new(
+            settings.SECRET_KEY.encode(), email.strip().lower().encode(), hashlib.sha256
+        ).hexdigest()[:32]
+        return cls(scope=scope, account=digest, ip=client_ip(request))
+
+    def keys(self) -> list[tuple[str, int]]:
+        free = settings.VAULT_LOGIN_FREE_ATTEMPTS
+        return [
+            (f"spv:throttle:{self.scope}:acct:{self.account}", free),
+            (f"spv:throttle:{self.scope}:ip:{self.ip}", free * IP_FACTOR),
+        ]
+
+
+def client_ip(request) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a proxy we trust rewrites
+    # it, and nginx in deploy/ passes the real address as REMOTE_ADDR through gunicorn.
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def _conn():
+    return django_rq.get_connection("default")
+
+
+def seconds_locked(subject: Subject) -> int:
+    """How long this subject must still wait (0: it may try now)."""
+    conn = _conn()
+    waits = [conn.ttl(f"{key}:lock") for key, _ in subject.keys()]
+    return max([w for w in waits if w and w > 0] or [0])
+
+
+def record_failure(subject: Subject) -> int:
+    """Count a failure; returns the lock in seconds that it started (0 for none)."""
+    conn = _conn()
+    started = 0
+    for key, free in subject.keys():
+        failures = conn.incr(key)
+        conn.expire(key, WINDOW)
+        if failures >= free:
+            delay = min(BASE_DELAY * 2 ** (failures - free), settings.VAULT_LOGIN_MAX_DELAY)
+            conn.set(f"{key}:lock", 1, ex=delay)
+            started = max(started, delay)
+    return started
+
+
+def record_success(subject: Subject) -> None:
+    """A full sign-in clears the account's counter (not the address's: others may share it)."""
+    key, _ = subject.keys()[0]
+    _conn().delete(key, f"{key}:lock")
+
+
+def wait_message(seconds: int) -> str:
+    if seconds >= 120:
+        when = f"{(seconds + 59) // 60} minutes"
+    else:
+        when = f"{seconds} seconds"
+    return f"Too many attempts. For your security, sign-in is paused; try again in {when}."

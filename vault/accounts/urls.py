@@ -1,0 +1,25 @@
+"""URLs of the account pages (namespace "accounts")."""
+
+from django.urls import path
+
+from vault.accounts.views import login, recovery, registration, security
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("register/", registration.register, name="register"),
+    path("recovery-key/confirm/", registration.recovery_key_confirm, name="recovery_key_confirm"),
+    path("recovery-key/reissue/", registration.recovery_key_reissue, name="recovery_key_reissue"),
+    path("verify-email/", registration.verify_email, name="verify_email"),
+    path("login/", login.VaultLoginView.as_view(), name="login"),
+    path("logout/", login.logout_view, name="logout"),
+    path("security/", security.security, name="security"),
+    path("security/authenticator/", security.totp_add, name="totp_add"),
+    path("security/<str:method>/remove/", security.method_remove, name="method_remove"),
+    path("security/<str:method>/default/", security.method_make_default, name="method_default"),
+    path("security/backup-codes/", security.backup_codes, name="backup_codes"),
+    path("password/", security.change_password, name="password_change"),
+    path("delete/", security.delete_account, name="delete"),
+    path("forgot/", recovery.forgot_password, name="forgot"),
+    path("recover/<str:uidb64>/<str:token>/", recovery.recover, name="recover"),
+]

@@ -1,0 +1,1 @@
+"""Account pages, split by flow: registration, login, security settings, recovery."""
