@@ -1,5 +1,7 @@
 """Sign-up, sign-out and sign-in in real Chromium."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.accounts.conftest import PASSWORD
@@ -13,8 +15,8 @@ def test_register_confirm_key_log_out_and_back_in(page, redis_conn):
     page.get_by_role("link", name="Create account").first.click()
     page.get_by_label("Name").fill("Bea Browser")
     page.get_by_label("Email").fill("bea@example.org")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
+    page.locator("#id_password1").fill(PASSWORD)
+    page.locator("#id_password2").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
 
     page.get_by_role("heading", name="Your recovery key").wait_for()
@@ -22,11 +24,11 @@ def test_register_confirm_key_log_out_and_back_in(page, redis_conn):
     groups = key.split("-")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download as a file").click()
-    assert key in open(download.value.path()).read()
+    assert key in Path(download.value.path()).read_text()
 
     for field in ("first", "second"):
         label = page.locator(f"label[for=id_{field}]").inner_text()
-        position = int(label.split()[-1])
+        position = int(label.rstrip(":").split()[-1])
         page.locator(f"#id_{field}").fill(groups[position - 1])
     page.get_by_role("button", name="I have saved my recovery key").click()
 
@@ -40,7 +42,7 @@ def test_register_confirm_key_log_out_and_back_in(page, redis_conn):
 
     sign_in_browser(page, email="bea@example.org", password=PASSWORD)
     page.get_by_role("button", name="Log out").wait_for()
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_text("bea@example.org").first.wait_for()
 
     page.get_by_role("button", name="Log out").click()

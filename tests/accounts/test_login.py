@@ -104,7 +104,9 @@ def test_unverified_account_must_confirm_its_email_before_signing_in(client, db,
     assert response.status_code == 302
     assert response["Location"] == reverse("accounts:verify_email")
     assert client.get(SECURITY).status_code == 302
-    response = client.post(reverse("accounts:verify_email"), {"code": last_emailed_code(user.email)})
+    response = client.post(
+        reverse("accounts:verify_email"), {"code": last_emailed_code(user.email)}
+    )
     assert response.status_code == 302
     assert client.get(SECURITY).status_code == 200
     user.refresh_from_db()

@@ -35,7 +35,9 @@ def test_sign_up_end_to_end(client, db, redis_conn):
 
     response = _confirm(client, response)
     assert response["Location"] == reverse("accounts:verify_email")
-    response = client.post(reverse("accounts:verify_email"), {"code": last_emailed_code(user.email)})
+    response = client.post(
+        reverse("accounts:verify_email"), {"code": last_emailed_code(user.email)}
+    )
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.email_verified
@@ -73,7 +75,13 @@ def test_a_new_recovery_key_can_be_shown_before_confirming(client, db, redis_con
 
 def test_weak_password_is_refused_with_a_reason(client, db, redis_conn):
     response = client.post(
-        REGISTER, {"name": "Rita", "email": "r@example.org", "password1": "12345678", "password2": "12345678"}
+        REGISTER,
+        {
+            "name": "Rita",
+            "email": "r@example.org",
+            "password1": "12345678",
+            "password2": "12345678",
+        },
     )
     assert response.status_code == 200
     assert response.context["form"].errors["password1"]

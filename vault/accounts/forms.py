@@ -100,7 +100,9 @@ class VaultAuthenticationForm(AuthenticationForm):
             throttle.record_failure(subject)
             raise
         try:
-            self.unlocked = keys_unlock_with_password(self.user_cache, self.cleaned_data["password"])
+            self.unlocked = keys_unlock_with_password(
+                self.user_cache, self.cleaned_data["password"]
+            )
         except (DecryptionError, User.keys.RelatedObjectDoesNotExist):
             # The password hash matched but the key wrap did not: the keys are gone (deleted
             # account mid-way) or damaged. Say so without detail.

@@ -81,7 +81,9 @@ def _open(request, slot: str) -> Keyring | None:
     if entry["expires"] and entry["expires"] < time.time():
         return None
     try:
-        plain = seal.open(_unb64(cookie), _unb64(entry["sealed"]), _aad(slot, entry["user"], entry["expires"]))
+        plain = seal.open(
+            _unb64(cookie), _unb64(entry["sealed"]), _aad(slot, entry["user"], entry["expires"])
+        )
     except (DecryptionError, ValueError, TypeError):
         return None
     return Keyring(user_id=entry["user"], umk=plain[:32], private_key=plain[32:])
@@ -98,7 +100,9 @@ def request_keyring(request) -> Keyring | None:
     if "_keyring" not in request.__dict__:
         ring = _open(request, MAIN)
         user = getattr(request, "user", None)
-        if ring is not None and (user is None or not user.is_authenticated or ring.user_id != user.pk):
+        if ring is not None and (
+            user is None or not user.is_authenticated or ring.user_id != user.pk
+        ):
             ring = None
         request._keyring = ring
     return request._keyring

@@ -17,7 +17,7 @@ class User(AbstractUser):
     """A person with a vault. Signs in with email; `username` is kept equal to it for Django."""
 
     name = models.CharField(max_length=150)
-    email = models.EmailField("email address")
+    email = models.EmailField("email address", unique=True)
     email_verified = models.BooleanField(default=False)
 
     USERNAME_FIELD = "email"

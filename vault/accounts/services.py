@@ -36,6 +36,11 @@ class NewAccount:
     unlocked: UnlockedKeys
 
 
+def _params() -> password.Argon2Params:
+    # Tests swap in cheap parameters; production always uses the library default (≥ 64 MiB, t ≥ 3).
+    return getattr(settings, "VAULT_ARGON2_PARAMS", None) or password.Argon2Params.DEFAULT
+
+
 @cache
 def _pepper() -> bytes | None:
     return password.load_pepper(settings.VAULT_PEPPER_FILE) if settings.VAULT_PEPPER_FILE else None
@@ -63,7 +68,9 @@ def account_register(*, name: str, email: str, password_text: str) -> NewAccount
             user=candidate,
             public_key=public_key,
             wrapped_private_key=keys.wrap_private_key(umk, private_key),
-            umk_password_wrap=password.wrap_master_key(umk, password_text, pepper=_pepper()),
+            umk_password_wrap=password.wrap_master_key(
+                umk, password_text, params=_params(), pepper=_pepper()
+            ),
             umk_recovery_wrap=recovery.wrap_master_key(umk, rk),
         )
         # The email device is both the proof that the address is real and the first second
@@ -116,7 +123,7 @@ def password_change(*, user: User, unlocked: UnlockedKeys, new_password: str) ->
     with transaction.atomic():
         UserKeys.objects.filter(user=user).update(
             umk_password_wrap=password.wrap_master_key(
-                unlocked.umk, new_password, pepper=_pepper()
+                unlocked.umk, new_password, params=_params(), pepper=_pepper()
             )
         )
         user.set_password(new_password)
@@ -124,7 +131,9 @@ def password_change(*, user: User, unlocked: UnlockedKeys, new_password: str) ->
     log.info("account %s changed its password", user.pk)
 
 
-def account_recover(*, user: User, recovery_text: str, new_password: str) -> tuple[bytes, UnlockedKeys]:
+def account_recover(
+    *, user: User, recovery_text: str, new_password: str
+) -> tuple[bytes, UnlockedKeys]:
     """Recovery key → UMK; new password and a new recovery key. Returns (new rk, keys).
 
     Raises RecoveryKeyFormatError on a typo, DecryptionError on a wrong key.
@@ -137,7 +146,9 @@ def account_recover(*, user: User, recovery_text: str, new_password: str) -> tup
     new_rk = recovery.new_recovery_key()
     with transaction.atomic():
         UserKeys.objects.filter(user=user).update(
-            umk_password_wrap=password.wrap_master_key(umk, new_password, pepper=_pepper()),
+            umk_password_wrap=password.wrap_master_key(
+                umk, new_password, params=_params(), pepper=_pepper()
+            ),
             umk_recovery_wrap=recovery.wrap_master_key(umk, new_rk),
         )
         user.set_password(new_password)
@@ -171,7 +182,9 @@ def account_start_over(*, user: User, new_password: str) -> NewAccount:
             user=user,
             public_key=public_key,
             wrapped_private_key=keys.wrap_private_key(umk, private_key),
-            umk_password_wrap=password.wrap_master_key(umk, new_password, pepper=_pepper()),
+            umk_password_wrap=password.wrap_master_key(
+                umk, new_password, params=_params(), pepper=_pepper()
+            ),
             umk_recovery_wrap=recovery.wrap_master_key(umk, rk),
         )
         user.set_password(new_password)

@@ -53,7 +53,7 @@ def _conn():
 def seconds_locked(subject: Subject) -> int:
     """How long this subject must still wait (0: it may try now)."""
     conn = _conn()
-    waits = [conn.ttl(f"{key}:lock") for key, _ in subject.keys()]
+    waits = [conn.ttl(f"{key}:lock") for key, _ in subject]
     return max([w for w in waits if w and w > 0] or [0])
 
 
@@ -61,7 +61,7 @@ def record_failure(subject: Subject) -> int:
     """Count a failure; returns the lock in seconds that it started (0 for none)."""
     conn = _conn()
     started = 0
-    for key, free in subject.keys():
+    for key, free in subject:
         failures = conn.incr(key)
         conn.expire(key, WINDOW)
         if failures >= free:
@@ -78,8 +78,5 @@ def record_success(subject: Subject) -> None:
 
 
 def wait_message(seconds: int) -> str:
-    if seconds >= 120:
-        when = f"{(seconds + 59) // 60} minutes"
-    else:
-        when = f"{seconds} seconds"
+    when = f"{(seconds + 59) // 60} minutes" if seconds >= 120 else f"{seconds} seconds"
     return f"Too many attempts. For your security, sign-in is paused; try again in {when}."

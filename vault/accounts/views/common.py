@@ -30,7 +30,9 @@ def finish_login(request, *, user, device, unlocked):
     login(request, user, backend=BACKEND)
     otp_login(request, device)
     keyring_install(request, user_id=user.pk, umk=unlocked.umk, private_key=unlocked.private_key)
-    throttle.record_success(throttle.Subject.for_request(request, scope="password", email=user.email))
+    throttle.record_success(
+        throttle.Subject.for_request(request, scope="password", email=user.email)
+    )
     return redirect(after_login_url())
 
 

@@ -38,7 +38,10 @@ def forgot_password(request):
             link = request.build_absolute_uri(
                 reverse(
                     "accounts:recover",
-                    args=[urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)],
+                    args=[
+                        urlsafe_base64_encode(force_bytes(user.pk)),
+                        default_token_generator.make_token(user),
+                    ],
                 )
             )
             body = render_to_string("accounts/email/recover.txt", {"user": user, "link": link})
@@ -95,7 +98,9 @@ def recover(request, uidb64: str, token: str):
             email_mark_verified(user)
             finish_login(request, user=user, device=device, unlocked=new.unlocked)
             messages.warning(request, "Your vault starts over, empty, with new keys.")
-            return show_recovery_key(request, user=user, rk=new.recovery_key, then=after_login_url())
+            return show_recovery_key(
+                request, user=user, rk=new.recovery_key, then=after_login_url()
+            )
         if device is not None:
             try:
                 new_rk, unlocked = account_recover(
@@ -111,7 +116,8 @@ def recover(request, uidb64: str, token: str):
             else:
                 finish_login(request, user=user, device=device, unlocked=unlocked)
                 messages.success(
-                    request, "Password changed. Your old recovery key no longer works: here is the new one."
+                    request,
+                    "Password changed. Your old recovery key no longer works: here is the new one.",
                 )
                 return show_recovery_key(request, user=user, rk=new_rk, then=after_login_url())
     return render(request, "accounts/recover.html", {"form": form, "account_email": user.email})

@@ -82,7 +82,9 @@ def recovery_key_confirm(request):
         messages.success(request, "Recovery key confirmed. Keep it somewhere safe.")
         return redirect(state["then"])
     if form.is_valid():
-        form.add_error(None, "Those groups do not match your recovery key. Check what you wrote down.")
+        form.add_error(
+            None, "Those groups do not match your recovery key. Check what you wrote down."
+        )
     return render(
         request,
         "accounts/recovery_key.html",
@@ -95,7 +97,9 @@ def recovery_key_confirm(request):
 def recovery_key_reissue(request):
     """Sign-up only: the key was not written down, so make a new one while UMK is at hand."""
     state = request.session.get(RK_CHECK)
-    ring = state and state["then"] == "verify" and pending_keyring_peek(request, user_id=state["user"])
+    ring = (
+        state and state["then"] == "verify" and pending_keyring_peek(request, user_id=state["user"])
+    )
     if not ring:
         messages.info(request, "That step has expired. Please sign in.")
         return redirect("accounts:login")
@@ -108,9 +112,9 @@ def recovery_key_reissue(request):
 
 
 def _email_device(user) -> EmailDevice:
-    return EmailDevice.objects.filter(user=user).order_by("pk").first() or EmailDevice.objects.create(
-        user=user, name="default", confirmed=False
-    )
+    return EmailDevice.objects.filter(user=user).order_by(
+        "pk"
+    ).first() or EmailDevice.objects.create(user=user, name="default", confirmed=False)
 
 
 def _send_code(user) -> str | None:
@@ -150,7 +154,7 @@ def verify_email(request):
             form.add_error("code", throttle.wait_message(wait))
         elif not device.verify_token(form.cleaned_data["code"].strip()):
             throttle.record_failure(subject)
-            allowed, detail = device.verify_is_allowed()
+            allowed, _detail = device.verify_is_allowed()
             form.add_error(
                 "code",
                 "That code is not right, or it has expired."
