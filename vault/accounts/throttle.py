@@ -32,7 +32,7 @@ class Subject:
         ).hexdigest()[:32]
         return cls(scope=scope, account=digest, ip=client_ip(request))
 
-    def keys(self) -> list[tuple[str, int]]:
+    def counters(self) -> list[tuple[str, int]]:
         free = settings.VAULT_LOGIN_FREE_ATTEMPTS
         return [
             (f"spv:throttle:{self.scope}:acct:{self.account}", free),
@@ -53,7 +53,7 @@ def _conn():
 def seconds_locked(subject: Subject) -> int:
     """How long this subject must still wait (0: it may try now)."""
     conn = _conn()
-    waits = [conn.ttl(f"{key}:lock") for key, _ in subject]
+    waits = [conn.ttl(f"{key}:lock") for key, _ in subject.counters()]
     return max([w for w in waits if w and w > 0] or [0])
 
 
@@ -61,7 +61,7 @@ def record_failure(subject: Subject) -> int:
     """Count a failure; returns the lock in seconds that it started (0 for none)."""
     conn = _conn()
     started = 0
-    for key, free in subject:
+    for key, free in subject.counters():
         failures = conn.incr(key)
         conn.expire(key, WINDOW)
         if failures >= free:
@@ -73,7 +73,7 @@ def record_failure(subject: Subject) -> int:
 
 def record_success(subject: Subject) -> None:
     """A full sign-in clears the account's counter (not the address's: others may share it)."""
-    key, _ = subject.keys()[0]
+    key, _ = subject.counters()[0]
     _conn().delete(key, f"{key}:lock")
 
 
