@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "two_factor.plugins.email",
     "django_rq",
     "vault.accounts",
+    "vault.photos",
     "vault.health",
 ]
 
@@ -127,6 +128,19 @@ RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
 # Seconds between RQ worker heartbeats is worker_ttl - 15; /healthz calls a worker dead when
 # its heartbeat is older than this.
 VAULT_WORKER_TTL = env_int("VAULT_WORKER_TTL", 30, minimum=20)
+
+# Photos (DESIGN §6). Uploads stream through the encrypting handler of the upload view only;
+# everywhere else file fields are dropped, so no plaintext upload ever reaches /tmp.
+FILE_UPLOAD_HANDLERS = ["vault.photos.upload_handler.DiscardUploadHandler"]
+VAULT_MAX_UPLOAD_BYTES = env_int("VAULT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1024)
+VAULT_MAX_PIXELS = env_int("VAULT_MAX_PIXELS", 100_000_000, minimum=1_000_000)
+# How long a processing grant may wait in the queue before the worker refuses it.
+VAULT_GRANT_LIFETIME = env_int("VAULT_GRANT_LIFETIME", 24 * 60 * 60, minimum=60)
+# Seconds between the worker's heartbeats while a job runs; its key lives at least this + 10 s.
+VAULT_JOB_MONITORING_INTERVAL = env_int("VAULT_JOB_MONITORING_INTERVAL", 10, minimum=1)
+# Milliseconds of sleep after each pipeline step: 0 in production; tests slow a job down so
+# that they can kill the worker in the middle of it.
+VAULT_PIPELINE_STEP_DELAY_MS = env_int("VAULT_PIPELINE_STEP_DELAY_MS", 0, minimum=0)
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("vault.accounts.urls")),
+    path("photos/", include("vault.photos.urls")),
 ]

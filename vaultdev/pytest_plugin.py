@@ -161,7 +161,17 @@ class WorkerProcess:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "default", "--worker-ttl", "30"],
+            [
+                sys.executable,
+                "manage.py",
+                "rqworker",
+                "default",
+                "--worker-class",
+                "worker.vault_worker.VaultWorker",
+                # The shortest TTL RQ allows: a killed worker's key expires within 20 s.
+                "--worker-ttl",
+                "20",
+            ],
             cwd=ROOT,
             env=self.env,
             start_new_session=True,

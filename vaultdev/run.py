@@ -19,6 +19,8 @@ from vaultdev.services import child_env, start_postgres, start_valkey, wait_for_
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# The vault's worker class advertises the worker's in-memory key (DESIGN §4).
+WORKER_OPTIONS = ["--worker-class", "worker.vault_worker.VaultWorker", "--worker-ttl", "30"]
 
 
 def _stop_group(name: str, process: subprocess.Popen, timeout: float = 15) -> None:
@@ -72,7 +74,7 @@ def main() -> int:
         )
         commands = {
             "web": [PYTHON, "manage.py", "runserver", "--noreload", args.addr],
-            "worker": [PYTHON, "manage.py", "rqworker", "default", "--worker-ttl", "30"],
+            "worker": [PYTHON, "manage.py", "rqworker", "default", *WORKER_OPTIONS],
         }
         for name, command in commands.items():
             children.append(

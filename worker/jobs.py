@@ -11,3 +11,10 @@ def queue_probe(probe_id: int) -> bool:
     job = get_current_job()
     worker_name = job.worker_name if job is not None and job.worker_name else "unknown"
     return queue_probe_receive(probe_id=probe_id, worker_name=worker_name)
+
+
+def photo_process(photo_id: str) -> str:
+    """Decrypt, read, thumbnail (and later tag and find faces in) one photo."""
+    from worker.pipeline import photo_process_run
+
+    return photo_process_run(photo_id)

@@ -327,6 +327,25 @@ class BlobReader:
         self.close()
 
 
+def inspect(path: StrPath) -> int:
+    """Check what can be checked without a key: magic, version, suite, field ranges and the
+    exact file size. Returns the plaintext length; raises DecryptionError (or OSError).
+    For the sanity sweep of an operator who holds no user's keys."""
+    with open(path, "rb", buffering=0) as file:
+        size = os.fstat(file.fileno()).st_size
+        raw_header = os.pread(file.fileno(), L.HEADER.size, 0)
+        if len(raw_header) != L.HEADER.size:
+            raise DecryptionError()
+        header = L.parse_header(raw_header)
+        if size != header.file_size:
+            raise DecryptionError()
+        raw_stanzas = os.pread(
+            file.fileno(), header.prefix_size - L.HEADER.size - L.MAC_BYTES, L.HEADER.size
+        )
+        L.parse_stanzas(raw_stanzas, header.n_stanzas)
+    return header.plaintext_length
+
+
 def verify(
     path: StrPath,
     *,

@@ -42,6 +42,12 @@ def metadata_key(umk: bytes) -> bytes:
     return hkdf(require_key(umk, "master key"), b"spv/v1/meta")
 
 
+def content_mac_key(mk: bytes) -> bytes:
+    """Key of the duplicate finder: HMAC-SHA-256 under it over a photo's bytes (DESIGN §6).
+    Derived from MK rather than MK itself, so MK keys only one primitive."""
+    return hkdf(require_key(mk, "metadata key"), b"spv/v1/content-mac")
+
+
 def _sk_wrap_key(umk: bytes) -> bytes:
     return hkdf(require_key(umk, "master key"), b"spv/v1/sk-wrap")
 

@@ -1,0 +1,69 @@
+"""The upload-time checks, fed in small pieces as the network would deliver them."""
+
+import pytest
+
+from tests.photos import support
+from vault.photos.sniff import ImageSniffer, Rejected
+
+LIMIT = 100_000_000
+
+
+def sniff(data: bytes, piece: int = 4096, max_pixels: int = LIMIT):
+    sniffer = ImageSniffer(max_pixels=max_pixels)
+    for start in range(0, len(data), piece):
+        sniffer.feed(data[start : start + piece])
+    return sniffer.finish()
+
+
+@pytest.mark.parametrize(
+    ("data", "media_type"),
+    [
+        (support.jpeg(), "image/jpeg"),
+        (support.png(), "image/png"),
+        (support.webp(), "image/webp"),
+        (support.real_photo("rocket.jpg"), "image/jpeg"),
+        (support.real_photo("chelsea.png"), "image/png"),
+    ],
+)
+def test_whole_photos_pass_with_their_dimensions(data, media_type):
+    found = sniff(data)
+    assert found.media_type == media_type
+    assert (found.width, found.height) > (0, 0)
+
+
+@pytest.mark.parametrize("piece", [1, 7, 65536])
+def test_piece_boundaries_do_not_matter(piece):
+    assert sniff(support.jpeg(), piece=piece).media_type == "image/jpeg"
+
+
+def test_motion_photo_with_video_after_the_image_is_accepted():
+    assert sniff(support.jpeg() + b"\x00\x00\x00\x18ftypmp42" + bytes(5000)).width == 640
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"just some text, named holiday.jpg\n" * 20, "not JPEG, PNG or WebP"),
+        (b"", "empty"),
+        (support.jpeg()[: len(support.jpeg()) // 2], "incomplete"),
+        (support.png()[:-30], "incomplete"),
+        (support.webp()[:-100], "incomplete"),
+        (b"\x00\x00\x00\x18ftypheic" + bytes(100), "HEIC"),
+        (b"\xff\xd8\xff\xe0\x00", "damaged"),
+    ],
+)
+def test_bad_files_are_refused_with_a_reason(data, message):
+    with pytest.raises(Rejected, match=message):
+        sniff(data)
+
+
+def test_pixel_bomb_is_refused_from_its_header_alone():
+    bomb = support.pixel_bomb_png()
+    assert len(bomb) < 2_000_000  # small on the wire...
+    with pytest.raises(Rejected, match="megapixels"):
+        sniff(bomb)  # ...and refused without decoding 400 million pixels
+
+
+def test_pixel_limit_is_the_configured_one():
+    with pytest.raises(Rejected, match=r"640 × 480 pixels .* up to 0.1 megapixels"):
+        sniff(support.jpeg(), max_pixels=100_000)

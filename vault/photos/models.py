@@ -1,0 +1,133 @@
+"""Photos, their encrypted blobs, their tags, and the processing grants that let a worker read
+them (DESIGN §4, §6).
+
+What is plaintext here is plaintext by design (DESIGN §4): state, dimensions, capture date,
+tag labels and scores. Filenames, camera and GPS are sealed under the owner's metadata key.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Photo(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be processed"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent, while processing
+    failure_reason = models.TextField(blank=True)
+    media_type = models.CharField(max_length=32)
+    size = models.BigIntegerField()  # bytes of the original
+    width = models.PositiveIntegerField(null=True)
+    height = models.PositiveIntegerField(null=True)
+    taken_at = models.DateTimeField(null=True)  # from EXIF, when the photo says
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    # The gallery's order and month: capture date when known, else upload date.
+    shown_at = models.DateTimeField(default=timezone.now)
+    # HMAC-SHA-256 of the original under the owner's metadata key: finds duplicates without
+    # keeping a plain hash that would confirm a known photo.
+    content_mac = models.BinaryField(max_length=32)
+    name_sealed = models.BinaryField()
+    exif_sealed = models.BinaryField(null=True)
+    processed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "content_mac"], name="photo_unique_content"),
+        ]
+        indexes = [models.Index(fields=["owner", "-shown_at", "-id"], name="photo_gallery")]
+        ordering = ["-shown_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"photo {self.id}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == self.State.READY
+
+
+class Blob(models.Model):
+    """One SPV1 file on disk. Its path follows from (owner, photo, variant, index)."""
+
+    class Variant(models.TextChoices):
+        ORIGINAL = "original"
+        THUMB = "thumb"
+        PREVIEW = "preview"
+        FACE = "face"
+
+    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="blobs")
+    variant = models.CharField(max_length=16, choices=Variant.choices)
+    index = models.PositiveIntegerField(default=0)
+    media_type = models.CharField(max_length=32)
+    size = models.BigIntegerField()  # plaintext bytes
+    width = models.PositiveIntegerField(null=True)
+    height = models.PositiveIntegerField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["photo", "variant", "index"], name="blob_unique_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.variant}-{self.index} of {self.photo_id}"
+
+
+class Tag(models.Model):
+    class Label(models.TextChoices):
+        HUMAN = "human", "Human"
+        LANDSCAPE = "landscape", "Landscape"
+        ANIMAL = "animal", "Animal"
+        VEHICLE = "vehicle", "Vehicle"
+        FRUIT = "fruit", "Fruit"
+        OTHER = "other", "Other"
+
+    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="tags")
+    label = models.CharField(max_length=16, choices=Label.choices)
+    score = models.FloatField(default=1.0)
+    # Which model (name@sha256 prefix) tagged it, or "user" for a correction.
+    source = models.CharField(max_length=80)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["photo", "label"], name="tag_unique_label"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ProcessingGrant(models.Model):
+    """DK and MK of one photo wrapped (HPKE) to one live worker's in-memory key (DESIGN §4).
+
+    A worker that restarts has a new key, so grants to its old key are dead weight; the owner's
+    next visit re-grants. The worker deletes the photo's grants when its job ends.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="grants")
+    worker_key_id = models.CharField(max_length=16)  # hex SHA-256(pk_W)[:8]
+    wrapped_data_key = models.BinaryField()
+    wrapped_metadata_key = models.BinaryField()
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["photo", "worker_key_id"], name="grant_unique_worker"),
+        ]
+
+    def __str__(self) -> str:
+        return f"grant {self.id} for {self.photo_id}"

@@ -1,0 +1,258 @@
+"""Services that change photos: storing uploads, granting work to the workers, retrying,
+deleting, and the state changes the worker pipeline makes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+import django_rq
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from vault.accounts.keyring import Keyring
+from vault.crypto import DecryptionError, seal
+from vault.photos import blobs, storage
+from vault.photos.grants import grants_issue
+from vault.photos.models import Blob, Photo, ProcessingGrant
+from vault.photos.upload_handler import EncryptingUploadHandler, IncomingFile
+from vault.photos.worker_keys import live_worker_keys
+
+log = logging.getLogger(__name__)
+
+JOB = "worker.jobs.photo_process"
+REGRANT_BATCH = 100
+NAME_LIMIT = 255
+
+
+def name_aad(photo_id) -> bytes:
+    return seal.row_aad("photos_photo", str(photo_id), "name")
+
+
+def exif_aad(photo_id) -> bytes:
+    return seal.row_aad("photos_photo", str(photo_id), "exif")
+
+
+@dataclass
+class UploadOutcome:
+    """What happened to one file of an upload, as the page reports it."""
+
+    name: str
+    status: str  # "stored", "duplicate" or "rejected"
+    message: str
+    photo_id: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "message": self.message,
+            "photo": self.photo_id,
+        }
+
+
+def _enqueue_on_commit(photo_id) -> None:
+    # Ids only in job arguments: the keys travel in the grant, never through Redis.
+    transaction.on_commit(
+        lambda: django_rq.get_queue("default").enqueue(JOB, str(photo_id), job_timeout=600)
+    )
+
+
+def _grant(photo: Photo, *, data_key: bytes, keyring: Keyring, workers=None) -> int:
+    granted = grants_issue(
+        photo=photo, data_key=data_key, metadata_key=keyring.metadata_key, workers=workers
+    )
+    if granted:
+        _enqueue_on_commit(photo.id)
+    return granted
+
+
+def _store_one(*, user, keyring: Keyring, incoming: IncomingFile, data_key: bytes, workers):
+    name = incoming.name[:NAME_LIMIT]
+    existing = (
+        Photo.objects.filter(owner=user, content_mac=incoming.content_mac)
+        .values_list("id", flat=True)
+        .first()
+    )
+    writer, incoming.writer = incoming.writer, None
+    if existing is not None:
+        writer.abort()
+        storage.remove_photo_dir(user.pk, incoming.photo_id)
+        return UploadOutcome(name, "duplicate", "Already in your vault.", str(existing))
+    identified = incoming.identified
+    try:
+        writer.close()
+    except OSError:
+        log.exception("could not store an upload of user %s", user.pk)
+        storage.remove_photo_dir(user.pk, incoming.photo_id)
+        return UploadOutcome(
+            name, "rejected", "The server could not store this file; nothing was kept."
+        )
+    try:
+        with transaction.atomic():
+            photo = Photo.objects.create(
+                id=incoming.photo_id,
+                owner=user,
+                media_type=identified.media_type,
+                size=incoming.size,
+                width=identified.width,
+                height=identified.height,
+                content_mac=incoming.content_mac,
+                name_sealed=seal.seal(
+                    keyring.metadata_key, name.encode(), name_aad(incoming.photo_id)
+                ),
+            )
+            Blob.objects.create(
+                photo=photo,
+                variant=Blob.Variant.ORIGINAL,
+                media_type=identified.media_type,
+                size=incoming.size,
+                width=identified.width,
+                height=identified.height,
+            )
+            _grant(photo, data_key=data_key, keyring=keyring, workers=workers)
+    except IntegrityError:
+        # The same photo arrived twice at once (two tabs, or twice in one batch).
+        storage.remove_photo_dir(user.pk, incoming.photo_id)
+        existing = (
+            Photo.objects.filter(owner=user, content_mac=incoming.content_mac)
+            .values_list("id", flat=True)
+            .first()
+        )
+        return UploadOutcome(
+            name, "duplicate", "Already in your vault.", str(existing) if existing else None
+        )
+    log.info("user %s stored photo %s (%d bytes)", user.pk, photo.id, photo.size)
+    return UploadOutcome(name, "stored", "Stored, encrypted.", str(photo.id))
+
+
+def photos_store_uploads(
+    *, user, keyring: Keyring, handler: EncryptingUploadHandler
+) -> list[UploadOutcome]:
+    """Commit the files the encrypting handler accepted; report every file of the request."""
+    outcomes = []
+    workers = live_worker_keys()
+    for incoming in handler.files:
+        name = incoming.name[:NAME_LIMIT]
+        if incoming.rejection is not None:
+            outcomes.append(UploadOutcome(name, "rejected", incoming.rejection))
+        elif not incoming.accepted:
+            outcomes.append(UploadOutcome(name, "rejected", "The upload was interrupted."))
+        else:
+            data_key = handler.data_keys.pop(incoming.photo_id)
+            outcomes.append(
+                _store_one(
+                    user=user,
+                    keyring=keyring,
+                    incoming=incoming,
+                    data_key=data_key,
+                    workers=workers,
+                )
+            )
+    handler.discard()  # whatever was not committed above
+    return outcomes
+
+
+def _regrant(photo: Photo, *, keyring: Keyring, workers) -> bool:
+    try:
+        data_key = blobs.original_data_key(photo, private_key=keyring.private_key)
+    except (OSError, DecryptionError):
+        log.warning("photo %s: its original is missing or does not open", photo.id)
+        Photo.objects.filter(pk=photo.pk).update(
+            state=Photo.State.FAILED,
+            failure_reason="The stored original is missing or damaged. Delete this photo and "
+            "upload it again.",
+        )
+        return False
+    with transaction.atomic():
+        locked = Photo.objects.select_for_update().filter(pk=photo.pk).first()
+        if locked is None:
+            return False
+        locked.state = Photo.State.PENDING
+        locked.progress = 0
+        locked.failure_reason = ""
+        locked.save(update_fields=["state", "progress", "failure_reason"])
+        return _grant(locked, data_key=data_key, keyring=keyring, workers=workers) > 0
+
+
+def photos_regrant(*, user, keyring: Keyring) -> int:
+    """Give the workers another go at the owner's photos whose grants died with a worker (or
+    that arrived while no worker ran). Called when the owner, keys unlocked, looks at the
+    gallery or the upload page. Returns how many photos were re-granted."""
+    workers = live_worker_keys()
+    if not workers:
+        return 0
+    live_grant = ProcessingGrant.objects.filter(
+        photo=OuterRef("pk"), worker_key_id__in=list(workers), expires_at__gt=timezone.now()
+    )
+    stale = (
+        Photo.objects.filter(owner=user, state__in=[Photo.State.PENDING, Photo.State.PROCESSING])
+        .annotate(has_live_grant=Exists(live_grant))
+        .filter(has_live_grant=False)
+        .order_by("uploaded_at")[:REGRANT_BATCH]
+    )
+    count = sum(_regrant(photo, keyring=keyring, workers=workers) for photo in stale)
+    if count:
+        log.info("user %s: re-granted %d photo(s) to %d worker(s)", user.pk, count, len(workers))
+    return count
+
+
+def photo_retry(*, photo: Photo, keyring: Keyring) -> bool:
+    """The retry button of a failed photo. False when no worker is running."""
+    workers = live_worker_keys()
+    if not workers:
+        Photo.objects.filter(pk=photo.pk).update(
+            state=Photo.State.PENDING, progress=0, failure_reason=""
+        )
+        return False
+    return _regrant(photo, keyring=keyring, workers=workers)
+
+
+def photos_delete(*, user, photo_ids: list[uuid.UUID]) -> int:
+    """Delete the owner's photos with every blob and row. The caller has checked ownership."""
+    with transaction.atomic():
+        photos = list(
+            Photo.objects.select_for_update().filter(owner=user, id__in=photo_ids).only("id")
+        )
+        Photo.objects.filter(owner=user, id__in=[p.id for p in photos]).delete()
+        for photo in photos:
+            transaction.on_commit(lambda pid=photo.id: storage.remove_photo_dir(user.pk, pid))
+    log.info("user %s deleted %d photo(s)", user.pk, len(photos))
+    return len(photos)
+
+
+# --- state changes made by the worker pipeline -----------------------------------------------
+
+
+def photo_mark_processing(photo: Photo) -> None:
+    photo.state = Photo.State.PROCESSING
+    photo.progress = 0
+    photo.failure_reason = ""
+    photo.save(update_fields=["state", "progress", "failure_reason"])
+
+
+def photo_set_progress(photo: Photo, percent: int) -> None:
+    photo.progress = max(0, min(100, percent))
+    Photo.objects.filter(pk=photo.pk).update(progress=photo.progress)
+
+
+def photo_mark_ready(photo: Photo) -> None:
+    with transaction.atomic():
+        photo.state = Photo.State.READY
+        photo.progress = 100
+        photo.failure_reason = ""
+        photo.processed_at = timezone.now()
+        photo.save(update_fields=["state", "progress", "failure_reason", "processed_at"])
+        ProcessingGrant.objects.filter(photo=photo).delete()
+
+
+def photo_mark_failed(photo: Photo, reason: str) -> None:
+    with transaction.atomic():
+        updated = Photo.objects.filter(pk=photo.pk).update(
+            state=Photo.State.FAILED, progress=0, failure_reason=reason
+        )
+        ProcessingGrant.objects.filter(photo_id=photo.pk).delete()
+    if updated:
+        photo.state, photo.failure_reason = Photo.State.FAILED, reason

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from vault.photos.views import content, gallery, manage, upload
+
+app_name = "photos"
+
+urlpatterns = [
+    path("", gallery.gallery, name="gallery"),
+    path("upload", upload.upload, name="upload"),
+    path("status", gallery.status, name="status"),
+    path("delete", manage.delete, name="delete"),
+    path("<uuid:photo_id>/", gallery.photo_detail, name="detail"),
+    path("<uuid:photo_id>/thumb", content.thumb, name="thumb"),
+    path("<uuid:photo_id>/preview", content.preview, name="preview"),
+    path("<uuid:photo_id>/download", content.download, name="download"),
+    path("<uuid:photo_id>/retry", manage.retry, name="retry"),
+]

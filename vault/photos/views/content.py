@@ -1,0 +1,71 @@
+"""Decrypted bytes, on request: thumbnails, previews and originals, streamed chunk by chunk
+with private caching headers. Each request unwraps the data key with the session keyring."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET
+
+from vault.accounts.decorators import keyring_required
+from vault.crypto import DecryptionError
+from vault.photos import blobs, selectors
+from vault.photos.models import Blob
+
+log = logging.getLogger(__name__)
+
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+
+def _stream(reader):
+    try:
+        yield from reader.iter_plaintext()
+    finally:
+        reader.close()
+
+
+def _blob_response(request, photo_id, variant: str, *, cache: str, attachment: bool = False):
+    photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
+    blob = photo.blobs.filter(variant=variant, index=0).first()
+    if blob is None:
+        raise Http404("Not made yet")
+    blob.photo = photo
+    try:
+        reader = blobs.blob_open(blob, private_key=request.keyring.private_key)
+    except (OSError, DecryptionError):
+        log.warning("photo %s: %s blob is missing or does not open", photo.id, variant)
+        raise Http404("This picture cannot be read") from None
+    response = StreamingHttpResponse(_stream(reader), content_type=blob.media_type)
+    response["Content-Length"] = str(reader.plaintext_length)
+    response["Cache-Control"] = cache
+    response["Vary"] = "Cookie"
+    if attachment:
+        name = selectors.photo_original_name(photo, request.keyring)
+        if "." not in name:
+            name += _EXTENSIONS.get(blob.media_type, "")
+        response["Content-Disposition"] = content_disposition_header(True, name)
+    return response
+
+
+@require_GET
+@keyring_required
+def thumb(request, photo_id):
+    # Private: a shared cache must never keep a decrypted picture. The URL names one photo
+    # whose thumbnail changes only when reprocessed, so the browser may reuse it for a day.
+    return _blob_response(request, photo_id, Blob.Variant.THUMB, cache="private, max-age=86400")
+
+
+@require_GET
+@keyring_required
+def preview(request, photo_id):
+    return _blob_response(request, photo_id, Blob.Variant.PREVIEW, cache="private, max-age=86400")
+
+
+@require_GET
+@keyring_required
+def download(request, photo_id):
+    return _blob_response(
+        request, photo_id, Blob.Variant.ORIGINAL, cache="private, no-store", attachment=True
+    )

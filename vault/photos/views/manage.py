@@ -1,0 +1,61 @@
+"""Changing photos from the pages: delete (with confirmation) and retry."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from vault.accounts.decorators import keyring_required
+from vault.photos import selectors, services
+from vault.photos.forms import PhotoIdsForm
+from vault.photos.models import Photo
+
+
+def _back_to_gallery(request):
+    query = request.POST.get("query", "")
+    url = reverse("photos:gallery")
+    return redirect(f"{url}?{query}" if query and "//" not in query else url)
+
+
+@require_POST
+@keyring_required
+def delete(request):
+    form = PhotoIdsForm(request.POST)
+    if not form.is_valid():
+        if "photo" in form.errors and not request.POST.getlist("photo"):
+            messages.info(request, "Select the photos to delete first.")
+            return _back_to_gallery(request)
+        raise Http404("No such photo")
+    ids = form.cleaned_data["photo"]
+    photos = list(Photo.objects.filter(owner=request.user, id__in=ids))
+    if len(photos) != len(ids):
+        raise Http404("No such photo")  # one of them is not yours: nothing happens
+    if request.POST.get("confirm") != "yes":
+        return render(
+            request,
+            "photos/delete_confirm.html",
+            {"photos": photos, "query": request.POST.get("query", "")},
+        )
+    count = services.photos_delete(user=request.user, photo_ids=ids)
+    messages.success(request, f"Deleted {count} photo{'s' if count != 1 else ''}.")
+    return _back_to_gallery(request)
+
+
+@require_POST
+@keyring_required
+def retry(request, photo_id):
+    photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
+    if photo.state != Photo.State.FAILED:
+        return redirect("photos:detail", photo_id=photo.id)
+    if services.photo_retry(photo=photo, keyring=request.keyring):
+        messages.info(request, "Trying again: the photo is back in the queue.")
+    else:
+        messages.info(
+            request,
+            "No worker is running right now; the photo will be processed "
+            "when one starts and you are signed in.",
+        )
+    return redirect("photos:detail", photo_id=photo.id)

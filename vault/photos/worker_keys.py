@@ -1,0 +1,45 @@
+"""The registry of live worker keys in Valkey (DESIGN §4).
+
+Each worker process advertises its in-memory X25519 public key under its key id with a TTL
+that its heartbeat renews; a key that stops being renewed disappears, and grants to it are dead.
+The web tier reads this registry to know whom to grant photos to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import django_rq
+
+PREFIX = "spv:worker-key:"
+
+
+def key_id(public_key: bytes) -> str:
+    return hashlib.sha256(public_key).digest()[:8].hex()
+
+
+def _connection(connection=None):
+    return connection if connection is not None else django_rq.get_connection("default")
+
+
+def advertise(public_key: bytes, *, ttl: int, connection=None) -> None:
+    _connection(connection).set(PREFIX + key_id(public_key), public_key, ex=ttl)
+
+
+def withdraw(public_key: bytes, *, connection=None) -> None:
+    _connection(connection).delete(PREFIX + key_id(public_key))
+
+
+def live_worker_keys(connection=None) -> dict[str, bytes]:
+    """{key id: public key} of every worker whose key has not expired."""
+    conn = _connection(connection)
+    names = list(conn.scan_iter(match=PREFIX + "*", count=100))
+    if not names:
+        return {}
+    values = conn.mget(names)
+    live = {}
+    for name, value in zip(names, values, strict=True):
+        if value is not None and len(value) == 32:
+            name = name.decode() if isinstance(name, bytes) else name
+            live[name.removeprefix(PREFIX)] = bytes(value)
+    return live

@@ -1,0 +1,176 @@
+"""The processing pipeline of one photo (DESIGN §6, step 4), run by the `photo_process` job.
+
+The worker opens the grant made to its in-memory key, decrypts the original, and runs STEPS in
+order; each step stores what it derives (encrypted blobs, sealed or plaintext-by-design fields)
+so that running the whole job again replaces rather than adds. Later issues append their steps
+(tags, faces) to STEPS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from vault.accounts.models import UserKeys
+from vault.photos import blobs, services, storage
+from vault.photos.grants import GrantedKeys, GrantUnavailable, grant_open
+from vault.photos.models import Blob, Photo
+from worker import identity, metadata, thumbnails
+
+log = logging.getLogger(__name__)
+
+# Decode at a reduced scale where the format allows (JPEG): the largest thing made is the preview.
+DECODE_SIZE = (thumbnails.PREVIEW_LONG_SIDE, thumbnails.PREVIEW_LONG_SIDE)
+
+
+class PhotoUnreadable(Exception):
+    """The photo cannot be processed; str(error) is shown to its owner."""
+
+
+@dataclass
+class PhotoWork:
+    """Everything the steps share while one photo is processed."""
+
+    photo: Photo
+    keys: GrantedKeys
+    owner_public_key: bytes
+    original: bytes
+    original_size: tuple[int | None, int | None] = (None, None)  # as stored, before turning
+    image: Image.Image | None = None  # decoded, upright, RGB
+    exif: Image.Exif | None = None
+    notes: dict = field(default_factory=dict)
+
+    def store_blob(self, variant: str, data: bytes, **fields) -> Blob:
+        return blobs.blob_write(
+            photo=self.photo,
+            variant=variant,
+            data=data,
+            data_key=self.keys.data_key,
+            owner_public_key=self.owner_public_key,
+            **fields,
+        )
+
+
+def decode(work: PhotoWork) -> None:
+    try:
+        image = Image.open(io.BytesIO(work.original))
+        image.draft("RGB", DECODE_SIZE)
+        image.load()
+        work.exif = image.getexif()
+        image = ImageOps.exif_transpose(image)
+    except Image.DecompressionBombError:
+        raise PhotoUnreadable("This image has too many pixels to process.") from None
+    except UnidentifiedImageError:
+        raise PhotoUnreadable("This file is not an image the vault can read.") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise PhotoUnreadable(
+            "The image data is damaged or incomplete, so no picture can be made from it. "
+            "Delete it, and upload the original again if you have it."
+        ) from None
+    work.image = _to_rgb(image)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+Step = Callable[[PhotoWork], None]
+STEPS: list[tuple[str, Step]] = [
+    ("decode", decode),
+    ("metadata", metadata.read_metadata),
+    ("thumbnails", thumbnails.make_thumbnails),
+]
+
+
+@contextlib.contextmanager
+def _photo_lock(photo_id: uuid.UUID):
+    """A PostgreSQL session lock: one job per photo at a time. A killed worker's connection
+    closes, which releases it."""
+    key = int.from_bytes(photo_id.bytes[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def photo_process_run(photo_id: str) -> str:
+    try:
+        pid = uuid.UUID(str(photo_id))
+    except ValueError:
+        log.warning("photo_process: not a photo id")
+        return "bad id"
+    with _photo_lock(pid) as acquired:
+        if not acquired:
+            log.info("photo %s: another job is processing it", pid)
+            return "busy"
+        return _process(pid)
+
+
+def _process(photo_id: uuid.UUID) -> str:
+    me = identity.current()
+    photo = Photo.objects.filter(pk=photo_id).first()
+    if photo is None:
+        log.info("photo %s: gone before processing", photo_id)
+        return "gone"
+    if photo.state == Photo.State.READY:
+        return "ready"
+    try:
+        keys = grant_open(photo=photo, worker_key_id=me.key_id, private_key=me.private_key)
+    except GrantUnavailable as error:
+        # Not ours to do: the owner's next visit grants it to the workers alive then.
+        log.info("photo %s: %s", photo_id, error)
+        return "no grant"
+    services.photo_mark_processing(photo)
+    storage.remove_stale_temporaries(photo.owner_id, photo.id)
+    try:
+        owner_public_key = bytes(UserKeys.objects.get(user_id=photo.owner_id).public_key)
+        original_blob = photo.blobs.get(variant=Blob.Variant.ORIGINAL)
+        with blobs.blob_open(original_blob, data_key=keys.data_key) as original:
+            work = PhotoWork(
+                photo=photo,
+                keys=keys,
+                owner_public_key=owner_public_key,
+                original=original.read_all(),
+                original_size=(original_blob.width, original_blob.height),
+            )
+        delay = settings.VAULT_PIPELINE_STEP_DELAY_MS / 1000
+        for number, (name, step) in enumerate(STEPS, start=1):
+            step(work)
+            services.photo_set_progress(photo, 100 * number // (len(STEPS) + 1))
+            log.info("photo %s: %s done", photo_id, name)
+            if delay:
+                time.sleep(delay)
+    except PhotoUnreadable as error:
+        services.photo_mark_failed(photo, str(error))
+        log.info("photo %s: failed: %s", photo_id, error)
+        return "failed"
+    except Exception:
+        if not Photo.objects.filter(pk=photo_id).exists():
+            # Deleted by its owner while we worked: leave nothing behind.
+            storage.remove_photo_dir(photo.owner_id, photo_id)
+            return "gone"
+        services.photo_mark_failed(
+            photo, "Something went wrong while processing this photo. Try again."
+        )
+        raise
+    services.photo_mark_ready(photo)
+    return "ready"

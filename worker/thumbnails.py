@@ -1,0 +1,42 @@
+"""Thumbnails: a ~400 px grid image and a ~1600 px preview, each stored as its own blob."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+GRID_SHORT_SIDE = 400  # tiles are square crops: the short side is what must stay sharp
+GRID_LONG_SIDE_MAX = 1200  # ...without letting a panorama grow huge
+PREVIEW_LONG_SIDE = 1600
+JPEG_QUALITY = 82
+
+
+def _encode(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=JPEG_QUALITY, progressive=True)
+    return out.getvalue()
+
+
+def grid_size(width: int, height: int) -> tuple[int, int]:
+    scale = min(1.0, GRID_SHORT_SIDE / min(width, height), GRID_LONG_SIDE_MAX / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def preview_size(width: int, height: int) -> tuple[int, int]:
+    scale = min(1.0, PREVIEW_LONG_SIDE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def make_thumbnails(work) -> None:
+    image = work.image
+    preview = image.resize(preview_size(*image.size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    grid = preview.resize(grid_size(*image.size), Image.Resampling.LANCZOS)
+    for variant, picture in (("preview", preview), ("thumb", grid)):
+        work.store_blob(
+            variant,
+            _encode(picture),
+            media_type="image/jpeg",
+            width=picture.width,
+            height=picture.height,
+        )

@@ -1,0 +1,32 @@
+"""The RQ worker class the vault runs (`manage.py rqworker --worker-class ...`): an RQ Worker
+that advertises its in-memory key with every heartbeat and withdraws it when it stops."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rq import Worker
+
+from vault.photos import worker_keys
+from worker import identity
+
+
+class VaultWorker(Worker):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("job_monitoring_interval", settings.VAULT_JOB_MONITORING_INTERVAL)
+        super().__init__(*args, **kwargs)
+
+    @property
+    def key_ttl(self) -> int:
+        # Renewed at every heartbeat: every dequeue timeout (worker_ttl - 15 s) while idle,
+        # every job monitoring interval while a job runs.
+        return max(self.worker_ttl, self.job_monitoring_interval + 10)
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        super().heartbeat(timeout, pipeline=pipeline)
+        worker_keys.advertise(
+            identity.current().public_key, ttl=self.key_ttl, connection=self.connection
+        )
+
+    def register_death(self):
+        worker_keys.withdraw(identity.current().public_key, connection=self.connection)
+        super().register_death()
