@@ -115,11 +115,8 @@ def pixel_bomb_png(width: int = 20000, height: int = 20000) -> bytes:
 
 
 def undecodable_jpeg() -> bytes:
-    """Looks whole (markers, scan, end marker) but its image data is garbage: only decoding
-    finds out, so the upload lands and processing fails with a reason."""
+    """Looks whole (markers, a scan, the end marker) but its Huffman table is bogus: only
+    decoding finds out, so the upload lands and processing fails with a reason."""
     good = jpeg(picture(320, 240))
-    scan = good.index(b"\xff\xda")
-    length = struct.unpack(">H", good[scan + 2 : scan + 4])[0]
-    body_start = scan + 2 + length
-    garbage = bytes((i * 7 + 3) % 255 for i in range(200))  # no 0xFF bytes
-    return good[:body_start] + garbage + b"\xff\xd9"
+    table = good.index(b"\xff\xc4")  # DHT: marker, length, class/id, then 16 code counts
+    return good[: table + 5] + bytes([255] * 16) + good[table + 5 + 16 :]

@@ -1,0 +1,166 @@
+"""The gallery: newest first, grouped by month, filters in the URL, paging, the photo page,
+decrypted thumbnails and downloads, and deleting with confirmation."""
+
+import datetime as dt
+import io
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from tests.photos import support
+from tests.photos.conftest import run_jobs
+from tests.photos.uploads import upload
+from vault.photos import selectors, storage
+from vault.photos.models import Photo, Tag
+
+pytestmark = pytest.mark.django_db
+
+
+def when(year, month, day):
+    return dt.datetime(year, month, day, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def album(owner_client, worker_key):
+    """Four processed photos with known dates and tags."""
+    specs = [
+        ("beach.jpg", "2023:07:02 10:00:00", ["landscape", "human"]),
+        ("cat.jpg", "2023:07:20 10:00:00", ["animal"]),
+        ("car.jpg", "2024:01:05 10:00:00", ["vehicle"]),
+        ("apple.jpg", "2024:03:11 10:00:00", ["fruit", "other"]),
+    ]
+    photos = {}
+    for seed, (name, taken, labels) in enumerate(specs):
+        [outcome] = upload(
+            owner_client, (name, support.jpeg(support.picture(seed=seed), taken=taken))
+        )
+        photos[name] = outcome["photo"]
+        for label in labels:
+            Tag.objects.create(photo_id=outcome["photo"], label=label, score=0.9, source="test")
+    assert run_jobs() == ["ready"] * 4
+    return {name: Photo.objects.get(pk=pk) for name, pk in photos.items()}
+
+
+def tile_ids(response) -> list[str]:
+    import re
+
+    return re.findall(r'data-photo="([0-9a-f-]{36})"', response.content.decode())
+
+
+def test_gallery_shows_newest_first_grouped_by_month(owner_client, album):
+    response = owner_client.get(reverse("photos:gallery"))
+    html = response.content.decode()
+    names = ["apple.jpg", "car.jpg", "cat.jpg", "beach.jpg"]
+    assert tile_ids(response) == [str(album[n].id) for n in names]
+    months = [html.index(m) for m in ("March 2024", "January 2024", "July 2023")]
+    assert months == sorted(months)
+    assert html.count(">July 2023</h2>") == 1  # both July photos under one heading
+
+
+def test_filters_by_tag_and_date_combine_and_live_in_the_url(owner_client, album):
+    by_tag = owner_client.get(reverse("photos:gallery"), {"tag": "animal"})
+    assert tile_ids(by_tag) == [str(album["cat.jpg"].id)]
+    in_2024 = owner_client.get(
+        reverse("photos:gallery"), {"date_from": "2024-01-01", "date_to": "2024-12-31"}
+    )
+    assert tile_ids(in_2024) == [str(album["apple.jpg"].id), str(album["car.jpg"].id)]
+    both = owner_client.get(
+        reverse("photos:gallery"),
+        {"tag": "human", "date_from": "2023-07-01", "date_to": "2023-07-31"},
+    )
+    assert tile_ids(both) == [str(album["beach.jpg"].id)]
+    # The photo links carry the filter, so the preview's next/previous stays inside it.
+    assert "?tag=human&amp;date_from=2023-07-01&amp;date_to=2023-07-31" in both.content.decode()
+    none = owner_client.get(reverse("photos:gallery"), {"tag": "fruit", "date_to": "2023-12-31"})
+    assert tile_ids(none) == [] and "No photos match these filters" in none.content.decode()
+
+
+def test_bad_filter_values_get_a_message_not_an_error(owner_client, album):
+    response = owner_client.get(
+        reverse("photos:gallery"), {"date_from": "yesterday", "tag": "dragons"}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Enter a date like 2024-05-31." in html
+    assert len(tile_ids(response)) == 4  # bad filters are ignored, not guessed at
+    backwards = owner_client.get(
+        reverse("photos:gallery"), {"date_from": "2024-05-01", "date_to": "2024-01-01"}
+    )
+    assert "The end date is before the start date." in backwards.content.decode()
+
+
+def test_empty_vault_says_what_to_do(owner_client):
+    html = owner_client.get(reverse("photos:gallery")).content.decode()
+    assert "Your vault is empty" in html and reverse("photos:upload") in html
+
+
+def test_paging_loads_the_next_photos_as_a_fragment(owner_client, owner, album, monkeypatch):
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 3)
+    first = owner_client.get(reverse("photos:gallery"))
+    assert len(tile_ids(first)) == 3 and "page=2" in first.content.decode()
+    second = owner_client.get(reverse("photos:gallery"), {"page": 2}, HTTP_X_VAULT_PARTIAL="1")
+    assert tile_ids(second) == [str(album["beach.jpg"].id)]
+    assert "<html" not in second.content.decode() and "page=3" not in second.content.decode()
+
+
+def test_photo_page_has_newer_and_older_within_the_filter(owner_client, album):
+    car = album["car.jpg"]
+    page = owner_client.get(reverse("photos:detail", args=[car.id])).content.decode()
+    assert reverse("photos:detail", args=[album["apple.jpg"].id]) in page  # newer
+    assert reverse("photos:detail", args=[album["cat.jpg"].id]) in page  # older
+    assert "car.jpg" in page and "5 January 2024" in page
+    filtered = owner_client.get(
+        reverse("photos:detail", args=[car.id]), {"date_from": "2024-01-01"}
+    ).content.decode()
+    assert reverse("photos:detail", args=[album["cat.jpg"].id]) not in filtered
+
+
+def test_thumbnail_and_preview_are_decrypted_with_private_caching(owner_client, album):
+    photo = album["cat.jpg"]
+    for name, long_side in (("photos:thumb", None), ("photos:preview", 640)):
+        response = owner_client.get(reverse(name, args=[photo.id]))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/jpeg"
+        assert response["Cache-Control"].startswith("private")
+        image = Image.open(io.BytesIO(b"".join(response.streaming_content)))
+        assert image.format == "JPEG"
+        if long_side:
+            assert max(image.size) == long_side  # never upscaled past the original
+
+
+def test_download_gives_the_original_bytes_under_the_original_name(owner_client, owner, worker_key):
+    data = support.real_photo("rocket.jpg")
+    [outcome] = upload(owner_client, ("Rocket launch (2).jpg", data))
+    response = owner_client.get(reverse("photos:download", args=[outcome["photo"]]))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == data
+    assert response["Content-Disposition"] == 'attachment; filename="Rocket launch (2).jpg"'
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_delete_asks_first_then_removes_rows_and_blobs(
+    owner_client, owner, album, django_capture_on_commit_callbacks
+):
+    doomed = [album["car.jpg"], album["cat.jpg"]]
+    ids = [str(p.id) for p in doomed]
+    confirm = owner_client.post(reverse("photos:delete"), {"photo": ids, "query": "tag=vehicle"})
+    assert confirm.status_code == 200 and "Delete 2 photos?" in confirm.content.decode()
+    assert Photo.objects.filter(pk__in=ids).count() == 2  # nothing yet
+
+    with django_capture_on_commit_callbacks(execute=True):  # files go once the rows have
+        done = owner_client.post(
+            reverse("photos:delete"), {"photo": ids, "confirm": "yes", "query": "tag=vehicle"}
+        )
+    assert done.status_code == 302 and done["Location"].endswith("?tag=vehicle")
+    assert not Photo.objects.filter(pk__in=ids).exists()
+    for photo in doomed:
+        assert not storage.photo_dir(owner.pk, photo.id).exists()
+    assert Photo.objects.filter(owner=owner).count() == 2
+    assert storage.photo_dir(owner.pk, album["beach.jpg"].id).exists()
+
+
+def test_delete_without_a_selection_says_so(owner_client, album):
+    response = owner_client.post(reverse("photos:delete"), {}, follow=True)
+    assert "Select the photos to delete first." in response.content.decode()
+    assert Photo.objects.count() == 4

@@ -1,0 +1,215 @@
+"""The processing pipeline, run in this process with an advertised worker key: EXIF, sealed
+private fields, thumbnails, failure with a reason, retry, idempotence, and grants."""
+
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from tests.photos import support
+from tests.photos.conftest import run_jobs
+from tests.photos.uploads import upload
+from tests.users import PASSWORD
+from vault.accounts.services import keys_unlock_with_password
+from vault.crypto import keys as crypto_keys
+from vault.crypto import seal
+from vault.photos import storage
+from vault.photos.blobs import blob_open
+from vault.photos.models import Blob, Photo, ProcessingGrant
+from vault.photos.worker_keys import advertise, withdraw
+from worker import identity
+from worker.pipeline import photo_process_run
+
+pytestmark = pytest.mark.django_db
+
+
+def decrypted(photo, variant, owner):
+    private_key = keys_unlock_with_password(owner, PASSWORD).private_key
+    blob = photo.blobs.get(variant=variant)
+    with blob_open(blob, private_key=private_key) as reader:
+        return reader.read_all()
+
+
+def files_of(photo):
+    return sorted(p.name for p in storage.photo_dir(photo.owner_id, photo.id).iterdir())
+
+
+def test_processing_reads_exif_and_makes_two_encrypted_thumbnails(owner_client, owner, worker_key):
+    data = support.jpeg(
+        support.picture(3000, 2000),
+        taken="2019:08:03 17:45:10",
+        offset="+02:00",
+        orientation=6,  # the camera was turned: upright it is 2000 wide, 3000 high
+        gps=(-33.8568, 151.2153),
+        camera=("Fujifilm", "X-T4"),
+    )
+    [outcome] = upload(owner_client, ("IMG_0001.JPG", data))
+    assert ProcessingGrant.objects.filter(photo_id=outcome["photo"]).count() == 1
+    assert run_jobs() == ["ready"]
+
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert photo.state == "ready" and photo.progress == 100
+    assert photo.taken_at == dt.datetime(2019, 8, 3, 15, 45, 10, tzinfo=dt.UTC)
+    assert photo.shown_at == photo.taken_at
+    assert (photo.width, photo.height) == (2000, 3000)
+    # The grant is gone with the job.
+    assert not ProcessingGrant.objects.filter(photo=photo).exists()
+
+    thumb = Image.open(io.BytesIO(decrypted(photo, "thumb", owner)))
+    preview = Image.open(io.BytesIO(decrypted(photo, "preview", owner)))
+    assert thumb.format == preview.format == "JPEG"
+    assert min(thumb.size) == 400 and thumb.width < thumb.height  # upright
+    assert max(preview.size) == 1600 and preview.width < preview.height
+    assert files_of(photo) == ["original-0.spv", "preview-0.spv", "thumb-0.spv"]
+
+    # Camera and place are sealed under the owner's metadata key, bound to this row.
+    umk = keys_unlock_with_password(owner, PASSWORD).umk
+    sealed = bytes(photo.exif_sealed)
+    assert b"Fujifilm" not in sealed
+    private = json.loads(
+        seal.open(
+            crypto_keys.metadata_key(umk),
+            sealed,
+            seal.row_aad("photos_photo", str(photo.id), "exif"),
+        )
+    )
+    assert private["camera_model"] == "X-T4"
+    assert private["latitude"] == pytest.approx(-33.8568, abs=1e-4)
+    assert private["longitude"] == pytest.approx(151.2153, abs=1e-4)
+
+
+def test_photo_without_exif_is_shown_at_its_upload_date(owner_client, worker_key):
+    [outcome] = upload(owner_client, ("chelsea.png", support.real_photo("chelsea.png")))
+    run_jobs()
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert photo.state == "ready"
+    assert photo.taken_at is None and photo.shown_at == photo.uploaded_at
+
+
+def test_running_the_job_again_leaves_exactly_one_set_of_blobs(owner_client, owner, worker_key):
+    [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))
+    photo = Photo.objects.get(pk=outcome["photo"])
+    # A killed run leaves a half-written temporary and the photo "processing".
+    run_jobs()
+    leftover = storage.photo_dir(owner.pk, photo.id) / ".thumb-0.spv.abc123.tmp"
+    leftover.write_bytes(b"half")
+    Photo.objects.filter(pk=photo.pk).update(state="processing")
+    ProcessingGrant.objects.all().delete()
+    owner_client.get(reverse("photos:gallery"))  # the owner's visit re-grants
+    assert run_jobs() == ["ready"]
+    assert files_of(photo) == ["original-0.spv", "preview-0.spv", "thumb-0.spv"]
+    assert sorted(photo.blobs.values_list("variant", flat=True)) == ["original", "preview", "thumb"]
+    assert Image.open(io.BytesIO(decrypted(photo, "thumb", owner))).format == "JPEG"
+
+
+def test_undecodable_photo_fails_with_a_reason_and_can_be_retried(owner_client, worker_key):
+    [outcome] = upload(owner_client, ("broken.jpg", support.undecodable_jpeg()))
+    assert outcome["status"] == "stored"  # only decoding can tell
+    assert run_jobs() == ["failed"]
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert photo.state == "failed"
+    assert "damaged or incomplete" in photo.failure_reason
+    assert not ProcessingGrant.objects.filter(photo=photo).exists()
+
+    page = owner_client.get(reverse("photos:detail", args=[photo.id]))
+    assert "damaged or incomplete" in page.content.decode()
+    assert "Try again" in page.content.decode()
+    owner_client.post(reverse("photos:retry", args=[photo.id]))
+    photo.refresh_from_db()
+    assert photo.state == "pending" and photo.failure_reason == ""
+    assert ProcessingGrant.objects.filter(photo=photo).count() == 1
+    assert run_jobs() == ["failed"]  # still broken: same clear answer
+
+
+def test_without_a_worker_the_photo_waits_and_is_granted_when_one_appears(owner_client, redis_conn):
+    identity.forget()
+    [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert photo.state == "pending" and not photo.grants.exists()
+
+    me = identity.current()
+    advertise(me.public_key, ttl=60)
+    try:
+        status = owner_client.get(reverse("photos:status"), {"id": str(photo.id)}).json()
+        assert status["photos"][str(photo.id)]["state"] == "pending"
+        assert photo.grants.get().worker_key_id == me.key_id
+        assert run_jobs() == ["ready"]
+    finally:
+        withdraw(me.public_key)
+        identity.forget()
+
+
+def test_a_restarted_worker_cannot_use_grants_made_for_its_previous_key(owner_client, worker_key):
+    [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))
+    withdraw(worker_key.public_key)
+    identity.forget()  # the worker restarts: new key in memory
+    restarted = identity.current()
+    advertise(restarted.public_key, ttl=60)
+    assert photo_process_run(outcome["photo"]) == "no grant"
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert photo.state == "pending" and photo.grants.get().worker_key_id == worker_key.key_id
+
+    owner_client.get(reverse("photos:gallery"))  # the owner's visit re-grants to live keys
+    assert photo.grants.get().worker_key_id == restarted.key_id
+    assert photo_process_run(outcome["photo"]) == "ready"
+    withdraw(restarted.public_key)
+
+
+def test_a_tampered_grant_is_refused(owner_client, worker_key):
+    [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))
+    grant = ProcessingGrant.objects.get(photo_id=outcome["photo"])
+    # Re-point the grant at another photo of the same user: its `info` no longer matches.
+    [other] = upload(owner_client, ("b.png", support.png()))
+    ProcessingGrant.objects.filter(photo_id=other["photo"]).delete()
+    ProcessingGrant.objects.filter(pk=grant.pk).update(photo_id=other["photo"])
+    assert photo_process_run(other["photo"]) == "no grant"
+    assert Photo.objects.get(pk=other["photo"]).state == "pending"
+
+
+def test_job_arguments_and_redis_carry_ids_only(
+    owner_client, worker_key, redis_conn, django_capture_on_commit_callbacks
+):
+    import zlib
+
+    from django_rq import get_queue
+
+    from vault.photos.services import JOB
+
+    data = support.jpeg()
+    with django_capture_on_commit_callbacks(execute=True):
+        [outcome] = upload(owner_client, ("a.jpg", data))
+    [job] = get_queue("default").jobs
+    assert job.func_name == JOB and job.args == (outcome["photo"],) and job.kwargs == {}
+
+    stored = []
+    for key in redis_conn.scan_iter(match="*"):
+        stored.append(redis_conn.dump(key) or b"")
+        if redis_conn.type(key) == b"hash":
+            for value in redis_conn.hvals(key):
+                stored.append(value)
+                try:
+                    stored.append(zlib.decompress(value))  # RQ compresses job payloads
+                except zlib.error:
+                    pass
+    everything = b"".join(stored)
+    grant = ProcessingGrant.objects.get(photo_id=outcome["photo"])
+    assert outcome["photo"].encode() in everything  # the search does see job arguments
+    assert bytes(grant.wrapped_data_key)[:32] not in everything
+    assert data[:64] not in everything
+
+
+def test_worker_side_blob_check_rejects_a_moved_blob(owner_client, owner, worker_key):
+    """A blob copied over another photo's blob fails to open: the context is in its MAC."""
+    [a] = upload(owner_client, ("a.jpg", support.jpeg()))
+    [b] = upload(owner_client, ("b.png", support.png()))
+    run_jobs()
+    photo_a, photo_b = Photo.objects.get(pk=a["photo"]), Photo.objects.get(pk=b["photo"])
+    source = storage.blob_path(owner.pk, photo_a.id, "thumb")
+    target = storage.blob_path(owner.pk, photo_b.id, "thumb")
+    target.write_bytes(source.read_bytes())
+    response = owner_client.get(reverse("photos:thumb", args=[photo_b.id]))
+    assert response.status_code == 404
+    assert Blob.objects.filter(photo=photo_b, variant="thumb").exists()
