@@ -9,6 +9,7 @@ are removed when the run ends. Set DATABASE_URL / REDIS_URL to use servers of yo
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import secrets
 import shutil
@@ -138,25 +139,40 @@ def redis_conn(vault_services):
 
 
 @pytest.fixture
-def rq_worker(vault_services, redis_conn, transactional_db):
-    """Start a real `manage.py rqworker` process against the test database and Valkey.
-
-    Returns a handle with .process and .stop(); the worker is stopped after the test.
-    """
+def start_worker(vault_services, redis_conn, transactional_db):
+    """Start real `manage.py rqworker` processes against the test database, Valkey and data
+    directory: `start_worker(**extra_env)` returns a WorkerProcess; all are stopped after the
+    test."""
+    from django.conf import settings
     from django.db import connection
 
-    worker = WorkerProcess(
-        database_url=vault_services.database_url(connection.settings_dict["NAME"]),
-        redis_url=vault_services.redis_url,
-    )
-    worker.start()
-    yield worker
-    worker.stop()
+    started = []
+
+    def start(**extra_env: str) -> WorkerProcess:
+        worker = WorkerProcess(
+            database_url=vault_services.database_url(connection.settings_dict["NAME"]),
+            redis_url=vault_services.redis_url,
+            VAULT_DATA_DIR=str(settings.VAULT_DATA_DIR),
+            **extra_env,
+        )
+        worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def rq_worker(start_worker):
+    """One real worker process (see start_worker)."""
+    return start_worker()
 
 
 class WorkerProcess:
-    def __init__(self, *, database_url: str, redis_url: str) -> None:
-        self.env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url)
+    def __init__(self, *, database_url: str, redis_url: str, **extra_env: str) -> None:
+        self.env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, **extra_env)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -176,6 +192,31 @@ class WorkerProcess:
             env=self.env,
             start_new_session=True,
         )
+
+    def children(self) -> list[int]:
+        """Pids of the worker's children: RQ forks a work horse per job, in its own group."""
+        if self.process is None:
+            return []
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                found.append(int(stat.parent.name))
+        return found
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its work horse at once: a crash, not a shutdown."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        horses = self.children()
+        os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in horses:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
         if self.process is None or self.process.poll() is not None:

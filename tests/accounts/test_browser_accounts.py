@@ -41,7 +41,8 @@ def test_register_confirm_key_log_out_and_back_in(page, redis_conn):
     page.get_by_text("Your vault is locked").wait_for()
 
     sign_in_browser(page, email="bea@example.org", password=PASSWORD)
-    page.get_by_role("button", name="Log out").wait_for()
+    page.get_by_role("heading", name="Gallery").wait_for()  # the login lands in the gallery
+    page.get_by_text("Your vault is empty").wait_for()
     page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_text("bea@example.org").first.wait_for()
 
