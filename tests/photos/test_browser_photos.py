@@ -12,6 +12,7 @@ from vault.photos.models import Photo
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHOTOS = ["astronaut.png", "chelsea.png", "rocket.jpg"]
+LOADED = "i => i && i.complete && i.naturalWidth > 0"  # an <img> that decoded a real picture
 
 
 def test_upload_browse_preview_download_delete(page, owner, rq_worker):
@@ -32,15 +33,11 @@ def test_upload_browse_preview_download_delete(page, owner, rq_worker):
     tiles = page.locator(".tile img")
     tiles.nth(2).wait_for()
     assert tiles.count() == 3
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.tile img')].every(i => i.complete && i.naturalWidth > 0)"
-    )
+    page.wait_for_function(f"() => [...document.querySelectorAll('.tile img')].every({LOADED})")
 
     # Preview, then the next photo with the arrow key.
     tiles.first.click()
-    page.wait_for_function(
-        "() => { const i = document.querySelector('.preview img'); return i && i.complete && i.naturalWidth > 0; }"
-    )
+    page.wait_for_function(f"() => [document.querySelector('.preview img')].every({LOADED})")
     first_url = page.url
     page.keyboard.press("ArrowRight")
     page.wait_for_url(lambda url: url != first_url and "/photos/" in url)
