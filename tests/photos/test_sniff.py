@@ -31,6 +31,16 @@ def test_whole_photos_pass_with_their_dimensions(data, media_type):
     assert (found.width, found.height) > (0, 0)
 
 
+@pytest.mark.parametrize("lossless", [False, True])
+def test_webp_dimensions_come_from_its_header(lossless):
+    import io
+
+    out = io.BytesIO()
+    support.picture(333, 222).save(out, "WEBP", lossless=lossless)
+    found = sniff(out.getvalue())
+    assert (found.width, found.height) == (333, 222)
+
+
 @pytest.mark.parametrize("piece", [1, 7, 65536])
 def test_piece_boundaries_do_not_matter(piece):
     assert sniff(support.jpeg(), piece=piece).media_type == "image/jpeg"

@@ -176,3 +176,23 @@ def test_no_plaintext_reaches_any_disk(owner_client, owner, worker_key, data_dir
         cursor.execute("SELECT * FROM photos_photo")
         row = repr(cursor.fetchall())
     assert marker not in row and "Canon" not in row and "48.85" not in row
+
+
+def test_without_javascript_the_form_posts_all_files_and_lists_each_result(owner_client):
+    page = owner_client.get(reverse("photos:upload"))
+    assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.content.decode()
+    response = owner_client.post(
+        reverse("photos:upload"),
+        {
+            "photos": [
+                SimpleUploadedFile("one.jpg", support.jpeg()),
+                SimpleUploadedFile("two.txt", b"hello"),
+            ]
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "one.jpg" in html and "Stored, encrypted." in html
+    assert "two.txt" in html and "not JPEG, PNG or WebP" in html
+    empty = owner_client.post(reverse("photos:upload"), {})
+    assert "No file arrived" in empty.content.decode()
