@@ -22,13 +22,15 @@ def test_200_with_a_live_worker_then_503_when_it_is_gone(client, rq_worker):
     assert body["database"]["ok"] and body["queue"]["ok"]
     [worker] = body["workers"]["workers"]
     assert worker["alive"] and worker["heartbeat_age_s"] < 45
+    assert body["workers"]["processing_keys"] == 1  # the worker's key can be granted photos
 
     rq_worker.stop()
 
     status, body = _health(client)
     assert status == 503
     assert body["ok"] is False
-    assert body["workers"] == {"ok": False, "alive": 0, "workers": []}
+    # A stopped worker withdraws its key as it goes.
+    assert body["workers"] == {"ok": False, "alive": 0, "processing_keys": 0, "workers": []}
     assert body["database"]["ok"] and body["queue"]["ok"]
 
 
@@ -42,11 +44,12 @@ def test_a_stale_heartbeat_is_not_a_live_worker(redis_conn):
     """A worker killed by SIGKILL leaves its key behind until it expires; its age tells."""
     from datetime import datetime, timedelta
 
-    from rq import Queue, Worker
+    from rq import Queue
 
     from vault.health.selectors import workers_check
+    from worker.vault_worker import VaultWorker
 
-    worker = Worker([Queue("default", connection=redis_conn)], connection=redis_conn)
+    worker = VaultWorker([Queue("default", connection=redis_conn)], connection=redis_conn)
     worker.register_birth()
     worker.heartbeat()
     assert workers_check().ok
@@ -70,3 +73,16 @@ def test_model_file_with_wrong_checksum_is_reported(client, rq_worker, settings,
     assert body["models"]["files"] == [
         {"card": "tagger.json", "file": "tagger.keras", "ok": False, "error": "sha256 mismatch"}
     ]
+
+
+def test_a_live_worker_without_a_processing_key_is_reported(client, redis_conn):
+    """A plain RQ worker (not the vault's class) would run jobs but could be granted nothing."""
+    from rq import Queue, Worker
+
+    worker = Worker([Queue("default", connection=redis_conn)], connection=redis_conn)
+    worker.register_birth()
+    worker.heartbeat()
+    status, body = _health(client)
+    assert status == 503
+    assert body["workers"]["alive"] == 1 and body["workers"]["processing_keys"] == 0
+    assert "VaultWorker" in body["workers"]["error"]

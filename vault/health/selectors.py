@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import connection
 from rq import Worker
 
+from vault.photos.worker_keys import live_worker_keys
+
 
 @dataclass
 class Check:
@@ -69,7 +71,16 @@ def workers_check(*, now: datetime | None = None) -> Check:
             }
         )
     alive = [row for row in rows if row["alive"]]
-    return Check(bool(alive), {"alive": len(alive), "workers": rows})
+    # A worker that advertises no key (started without the vault's worker class) runs jobs but
+    # can be granted no photo: photo processing needs at least one advertised key.
+    try:
+        keys = len(live_worker_keys(_redis()))
+    except Exception as exc:
+        return Check(False, {"error": type(exc).__name__, "workers": rows})
+    detail = {"alive": len(alive), "processing_keys": keys, "workers": rows}
+    if alive and not keys:
+        detail["error"] = "no worker advertises a processing key (use VaultWorker)"
+    return Check(bool(alive) and keys > 0, detail)
 
 
 _digest_cache: dict[tuple[str, int, int], str] = {}
