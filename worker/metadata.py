@@ -123,7 +123,7 @@ def read_metadata(work) -> None:
             log.info("photo %s: unreadable EXIF ignored", photo.id)
     photo.taken_at = taken_at
     photo.shown_at = taken_at or photo.uploaded_at
-    photo.width, photo.height = work.image.size if work.exif is None else _upright(work)
+    photo.width, photo.height = _upright(work)
     photo.exif_sealed = (
         seal.seal(work.keys.metadata_key, json.dumps(private).encode(), exif_aad(photo.id))
         if private
@@ -138,6 +138,6 @@ def _upright(work) -> tuple[int, int]:
     width, height = work.original_size
     if not (width and height):
         return work.image.size
-    if work.exif.get(_T.Orientation) in (5, 6, 7, 8):
+    if work.orientation in (5, 6, 7, 8):
         width, height = height, width
     return width, height

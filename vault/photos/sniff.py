@@ -132,7 +132,10 @@ class ImageSniffer:
             self._read_dimensions(final=False)
         if self.media_type == JPEG:
             self._track_jpeg_end(chunk, start)
-        self._tail = (self._tail + chunk)[-_TAIL:]
+        if len(chunk) >= _TAIL:
+            self._tail = bytes(chunk[-_TAIL:])
+        else:
+            self._tail = (self._tail + chunk)[-_TAIL:]
 
     def _read_dimensions(self, *, final: bool) -> None:
         if self.media_type == WEBP:
@@ -188,9 +191,13 @@ class ImageSniffer:
             window, window_start = bytes(self._head), 0
             if self.size > len(self._head):  # the head is full: include this chunk too
                 window = bytes(self._head) + chunk[len(self._head) - start :]
+            found = window.find(b"\xff\xd9", max(0, self._scan_from - window_start))
         else:
-            window, window_start = self._tail[-1:] + chunk, start - len(self._tail[-1:])
-        found = window.find(b"\xff\xd9", max(0, self._scan_from - window_start))
+            # The marker may straddle the previous chunk and this one.
+            straddles = (
+                start - 1 >= self._scan_from and self._tail[-1:] == b"\xff" and chunk[:1] == b"\xd9"
+            )
+            found = 0 if straddles else chunk.find(b"\xff\xd9", max(0, self._scan_from - start))
         if found != -1:
             self._jpeg_end_seen = True
 
