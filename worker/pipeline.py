@@ -29,7 +29,6 @@ from worker import identity, metadata, thumbnails
 log = logging.getLogger(__name__)
 
 
-
 class PhotoUnreadable(Exception):
     """The photo cannot be processed; str(error) is shown to its owner."""
 
