@@ -50,6 +50,7 @@ from vault.crypto.keys import public_from_private
 
 CHUNK = L.CHUNK
 _SOURCE_READ = 16 * CHUNK  # encrypt_file reads 1 MiB at a time: bounded memory, few calls
+_WRITE_BUFFER = 4 * (CHUNK + L.TAG)
 
 StrPath = str | os.PathLike[str]
 
@@ -104,7 +105,8 @@ class BlobWriter:
             prefix=f".{self._path.name}.", suffix=".tmp", dir=self._path.parent
         )
         self._tmp = Path(tmp)
-        self._file = os.fdopen(fd, "wb")
+        # A few chunks per write() system call: the 64 KiB chunks would otherwise each be one.
+        self._file = os.fdopen(fd, "wb", buffering=_WRITE_BUFFER)
         try:
             # Placeholder: the real length and MAC are only known at close().
             self._file.write(bytes(L.HEADER.size) + self._stanzas + bytes(L.MAC_BYTES))

@@ -27,11 +27,15 @@ def _stream(reader):
 
 
 def _blob_response(request, photo_id, variant: str, *, cache: str, attachment: bool = False):
-    photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
-    blob = photo.blobs.filter(variant=variant, index=0).first()
+    # One query, the owner in it: another user's photo id finds nothing, just like a wrong one.
+    blob = (
+        Blob.objects.select_related("photo")
+        .filter(photo__owner=request.user, photo_id=photo_id, variant=variant, index=0)
+        .first()
+    )
     if blob is None:
-        raise Http404("Not made yet")
-    blob.photo = photo
+        raise Http404("No such picture")
+    photo = blob.photo
     try:
         reader = blobs.blob_open(blob, private_key=request.keyring.private_key)
     except (OSError, DecryptionError):
