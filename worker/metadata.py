@@ -136,7 +136,9 @@ def _upright(work) -> tuple[int, int]:
     """Full-resolution dimensions, turned as the EXIF orientation says (the decoded image may
     be a reduced-scale draft)."""
     width, height = work.original_size
-    if not (width and height):
+    if not (width and height) or work.photo.media_type != "image/jpeg":
+        # Only JPEG decodes at a reduced scale; the others decode whole and upright (HEIC
+        # applies its own rotation), so the decoded size is the answer.
         return work.image.size
     if work.orientation in (5, 6, 7, 8):
         width, height = height, width

@@ -120,3 +120,10 @@ def undecodable_jpeg() -> bytes:
     good = jpeg(picture(320, 240))
     table = good.index(b"\xff\xc4")  # DHT: marker, length, class/id, then 16 code counts
     return good[: table + 5] + bytes([255] * 16) + good[table + 5 + 16 :]
+
+
+def heic(image: Image.Image | None = None, **exif_fields) -> bytes:
+    """An HEIC, the iPhone's format (pillow-heif's encoder, registered by the photos app)."""
+    out = io.BytesIO()
+    (image or picture()).save(out, "HEIF", quality=80, exif=exif(**exif_fields).tobytes())
+    return out.getvalue()

@@ -82,6 +82,20 @@ def test_processing_reads_exif_and_makes_two_encrypted_thumbnails(owner_client, 
     assert private["longitude"] == pytest.approx(151.2153, abs=1e-4)
 
 
+def test_heic_from_an_iphone_is_processed_and_downloads_as_it_came(owner_client, owner, worker_key):
+    data = support.heic(support.picture(1200, 900), taken="2022:12:24 18:30:00")
+    [outcome] = upload(owner_client, ("IMG_4242.HEIC", data))
+    assert outcome["status"] == "stored"
+    assert run_jobs() == ["ready"]
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert photo.media_type == "image/heic" and (photo.width, photo.height) == (1200, 900)
+    assert photo.taken_at == dt.datetime(2022, 12, 24, 18, 30, tzinfo=dt.UTC)
+    assert Image.open(io.BytesIO(decrypted(photo, "thumb", owner))).format == "JPEG"
+    response = owner_client.get(reverse("photos:download", args=[photo.id]))
+    assert b"".join(response.streaming_content) == data
+    assert response["Content-Type"] == "image/heic"
+
+
 def test_photo_without_exif_is_shown_at_its_upload_date(owner_client, worker_key):
     [outcome] = upload(owner_client, ("chelsea.png", support.real_photo("chelsea.png")))
     run_jobs()

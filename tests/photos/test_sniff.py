@@ -21,6 +21,7 @@ def sniff(data: bytes, piece: int = 4096, max_pixels: int = LIMIT):
         (support.jpeg(), "image/jpeg"),
         (support.png(), "image/png"),
         (support.webp(), "image/webp"),
+        (support.heic(), "image/heic"),
         (support.real_photo("rocket.jpg"), "image/jpeg"),
         (support.real_photo("chelsea.png"), "image/png"),
     ],
@@ -53,18 +54,26 @@ def test_motion_photo_with_video_after_the_image_is_accepted():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"just some text, named holiday.jpg\n" * 20, "not JPEG, PNG or WebP"),
+        (b"just some text, named holiday.jpg\n" * 20, "not JPEG, HEIC, PNG or WebP"),
         (b"", "empty"),
         (support.jpeg()[: len(support.jpeg()) // 2], "incomplete"),
         (support.png()[:-30], "incomplete"),
         (support.webp()[:-100], "incomplete"),
-        (b"\x00\x00\x00\x18ftypheic" + bytes(100), "HEIC"),
-        (b"\xff\xd8\xff\xe0\x00", "damaged"),
+        (support.heic()[:-200], "incomplete"),
+        (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + bytes(100), "AVIF"),
+        (b"\xff\xd8\xff\xe0\x00", "incomplete"),
+        (b"\xff\xd8\xff\xe0\x00\x01" + bytes(40), "damaged"),
     ],
 )
 def test_bad_files_are_refused_with_a_reason(data, message):
     with pytest.raises(Rejected, match=message):
         sniff(data)
+
+
+@pytest.mark.parametrize("piece", [1, 9, 4096])
+def test_heic_boxes_are_followed_across_pieces(piece):
+    found = sniff(support.heic(support.picture(320, 240)), piece=piece)
+    assert (found.media_type, found.width, found.height) == ("image/heic", 320, 240)
 
 
 def test_pixel_bomb_is_refused_from_its_header_alone():
@@ -74,6 +83,7 @@ def test_pixel_bomb_is_refused_from_its_header_alone():
         sniff(bomb)  # ...and refused without decoding 400 million pixels
 
 
-def test_pixel_limit_is_the_configured_one():
+@pytest.mark.parametrize("encode", [support.jpeg, support.png, support.webp, support.heic])
+def test_pixel_limit_is_the_configured_one(encode):
     with pytest.raises(Rejected, match=r"640 × 480 pixels .* up to 0.1 megapixels"):
-        sniff(support.jpeg(), max_pixels=100_000)
+        sniff(encode(), max_pixels=100_000)

@@ -52,7 +52,7 @@ def test_a_mixed_batch_lands_its_good_files_and_explains_each_bad_one(
         "good.png",
     ]
     assert by_name["good.jpg"]["status"] == by_name["good.png"]["status"] == "stored"
-    assert "not JPEG, PNG or WebP" in by_name["notes.jpg"]["message"]
+    assert "not JPEG, HEIC, PNG or WebP" in by_name["notes.jpg"]["message"]
     assert "incomplete" in by_name["cut.jpg"]["message"]
     assert "empty" in by_name["empty.jpg"]["message"]
     assert "megapixels" in by_name["bomb.png"]["message"]
@@ -193,6 +193,6 @@ def test_without_javascript_the_form_posts_all_files_and_lists_each_result(owner
     html = response.content.decode()
     assert response.status_code == 200
     assert "one.jpg" in html and "Stored, encrypted." in html
-    assert "two.txt" in html and "not JPEG, PNG or WebP" in html
+    assert "two.txt" in html and "not JPEG, HEIC, PNG or WebP" in html
     empty = owner_client.post(reverse("photos:upload"), {})
     assert "No file arrived" in empty.content.decode()

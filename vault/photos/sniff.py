@@ -16,10 +16,11 @@ HEAD_LIMIT = 1024 * 1024  # bytes kept in memory (never on disk) to read the ima
 _TAIL = 4096
 
 # (media type, what to call it in a message)
-JPEG, PNG, WEBP = "image/jpeg", "image/png", "image/webp"
+JPEG, PNG, WEBP, HEIC = "image/jpeg", "image/png", "image/webp", "image/heic"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"IEND\xaeB`\x82"
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"avif"}
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
 _STANDALONE_MARKERS = {0x01, *range(0xD0, 0xD8)}
 
 
@@ -44,13 +45,20 @@ def _sniff_type(head: bytes) -> str | None:
         return PNG
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return WEBP
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        raise Rejected(
-            "HEIC/AVIF photos cannot be read by this server yet. Export the photo as JPEG "
-            "(on an iPhone: Settings › Camera › Formats › Most Compatible) and upload that."
-        )
+    if head[4:8] == b"ftyp":
+        (box_size,) = struct.unpack_from(">I", head, 0)
+        if len(head) < min(box_size, 64):
+            return None
+        brands = {head[i : i + 4] for i in range(8, min(box_size, 64), 4)} - {bytes(4)}
+        if brands & _AVIF_BRANDS:
+            raise Rejected(
+                "AVIF images cannot be read by this server. Save the photo as JPEG, HEIC, PNG "
+                "or WebP and upload that."
+            )
+        if head[8:12] in _HEIF_BRANDS:
+            return HEIC
     raise Rejected(
-        "Not a photo the vault can store: the file's content is not JPEG, PNG or WebP "
+        "Not a photo the vault can store: the file's content is not JPEG, HEIC, PNG or WebP "
         "(the vault checks what is inside a file, not its name)."
     )
 
@@ -76,6 +84,48 @@ def _webp_size(head: bytes) -> tuple[int, int] | None:
     else:
         raise Rejected("This WebP image is damaged (its header is broken).")
     return width, height
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """(type, payload start, payload end) of the ISO-BMFF boxes in data[start:end]; stops at a
+    box that does not fit (not yet received)."""
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1:
+            if pos + 16 > end:
+                return
+            (size,) = struct.unpack_from(">Q", data, pos + 8)
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            return
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def _heif_size(head: bytes) -> tuple[int, int] | None:
+    """The largest image extent ('ispe') declared in the 'meta' box: the primary image (a grid
+    on iPhones) is the largest. None while the meta box has not fully arrived."""
+    for kind, start, end in _boxes(head, 0, len(head)):
+        if kind != b"meta":
+            continue
+        sizes = []
+        for child, c_start, c_end in _boxes(head, start + 4, end):  # meta is a full box
+            if child != b"iprp":
+                continue
+            for container_kind, p_start, p_end in _boxes(head, c_start, c_end):
+                if container_kind != b"ipco":
+                    continue
+                for prop, q_start, q_end in _boxes(head, p_start, p_end):
+                    if prop == b"ispe" and q_end - q_start >= 12:
+                        sizes.append(struct.unpack_from(">II", head, q_start + 4))
+        if not sizes:
+            raise Rejected("This HEIC image is damaged: it declares no image size.")
+        return max(sizes, key=lambda size: size[0] * size[1])
+    return None
 
 
 def _jpeg_scan_start(head: bytes) -> int | None:
@@ -120,26 +170,36 @@ class ImageSniffer:
         self._tail = b""
         self._scan_from: int | None = None  # JPEG: absolute offset where entropy data starts
         self._jpeg_end_seen = False
+        self._box_at: int | None = 0  # HEIC: absolute offset of the next top-level box
+        self._box_carry = b""
 
     def feed(self, chunk: bytes) -> None:
         start = self.size
         self.size += len(chunk)
         if len(self._head) < HEAD_LIMIT:
             self._head += chunk[: HEAD_LIMIT - len(self._head)]
+        identified_now = False
         if self.media_type is None:
             self.media_type = _sniff_type(bytes(self._head))
+            identified_now = self.media_type is not None
         if self.media_type is not None and self.width is None:
             self._read_dimensions(final=False)
         if self.media_type == JPEG:
             self._track_jpeg_end(chunk, start)
+        elif self.media_type == HEIC:
+            if identified_now:  # walk everything received so far
+                self._walk_boxes(self._received_so_far(chunk, start), 0)
+            else:
+                self._walk_boxes(chunk, start)
         if len(chunk) >= _TAIL:
             self._tail = bytes(chunk[-_TAIL:])
         else:
             self._tail = (self._tail + chunk)[-_TAIL:]
 
     def _read_dimensions(self, *, final: bool) -> None:
-        if self.media_type == WEBP:
-            size = _webp_size(bytes(self._head))
+        if self.media_type in (WEBP, HEIC):
+            head = bytes(self._head)
+            size = _webp_size(head) if self.media_type == WEBP else _heif_size(head)
             if size is None:
                 if final:
                     raise Rejected("This image is damaged: its header cannot be read.")
@@ -188,10 +248,7 @@ class ImageSniffer:
             self._scan_from = _jpeg_scan_start(bytes(self._head))
             if self._scan_from is None:
                 return
-            window, window_start = bytes(self._head), 0
-            if self.size > len(self._head):  # the head is full: include this chunk too
-                window = bytes(self._head) + chunk[len(self._head) - start :]
-            found = window.find(b"\xff\xd9", max(0, self._scan_from - window_start))
+            found = self._received_so_far(chunk, start).find(b"\xff\xd9", self._scan_from)
         else:
             # The marker may straddle the previous chunk and this one.
             straddles = (
@@ -201,18 +258,45 @@ class ImageSniffer:
         if found != -1:
             self._jpeg_end_seen = True
 
+    def _received_so_far(self, chunk: bytes, start: int) -> bytes:
+        """Every byte so far: the head, plus the rest of this chunk if the head is full."""
+        head = bytes(self._head)
+        return head if self.size <= len(head) else head + chunk[len(head) - start :]
+
+    def _walk_boxes(self, chunk: bytes, start: int) -> None:
+        """Follow the top-level boxes (ISO-BMFF) as they arrive, so that finish() can tell
+        whether the file ends exactly where its last box does."""
+        data, base = self._box_carry + chunk, start - len(self._box_carry)
+        self._box_carry = b""
+        while self._box_at is not None and base <= self._box_at < base + len(data):
+            offset = self._box_at - base
+            header = data[offset : offset + 16]
+            large = header[:4] == b"\0\0\0\1"
+            if len(header) < (16 if large else 8):
+                self._box_carry = data[offset:]
+                return
+            (size,) = struct.unpack_from(">I", header, 0)
+            if large:
+                (size,) = struct.unpack_from(">Q", header, 8)
+            elif size == 0:  # the last box runs to the end of the file
+                self._box_at = None
+                return
+            if size < (16 if large else 8):
+                raise Rejected("This HEIC image is damaged (its structure is broken).")
+            self._box_at += size
+
     def finish(self) -> Identified:
         if self.size == 0:
             raise Rejected("The file is empty.")
         if self.media_type is None:
             self.media_type = _sniff_type(bytes(self._head).ljust(12, b"\0"))
-        if self.width is None:
-            self._read_dimensions(final=True)
         if not self._complete():
             raise Rejected(
                 "This image is incomplete: the file ends before the image data does "
                 "(was the copy or download cut short?)."
             )
+        if self.width is None:
+            self._read_dimensions(final=True)
         assert self.media_type and self.width and self.height
         return Identified(self.media_type, self.width, self.height)
 
@@ -224,4 +308,6 @@ class ImageSniffer:
         if self.media_type == WEBP:
             (riff_size,) = struct.unpack_from("<I", self._head, 4)
             return self.size >= riff_size + 8
+        if self.media_type == HEIC:
+            return self._box_at is None or self._box_at == self.size
         return False

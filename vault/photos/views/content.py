@@ -16,7 +16,12 @@ from vault.photos.models import Blob
 
 log = logging.getLogger(__name__)
 
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+_EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/heic": ".heic",
+}
 
 
 def _stream(reader):
