@@ -84,6 +84,8 @@ def test_bad_filter_values_get_a_message_not_an_error(owner_client, album):
     html = response.content.decode()
     assert "Enter a date like 2024-05-31." in html
     assert len(tile_ids(response)) == 4  # bad filters are ignored, not guessed at
+    far = owner_client.get(reverse("photos:gallery"), {"date_to": "9999-12-31"})
+    assert far.status_code == 200 and "before the year 9999" in far.content.decode()
     backwards = owner_client.get(
         reverse("photos:gallery"), {"date_from": "2024-05-01", "date_to": "2024-01-01"}
     )
@@ -158,6 +160,19 @@ def test_delete_asks_first_then_removes_rows_and_blobs(
         assert not storage.photo_dir(owner.pk, photo.id).exists()
     assert Photo.objects.filter(owner=owner).count() == 2
     assert storage.photo_dir(owner.pk, album["beach.jpg"].id).exists()
+
+
+def test_the_query_carried_through_delete_is_rebuilt_not_echoed(owner_client, album):
+    photo = album["car.jpg"]
+    nasty = "tag=vehicle&next=//evil.example/&x=\r\nSet-Cookie: a=b"
+    confirm = owner_client.post(reverse("photos:delete"), {"photo": [photo.id], "query": nasty})
+    assert "evil" not in confirm.content.decode()
+    done = owner_client.post(
+        reverse("photos:delete"), {"photo": [photo.id], "confirm": "yes", "query": nasty}
+    )
+    assert (
+        done.status_code == 302 and done["Location"] == reverse("photos:gallery") + "?tag=vehicle"
+    )
 
 
 def test_delete_without_a_selection_says_so(owner_client, album):

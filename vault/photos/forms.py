@@ -27,6 +27,8 @@ class GalleryFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
         start, end = data.get("date_from"), data.get("date_to")
+        if end and end.year >= 9999:  # the day after it does not exist
+            self.add_error("date_to", "Enter a date before the year 9999.")
         if start and end and start > end:
             self.add_error("date_to", "The end date is before the start date.")
         return data

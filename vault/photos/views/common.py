@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.http import QueryDict
+
 from vault.photos.forms import GalleryFilterForm
 
 
@@ -11,10 +13,8 @@ def wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def gallery_filters(request) -> tuple[GalleryFilterForm, dict, str]:
-    """The filter form bound to the query string, the valid filters, and their query string
-    (carried into links so a filtered view survives paging, previews and bookmarks)."""
-    present = {k: request.GET[k] for k in ("tag", "date_from", "date_to") if request.GET.get(k)}
+def _filters_from(params) -> tuple[GalleryFilterForm, dict, str]:
+    present = {k: params[k] for k in ("tag", "date_from", "date_to") if params.get(k)}
     form = GalleryFilterForm(present if present else None)
     filters = form.filters()
     query = urlencode(
@@ -24,3 +24,15 @@ def gallery_filters(request) -> tuple[GalleryFilterForm, dict, str]:
         }
     )
     return form, filters, query
+
+
+def gallery_filters(request) -> tuple[GalleryFilterForm, dict, str]:
+    """The filter form bound to the query string, the valid filters, and their query string
+    (carried into links so a filtered view survives paging, previews and bookmarks)."""
+    return _filters_from(request.GET)
+
+
+def clean_query(raw: str) -> str:
+    """A filter query string that came back from a form, rebuilt from its valid filters only:
+    nothing else from it ever reaches a redirect."""
+    return _filters_from(QueryDict(raw[:500]))[2]

@@ -12,12 +12,13 @@ from vault.accounts.decorators import keyring_required
 from vault.photos import selectors, services
 from vault.photos.forms import PhotoIdsForm
 from vault.photos.models import Photo
+from vault.photos.views.common import clean_query
 
 
 def _back_to_gallery(request):
-    query = request.POST.get("query", "")
+    query = clean_query(request.POST.get("query", ""))
     url = reverse("photos:gallery")
-    return redirect(f"{url}?{query}" if query and "//" not in query else url)
+    return redirect(f"{url}?{query}" if query else url)
 
 
 @require_POST
@@ -37,7 +38,7 @@ def delete(request):
         return render(
             request,
             "photos/delete_confirm.html",
-            {"photos": photos, "query": request.POST.get("query", "")},
+            {"photos": photos, "query": clean_query(request.POST.get("query", ""))},
         )
     count = services.photos_delete(user=request.user, photo_ids=ids)
     messages.success(request, f"Deleted {count} photo{'s' if count != 1 else ''}.")
