@@ -8,6 +8,7 @@ from vault.photos.models import Tag
 
 
 class GalleryFilterForm(forms.Form):
+    label_suffix = ""
     tag = forms.ChoiceField(
         choices=[("", "All tags"), *Tag.Label.choices], required=False, label="Tag"
     )
