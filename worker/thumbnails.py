@@ -12,9 +12,10 @@ PREVIEW_LONG_SIDE = 1600
 JPEG_QUALITY = 82
 
 
-def _encode(image: Image.Image) -> bytes:
+def _encode(image: Image.Image, icc_profile: bytes | None) -> bytes:
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=JPEG_QUALITY)
+    # The colour profile travels along: wide-gamut (Display P3) phone photos keep their colours.
+    image.save(out, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
     return out.getvalue()
 
 
@@ -30,6 +31,7 @@ def preview_size(width: int, height: int) -> tuple[int, int]:
 
 def make_thumbnails(work) -> None:
     image = work.image
+    icc_profile = image.info.get("icc_profile")
     # Bicubic: on this class of CPU it is a third faster than Lanczos, and at these reductions
     # (the decoder has already scaled by 1/2 to 1/8) the difference does not show.
     preview = image.resize(preview_size(*image.size), Image.Resampling.BICUBIC, reducing_gap=2.0)
@@ -37,7 +39,7 @@ def make_thumbnails(work) -> None:
     for variant, picture in (("preview", preview), ("thumb", grid)):
         work.store_blob(
             variant,
-            _encode(picture),
+            _encode(picture, icc_profile),
             media_type="image/jpeg",
             width=picture.width,
             height=picture.height,

@@ -226,3 +226,17 @@ def test_worker_side_blob_check_rejects_a_moved_blob(owner_client, owner, worker
     response = owner_client.get(reverse("photos:thumb", args=[photo_b.id]))
     assert response.status_code == 404
     assert Blob.objects.filter(photo=photo_b, variant="thumb").exists()
+
+
+def test_thumbnails_keep_the_colour_profile(owner_client, owner, worker_key):
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    out = io.BytesIO()
+    support.picture().save(out, "JPEG", icc_profile=profile)
+    [outcome] = upload(owner_client, ("wide-gamut.jpg", out.getvalue()))
+    run_jobs()
+    photo = Photo.objects.get(pk=outcome["photo"])
+    for variant in ("thumb", "preview"):
+        thumb = Image.open(io.BytesIO(decrypted(photo, variant, owner)))
+        assert thumb.info.get("icc_profile") == profile
