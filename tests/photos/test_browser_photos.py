@@ -15,7 +15,10 @@ PHOTOS = ["astronaut.png", "chelsea.png", "rocket.jpg"]
 LOADED = "i => i && i.complete && i.naturalWidth > 0"  # an <img> that decoded a real picture
 
 
-def test_upload_browse_preview_download_delete(page, owner, rq_worker):
+def test_upload_browse_preview_download_delete(page, owner, rq_worker, monkeypatch):
+    from vault.photos import selectors
+
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 2)  # so that the third photo comes by scrolling
     originals = {name: support.real_photo(name) for name in PHOTOS}
     sign_in_browser(page, email=owner.email, password=PASSWORD)
     page.get_by_text("Your vault is empty").wait_for()  # the login lands in the gallery
@@ -31,7 +34,8 @@ def test_upload_browse_preview_download_delete(page, owner, rq_worker):
 
     page.get_by_role("link", name="Gallery", exact=True).click()
     tiles = page.locator(".tile img")
-    tiles.nth(2).wait_for()
+    tiles.nth(2).wait_for()  # two in the page, the third loaded as the end came into view
+    assert page.locator("[data-more]").count() == 0
     assert tiles.count() == 3
     page.wait_for_function(f"() => [...document.querySelectorAll('.tile img')].every({LOADED})")
 
