@@ -240,3 +240,29 @@ def test_thumbnails_keep_the_colour_profile(owner_client, owner, worker_key):
     for variant in ("thumb", "preview"):
         thumb = Image.open(io.BytesIO(decrypted(photo, variant, owner)))
         assert thumb.info.get("icc_profile") == profile
+
+
+def test_a_photo_whose_job_was_lost_is_enqueued_again(
+    owner_client, worker_key, redis_conn, django_capture_on_commit_callbacks
+):
+    """The queue lost the job (restarted without persistence) while the grant stayed live."""
+    import datetime as dt
+
+    from django.utils import timezone
+    from django_rq import get_queue
+
+    [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))
+    assert get_queue("default").count == 0  # (the commit hook never ran: as good as lost)
+    status = reverse("photos:status")
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.get(status, {"id": outcome["photo"]})
+    assert get_queue("default").count == 0  # a fresh grant: the job may just be queued
+    ProcessingGrant.objects.update(created_at=timezone.now() - dt.timedelta(minutes=11))
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.get(status, {"id": outcome["photo"]})
+    [job] = get_queue("default").jobs
+    assert job.args == (outcome["photo"],)
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.get(status, {"id": outcome["photo"]})
+    assert get_queue("default").count == 1  # nudged once, not at every poll
+    assert run_jobs() == ["ready"]

@@ -3,6 +3,7 @@ deleting, and the state changes the worker pipeline makes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 JOB = "worker.jobs.photo_process"
 REGRANT_BATCH = 100
+REQUEUE_AFTER = dt.timedelta(minutes=10)
 NAME_LIMIT = 255
 
 
@@ -196,7 +198,31 @@ def photos_regrant(*, user, keyring: Keyring) -> int:
     count = sum(_regrant(photo, keyring=keyring, workers=workers) for photo in stale)
     if count:
         log.info("user %s: re-granted %d photo(s) to %d worker(s)", user.pk, count, len(workers))
+    _requeue_forgotten(user=user, workers=workers)
     return count
+
+
+def _requeue_forgotten(*, user, workers: dict[str, bytes]) -> int:
+    """A photo still pending long after it was granted to a live worker may have lost its job
+    (say, the queue restarted without persistence): enqueue it again. A duplicate job is
+    harmless: it finds the photo ready, or locked by the job already on it, and returns."""
+    now = timezone.now()
+    waiting = ProcessingGrant.objects.filter(
+        photo__owner=user,
+        photo__state=Photo.State.PENDING,
+        worker_key_id__in=list(workers),
+        expires_at__gt=now,
+        created_at__lt=now - REQUEUE_AFTER,
+    )
+    photo_ids = set(waiting.values_list("photo_id", flat=True)[:REGRANT_BATCH])
+    if not photo_ids:
+        return 0
+    # Restart the clock, so that a long queue is nudged every REQUEUE_AFTER at most.
+    ProcessingGrant.objects.filter(photo_id__in=photo_ids).update(created_at=now)
+    for photo_id in photo_ids:
+        _enqueue_on_commit(photo_id)
+    log.info("user %s: enqueued %d long-waiting photo(s) again", user.pk, len(photo_ids))
+    return len(photo_ids)
 
 
 def photo_retry(*, photo: Photo, keyring: Keyring) -> bool:
