@@ -141,6 +141,27 @@ def test_download_gives_the_original_bytes_under_the_original_name(owner_client,
     assert "no-store" in response["Cache-Control"]
 
 
+def test_download_can_resume_with_a_byte_range(owner_client, worker_key):
+    data = support.real_photo("rocket.jpg")
+    [outcome] = upload(owner_client, ("rocket.jpg", data))
+    url = reverse("photos:download", args=[outcome["photo"]])
+    for header, expected in [
+        ("bytes=0-99", data[:100]),
+        ("bytes=70000-", data[70000:]),  # across a 64 KiB chunk boundary
+        ("bytes=-10", data[-10:]),
+        (f"bytes=100-{len(data) + 50}", data[100:]),
+    ]:
+        response = owner_client.get(url, HTTP_RANGE=header)
+        assert response.status_code == 206, header
+        assert b"".join(response.streaming_content) == expected
+        assert response["Content-Length"] == str(len(expected))
+        assert response["Content-Range"].endswith(f"/{len(data)}")
+    beyond = owner_client.get(url, HTTP_RANGE=f"bytes={len(data)}-")
+    assert beyond.status_code == 416 and beyond["Content-Range"] == f"bytes */{len(data)}"
+    ignored = owner_client.get(url, HTTP_RANGE="bytes=1-2,5-9")  # multiple ranges: whole file
+    assert ignored.status_code == 200 and b"".join(ignored.streaming_content) == data
+
+
 def test_delete_asks_first_then_removes_rows_and_blobs(
     owner_client, owner, album, django_capture_on_commit_callbacks
 ):

@@ -4,8 +4,9 @@ with private caching headers. Each request unwraps the data key with the session
 from __future__ import annotations
 
 import logging
+import re
 
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
@@ -24,11 +25,31 @@ _EXTENSIONS = {
 }
 
 
-def _stream(reader):
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
+
+
+def _stream(reader, start: int = 0, end: int | None = None):
     try:
-        yield from reader.iter_plaintext()
+        yield from reader.iter_plaintext(start, end)
     finally:
         reader.close()
+
+
+def _byte_range(header: str | None, length: int) -> tuple[int, int] | bool | None:
+    """(start, end exclusive) for a single "bytes=a-b" range; None when there is no usable
+    Range header (serve everything); False when the range cannot be satisfied."""
+    match = _RANGE.match(header or "")
+    if not match or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":  # the last N bytes
+        count = int(last)
+        return (max(0, length - count), length) if count else False
+    start = int(first)
+    end = min(length, int(last) + 1) if last else length
+    if start >= length or end <= start:
+        return False
+    return start, end
 
 
 def _blob_response(request, photo_id, variant: str, *, cache: str, attachment: bool = False):
@@ -46,8 +67,22 @@ def _blob_response(request, photo_id, variant: str, *, cache: str, attachment: b
     except (OSError, DecryptionError):
         log.warning("photo %s: %s blob is missing or does not open", photo.id, variant)
         raise Http404("This picture cannot be read") from None
-    response = StreamingHttpResponse(_stream(reader), content_type=blob.media_type)
-    response["Content-Length"] = str(reader.plaintext_length)
+    length = reader.plaintext_length
+    wanted = _byte_range(request.headers.get("Range"), length)
+    if wanted is False:
+        reader.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{length}"
+        return response
+    # Only the chunks that overlap the range are decrypted (resumed downloads stay cheap).
+    start, end = wanted or (0, length)
+    response = StreamingHttpResponse(
+        _stream(reader, start, end), content_type=blob.media_type, status=206 if wanted else 200
+    )
+    if wanted:
+        response["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
+    response["Content-Length"] = str(end - start)
+    response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = cache
     response["Vary"] = "Cookie"
     if attachment:
