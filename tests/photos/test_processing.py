@@ -257,7 +257,7 @@ def test_a_photo_whose_job_was_lost_is_enqueued_again(
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
     assert get_queue("default").count == 0  # a fresh grant: the job may just be queued
-    ProcessingGrant.objects.update(created_at=timezone.now() - dt.timedelta(minutes=11))
+    ProcessingGrant.objects.update(created_at=timezone.now() - dt.timedelta(minutes=16))
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
     [job] = get_queue("default").jobs

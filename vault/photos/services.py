@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 JOB = "worker.jobs.photo_process"
 REGRANT_BATCH = 100
-REQUEUE_AFTER = dt.timedelta(minutes=10)
+# Longer than a job may run (job_timeout=600 s), so a photo still in a live job is not nudged.
+REQUEUE_AFTER = dt.timedelta(minutes=15)
 NAME_LIMIT = 255
 
 
@@ -203,13 +204,14 @@ def photos_regrant(*, user, keyring: Keyring) -> int:
 
 
 def _requeue_forgotten(*, user, workers: dict[str, bytes]) -> int:
-    """A photo still pending long after it was granted to a live worker may have lost its job
-    (say, the queue restarted without persistence): enqueue it again. A duplicate job is
-    harmless: it finds the photo ready, or locked by the job already on it, and returns."""
+    """A photo still pending or processing long after it was granted to a live worker may
+    have lost its job (the queue restarted without persistence, or RQ killed a hung job): enqueue
+    it again. A duplicate job is harmless: it finds the photo ready, or locked by the job
+    already on it, and returns."""
     now = timezone.now()
     waiting = ProcessingGrant.objects.filter(
         photo__owner=user,
-        photo__state=Photo.State.PENDING,
+        photo__state__in=[Photo.State.PENDING, Photo.State.PROCESSING],
         worker_key_id__in=list(workers),
         expires_at__gt=now,
         created_at__lt=now - REQUEUE_AFTER,
