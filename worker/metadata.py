@@ -44,6 +44,8 @@ def _offset(text: str | None) -> dt.timezone | None:
         hours, minutes = int(text[1:3]), int(text[4:6])
     except ValueError:
         return None
+    if hours > 14 or minutes > 59:  # no place on Earth is further from UTC
+        return None
     sign = 1 if text[0] == "+" else -1
     return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
 

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from vault.accounts.models import UserKeys
 from vault.photos import blobs, services, storage
 from vault.photos.grants import GrantedKeys, GrantUnavailable, grant_open
-from vault.photos.models import Blob, Photo
+from vault.photos.models import Blob, Photo, ProcessingGrant
+from vault.photos.worker_keys import live_worker_keys
 from worker import identity, metadata, thumbnails
 
 log = logging.getLogger(__name__)
@@ -40,12 +42,12 @@ class PhotoWork:
     photo: Photo
     keys: GrantedKeys
     owner_public_key: bytes
-    original: bytes
+    original: bytes = field(repr=False)
     original_size: tuple[int | None, int | None] = (None, None)  # as stored, before turning
-    image: Image.Image | None = None  # decoded, upright, RGB
-    exif: Image.Exif | None = None
+    image: Image.Image | None = field(default=None, repr=False)  # decoded, upright, RGB
+    exif: Image.Exif | None = field(default=None, repr=False)  # GPS, camera: never in logs
     orientation: int = 1  # EXIF orientation of the original (the image itself is turned upright)
-    notes: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict, repr=False)
 
     def store_blob(self, variant: str, data: bytes, **fields) -> Blob:
         return blobs.blob_write(
@@ -58,9 +60,24 @@ class PhotoWork:
         )
 
 
+# Pillow's names for the formats the upload check lets in: nothing else is ever parsed.
+PILLOW_FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/heic": "HEIF",
+}
+TOO_MANY_PIXELS = "This image has too many pixels to process."
+
+
 def decode(work: PhotoWork) -> None:
     try:
-        image = Image.open(io.BytesIO(work.original))
+        image = Image.open(
+            io.BytesIO(work.original), formats=[PILLOW_FORMATS.get(work.photo.media_type, "")]
+        )
+        if image.width * image.height > settings.VAULT_MAX_PIXELS:
+            # The upload check read the size from the header; this is the decoder's own view.
+            raise PhotoUnreadable(TOO_MANY_PIXELS)
         # JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers the largest picture made
         # (the preview): a 12-megapixel photo decodes in a quarter of the time.
         image.draft("RGB", thumbnails.preview_size(*image.size))
@@ -71,7 +88,7 @@ def decode(work: PhotoWork) -> None:
             # In place: no copy of a full-size image. (It also drops the tag from work.exif.)
             ImageOps.exif_transpose(image, in_place=True)
     except Image.DecompressionBombError:
-        raise PhotoUnreadable("This image has too many pixels to process.") from None
+        raise PhotoUnreadable(TOO_MANY_PIXELS) from None
     except UnidentifiedImageError:
         raise PhotoUnreadable("This file is not an image the vault can read.") from None
     except (OSError, SyntaxError, ValueError, EOFError):
@@ -115,7 +132,7 @@ def _photo_lock(photo_id: uuid.UUID):
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def photo_process_run(photo_id: str) -> str:
+def photo_process_run(photo_id: str, *, hops: int = 0) -> str:
     try:
         pid = uuid.UUID(str(photo_id))
     except ValueError:
@@ -125,7 +142,34 @@ def photo_process_run(photo_id: str) -> str:
         if not acquired:
             log.info("photo %s: another job is processing it", pid)
             return "busy"
-        return _process(pid)
+        outcome = _process(pid)
+    if outcome == "no grant" and hops < MAX_HOPS and _granted_to_another_live_worker(pid):
+        # This worker started after the photo was granted: put the job back in the queue for
+        # a worker that holds a grant (after a pause, so an idle worker does not spin on it).
+        time.sleep(HOP_PAUSE)
+        services.photo_enqueue(pid, hops=hops + 1)
+        return "passed on"
+    return outcome
+
+
+# A job taken by a worker without a grant goes back to the queue at most this many times; after
+# that the photo waits for services._requeue_forgotten or its owner's next visit.
+MAX_HOPS = 5
+HOP_PAUSE = 2.0  # seconds
+# Runs started without finishing (the worker died: killed, or out of memory) before the photo
+# is marked failed instead of tried again. The owner's retry button starts the count afresh.
+MAX_ATTEMPTS = 3
+INTERRUPTED = (
+    "Processing this photo was interrupted {count} times (the worker stopped in the middle, "
+    "perhaps out of memory). Try again; if it fails again, this server cannot process it."
+)
+
+
+def _granted_to_another_live_worker(photo_id: uuid.UUID) -> bool:
+    others = set(live_worker_keys()) - {identity.current().key_id}
+    return ProcessingGrant.objects.filter(
+        photo_id=photo_id, worker_key_id__in=others, expires_at__gt=timezone.now()
+    ).exists()
 
 
 def _process(photo_id: uuid.UUID) -> str:
@@ -142,6 +186,10 @@ def _process(photo_id: uuid.UUID) -> str:
         # Not ours to do: the owner's next visit grants it to the workers alive then.
         log.info("photo %s: %s", photo_id, error)
         return "no grant"
+    if photo.attempts >= MAX_ATTEMPTS:
+        services.photo_mark_failed(photo, INTERRUPTED.format(count=photo.attempts))
+        log.warning("photo %s: %d runs did not finish; marked failed", photo_id, photo.attempts)
+        return "failed"
     services.photo_mark_processing(photo)
     storage.remove_stale_temporaries(photo.owner_id, photo.id)
     try:

@@ -104,6 +104,18 @@ def test_paging_loads_the_next_photos_as_a_fragment(owner_client, owner, album, 
     second = owner_client.get(reverse("photos:gallery"), {"page": 2}, HTTP_X_VAULT_PARTIAL="1")
     assert tile_ids(second) == [str(album["beach.jpg"].id)]
     assert "<html" not in second.content.decode() and "page=3" not in second.content.decode()
+    for silly in ("0", "-5", "x", "9" * 30, "9" * 5000):
+        response = owner_client.get(reverse("photos:gallery"), {"page": silly})
+        assert response.status_code == 200  # a page past the end is empty, never an error
+
+
+def test_status_finds_photos_however_their_ids_are_written(owner_client, album):
+    photo = album["cat.jpg"]
+    asked = [str(photo.id).upper(), photo.id.hex, "not-an-id"]
+    response = owner_client.get(reverse("photos:status"), {"id": asked})
+    found = response.json()["photos"]
+    assert [found[i]["state"] for i in asked] == ["ready", "ready", "missing"]
+    assert "no-store" in response["Cache-Control"]
 
 
 def test_photo_page_has_newer_and_older_within_the_filter(owner_client, album):

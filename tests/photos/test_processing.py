@@ -197,7 +197,7 @@ def test_job_arguments_and_redis_carry_ids_only(
     with django_capture_on_commit_callbacks(execute=True):
         [outcome] = upload(owner_client, ("a.jpg", data))
     [job] = get_queue("default").jobs
-    assert job.func_name == JOB and job.args == (outcome["photo"],) and job.kwargs == {}
+    assert job.func_name == JOB and job.args == (outcome["photo"], 0) and job.kwargs == {}
 
     stored = []
     for key in redis_conn.scan_iter(match="*"):
@@ -261,8 +261,80 @@ def test_a_photo_whose_job_was_lost_is_enqueued_again(
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
     [job] = get_queue("default").jobs
-    assert job.args == (outcome["photo"],)
+    assert job.args == (outcome["photo"], 0)
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
     assert get_queue("default").count == 1  # nudged once, not at every poll
     assert run_jobs() == ["ready"]
+
+
+def test_a_worker_started_after_the_grant_passes_the_job_to_one_that_holds_it(
+    owner_client, worker_key, redis_conn, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django_rq import get_queue
+
+    from worker import pipeline
+
+    monkeypatch.setattr(pipeline, "HOP_PAUSE", 0)
+    [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))  # granted to worker_key only
+    identity.forget()
+    late = identity.current()  # a second worker, started after the upload
+    advertise(late.public_key, ttl=60)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert photo_process_run(outcome["photo"]) == "passed on"
+        [job] = get_queue("default").jobs
+        assert job.args == (outcome["photo"], 1)  # back in the queue, ids only
+        # Passed on a bounded number of times, then left for the owner's next visit.
+        with django_capture_on_commit_callbacks(execute=True):
+            assert photo_process_run(outcome["photo"], hops=pipeline.MAX_HOPS) == "no grant"
+        assert get_queue("default").count == 1
+    finally:
+        withdraw(late.public_key)
+    monkeypatch.setattr(identity, "_current", worker_key)  # the worker that holds the grant
+    assert photo_process_run(job.args[0], hops=job.args[1]) == "ready"
+
+
+def test_a_photo_that_keeps_stopping_its_worker_fails_instead_of_looping(owner_client, worker_key):
+    """Three runs started and never finished (the worker was killed each time, say by the
+    kernel's out-of-memory killer): the next one marks the photo failed; the owner's retry
+    starts the count afresh."""
+    [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))
+    photo_id = outcome["photo"]
+    Photo.objects.filter(pk=photo_id).update(state="processing", attempts=3)
+    ProcessingGrant.objects.all().delete()  # died with the killed worker's key
+    owner_client.get(reverse("photos:gallery"))  # the owner's visit re-grants
+    assert run_jobs() == ["failed"]
+    photo = Photo.objects.get(pk=photo_id)
+    assert "interrupted 3 times" in photo.failure_reason
+    assert not photo.grants.exists()
+
+    owner_client.post(reverse("photos:retry", args=[photo_id]))
+    assert run_jobs() == ["ready"]
+    assert Photo.objects.get(pk=photo_id).attempts == 1
+
+
+def test_the_worker_parses_only_the_format_the_upload_was_checked_as(owner_client, worker_key):
+    [outcome] = upload(owner_client, ("a.png", support.png()))
+    Photo.objects.filter(pk=outcome["photo"]).update(media_type="image/jpeg")
+    assert run_jobs() == ["failed"]
+    assert "not an image the vault can read" in Photo.objects.get().failure_reason
+
+
+def test_the_worker_applies_the_current_pixel_limit(owner_client, worker_key, settings):
+    [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))  # 640 × 480
+    assert outcome["status"] == "stored"
+    settings.VAULT_MAX_PIXELS = 100_000  # the operator lowered the limit since
+    assert run_jobs() == ["failed"]
+    assert "too many pixels" in Photo.objects.get().failure_reason
+
+
+def test_an_impossible_time_zone_offset_is_ignored(owner_client, worker_key):
+    from django.utils import timezone
+
+    data = support.jpeg(taken="2021:03:04 05:06:07", offset="+99:00")
+    [outcome] = upload(owner_client, ("a.jpg", data))
+    assert run_jobs() == ["ready"]
+    taken = Photo.objects.get(pk=outcome["photo"]).taken_at
+    local = dt.datetime(2021, 3, 4, 5, 6, 7, tzinfo=timezone.get_current_timezone())
+    assert taken == local  # read as the server's local time, like a photo with no offset

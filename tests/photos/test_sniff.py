@@ -87,3 +87,42 @@ def test_pixel_bomb_is_refused_from_its_header_alone():
 def test_pixel_limit_is_the_configured_one(encode):
     with pytest.raises(Rejected, match=r"640 × 480 pixels .* up to 0.1 megapixels"):
         sniff(encode(), max_pixels=100_000)
+
+
+def test_metadata_larger_than_the_header_buffer_before_the_image_is_accepted():
+    # Portrait-mode phones put megabytes of depth maps (XMP, APP1) before the image data.
+    app1 = b"\xff\xe1" + (65_000).to_bytes(2, "big") + bytes(64_998)
+    photo = support.jpeg()
+    found = sniff(photo[:2] + app1 * 40 + photo[2:], piece=256 * 1024)
+    assert (found.media_type, found.width, found.height) == ("image/jpeg", 640, 480)
+
+
+def test_a_stream_of_empty_jpeg_segments_is_refused_early():
+    sniffer = ImageSniffer(max_pixels=LIMIT)
+    endless = b"\xff\xd8" + b"\xff\xfe\x00\x02" * 50_000  # 50,000 empty comments
+    with pytest.raises(Rejected, match="damaged"):
+        sniffer.feed(endless)
+    assert sniffer.size == len(endless)  # refused on the first chunk, not at the end
+
+
+def test_jpeg_fill_bytes_before_a_marker_are_skipped():
+    photo = support.jpeg()
+    assert sniff(photo[:2] + b"\xff" * 100_000 + photo[2:], piece=1000).width == 640
+
+
+def test_heic_whose_size_is_not_in_the_first_megabyte_is_refused():
+    # A 'free' box of 2 MB before the 'meta' box that would declare the size.
+    heic = support.heic()
+    ftyp_size = int.from_bytes(heic[:4], "big")
+    free = (2_000_008).to_bytes(4, "big") + b"free" + bytes(2_000_000)
+    with pytest.raises(Rejected, match="header cannot be read"):
+        sniff(heic[:ftyp_size] + free + heic[ftyp_size:], piece=256 * 1024)
+
+
+def test_a_stream_of_empty_heic_boxes_is_refused_early():
+    sniffer = ImageSniffer(max_pixels=LIMIT)
+    heic = support.heic()
+    ftyp_size = int.from_bytes(heic[:4], "big")
+    endless = heic[:ftyp_size] + b"\x00\x00\x00\x08free" * 50_000
+    with pytest.raises(Rejected, match="damaged"):
+        sniffer.feed(endless)

@@ -48,6 +48,7 @@ def test_photo_is_ready_after_a_crash_and_a_retry_with_one_set_of_blobs(
     photo = Photo.objects.get(pk=photo_id)
     assert first_key not in live_worker_keys()
     assert not photo.grants.exists()
+    assert photo.attempts == 2  # the killed run counts: a photo that kills every run is failed
     names = sorted(p.name for p in storage.photo_dir(owner.pk, photo.id).iterdir())
     assert names == ["original-0.spv", "preview-0.spv", "thumb-0.spv"]
     assert sorted(photo.blobs.values_list("variant", flat=True)) == ["original", "preview", "thumb"]

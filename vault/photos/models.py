@@ -28,6 +28,9 @@ class Photo(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)  # percent, while processing
     failure_reason = models.TextField(blank=True)
+    # Processing runs started since the owner last asked for one (upload or retry button): a
+    # photo that kills its worker every time (out of memory) must not be tried forever.
+    attempts = models.PositiveSmallIntegerField(default=0)
     media_type = models.CharField(max_length=32)
     size = models.BigIntegerField()  # bytes of the original
     width = models.PositiveIntegerField(null=True)

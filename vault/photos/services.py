@@ -12,6 +12,7 @@ import django_rq
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError, seal
@@ -24,8 +25,9 @@ from vault.photos.worker_keys import live_worker_keys
 log = logging.getLogger(__name__)
 
 JOB = "worker.jobs.photo_process"
+JOB_TIMEOUT = 600  # seconds
 REGRANT_BATCH = 100
-# Longer than a job may run (job_timeout=600 s), so a photo still in a live job is not nudged.
+# Longer than a job may run (JOB_TIMEOUT), so a photo still in a live job is not nudged.
 REQUEUE_AFTER = dt.timedelta(minutes=15)
 NAME_LIMIT = 255
 
@@ -56,11 +58,15 @@ class UploadOutcome:
         }
 
 
-def _enqueue_on_commit(photo_id) -> None:
+def photo_enqueue(photo_id, *, hops: int = 0) -> None:
     # Ids only in job arguments: the keys travel in the grant, never through Redis.
-    transaction.on_commit(
-        lambda: django_rq.get_queue("default").enqueue(JOB, str(photo_id), job_timeout=600)
-    )
+    django_rq.get_queue("default").enqueue(JOB, str(photo_id), hops, job_timeout=JOB_TIMEOUT)
+
+
+def _enqueue_on_commit(photo_id) -> None:
+    # robust: if Valkey is down, the photo is stored and waits (the owner's next visit, or
+    # _requeue_forgotten, enqueues it again); the upload itself must not fail.
+    transaction.on_commit(lambda: photo_enqueue(photo_id), robust=True)
 
 
 def _grant(photo: Photo, *, data_key: bytes, keyring: Keyring, workers=None) -> int:
@@ -127,6 +133,10 @@ def _store_one(*, user, keyring: Keyring, incoming: IncomingFile, data_key: byte
         return UploadOutcome(
             name, "duplicate", "Already in your vault.", str(existing) if existing else None
         )
+    except Exception:
+        # No row points at the blob just written: do not leave it behind as an orphan.
+        storage.remove_photo_dir(user.pk, incoming.photo_id)
+        raise
     log.info("user %s stored photo %s (%d bytes)", user.pk, photo.id, photo.size)
     return UploadOutcome(name, "stored", "Stored, encrypted.", str(photo.id))
 
@@ -136,7 +146,7 @@ def photos_store_uploads(
 ) -> list[UploadOutcome]:
     """Commit the files the encrypting handler accepted; report every file of the request."""
     outcomes = []
-    workers = live_worker_keys()
+    workers = _workers()
     for incoming in handler.files:
         name = incoming.name[:NAME_LIMIT]
         if incoming.rejection is not None:
@@ -158,20 +168,27 @@ def photos_store_uploads(
     return outcomes
 
 
-def _regrant(photo: Photo, *, keyring: Keyring, workers) -> bool:
+def _regrant(photo: Photo, *, keyring: Keyring, workers, states) -> bool:
+    """Grant the photo afresh to the live workers and enqueue it, if it is still in one of
+    `states` and no live worker holds a grant for it (checked again under a row lock: a worker
+    may have finished it, or another request re-granted it, since the caller looked)."""
     try:
         data_key = blobs.original_data_key(photo, private_key=keyring.private_key)
-    except (OSError, DecryptionError):
+    except (FileNotFoundError, DecryptionError):
         log.warning("photo %s: its original is missing or does not open", photo.id)
-        Photo.objects.filter(pk=photo.pk).update(
+        Photo.objects.filter(pk=photo.pk, state__in=states).update(
             state=Photo.State.FAILED,
             failure_reason="The stored original is missing or damaged. Delete this photo and "
             "upload it again.",
         )
         return False
+    except OSError:
+        # A passing fault (disk busy, permissions being fixed): try again on a later visit.
+        log.warning("photo %s: its original could not be read just now", photo.id, exc_info=True)
+        return False
     with transaction.atomic():
-        locked = Photo.objects.select_for_update().filter(pk=photo.pk).first()
-        if locked is None:
+        locked = Photo.objects.select_for_update().filter(pk=photo.pk, state__in=states).first()
+        if locked is None or _has_live_grant(locked, workers):
             return False
         locked.state = Photo.State.PENDING
         locked.progress = 0
@@ -180,23 +197,43 @@ def _regrant(photo: Photo, *, keyring: Keyring, workers) -> bool:
         return _grant(locked, data_key=data_key, keyring=keyring, workers=workers) > 0
 
 
+def _workers() -> dict[str, bytes]:
+    """The live worker keys; none when Valkey cannot be reached (photos then wait, pending,
+    and the owner's pages keep working)."""
+    try:
+        return live_worker_keys()
+    except RedisError:
+        log.warning("the worker key registry cannot be read", exc_info=True)
+        return {}
+
+
+def _live_grants(workers: dict[str, bytes]):
+    return ProcessingGrant.objects.filter(
+        worker_key_id__in=list(workers), expires_at__gt=timezone.now()
+    )
+
+
+def _has_live_grant(photo: Photo, workers: dict[str, bytes]) -> bool:
+    return _live_grants(workers).filter(photo=photo).exists()
+
+
 def photos_regrant(*, user, keyring: Keyring) -> int:
     """Give the workers another go at the owner's photos whose grants died with a worker (or
     that arrived while no worker ran). Called when the owner, keys unlocked, looks at the
     gallery or the upload page. Returns how many photos were re-granted."""
-    workers = live_worker_keys()
+    workers = _workers()
     if not workers:
         return 0
-    live_grant = ProcessingGrant.objects.filter(
-        photo=OuterRef("pk"), worker_key_id__in=list(workers), expires_at__gt=timezone.now()
-    )
+    waiting = [Photo.State.PENDING, Photo.State.PROCESSING]
     stale = (
-        Photo.objects.filter(owner=user, state__in=[Photo.State.PENDING, Photo.State.PROCESSING])
-        .annotate(has_live_grant=Exists(live_grant))
+        Photo.objects.filter(owner=user, state__in=waiting)
+        .annotate(has_live_grant=Exists(_live_grants(workers).filter(photo=OuterRef("pk"))))
         .filter(has_live_grant=False)
         .order_by("uploaded_at")[:REGRANT_BATCH]
     )
-    count = sum(_regrant(photo, keyring=keyring, workers=workers) for photo in stale)
+    count = sum(
+        _regrant(photo, keyring=keyring, workers=workers, states=waiting) for photo in stale
+    )
     if count:
         log.info("user %s: re-granted %d photo(s) to %d worker(s)", user.pk, count, len(workers))
     _requeue_forgotten(user=user, workers=workers)
@@ -229,13 +266,15 @@ def _requeue_forgotten(*, user, workers: dict[str, bytes]) -> int:
 
 def photo_retry(*, photo: Photo, keyring: Keyring) -> bool:
     """The retry button of a failed photo. False when no worker is running."""
-    workers = live_worker_keys()
+    # The owner asks for another go: the count of interrupted runs starts afresh.
+    Photo.objects.filter(pk=photo.pk, state=Photo.State.FAILED).update(attempts=0)
+    workers = _workers()
     if not workers:
-        Photo.objects.filter(pk=photo.pk).update(
+        Photo.objects.filter(pk=photo.pk, state=Photo.State.FAILED).update(
             state=Photo.State.PENDING, progress=0, failure_reason=""
         )
         return False
-    return _regrant(photo, keyring=keyring, workers=workers)
+    return _regrant(photo, keyring=keyring, workers=workers, states=[Photo.State.FAILED])
 
 
 def photos_delete(*, user, photo_ids: list[uuid.UUID]) -> int:
@@ -258,7 +297,8 @@ def photo_mark_processing(photo: Photo) -> None:
     photo.state = Photo.State.PROCESSING
     photo.progress = 0
     photo.failure_reason = ""
-    photo.save(update_fields=["state", "progress", "failure_reason"])
+    photo.attempts += 1
+    photo.save(update_fields=["state", "progress", "failure_reason", "attempts"])
 
 
 def photo_set_progress(photo: Photo, percent: int) -> None:

@@ -5,12 +5,9 @@ that); the point is to turn away what is clearly not a whole photo before it is 
 
 from __future__ import annotations
 
-import io
+import re
 import struct
-import warnings
 from dataclasses import dataclass
-
-from PIL import Image
 
 HEAD_LIMIT = 1024 * 1024  # bytes kept in memory (never on disk) to read the image header
 _TAIL = 4096
@@ -22,6 +19,13 @@ _PNG_END = b"IEND\xaeB`\x82"
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 _STANDALONE_MARKERS = {0x01, *range(0xD0, 0xD8)}
+_SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
+_FILL = re.compile(rb"\xff+")
+# Real JPEGs have a few dozen segments before the image data; a stream of tiny ones is an
+# attempt to make the server walk it.
+_MAX_SEGMENTS = 4096
+_MAX_TOP_BOXES = 1024  # HEIC: a photo has a handful (ftyp, meta, mdat, perhaps free, idat)
+_JPEG_BROKEN = "This JPEG file is damaged (its structure is broken)."
 
 
 class Rejected(Exception):
@@ -128,36 +132,95 @@ def _heif_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _jpeg_scan_start(head: bytes) -> int | None:
-    """Offset just past the first start-of-scan segment, walking the marker segments;
-    None if the head does not reach it yet. Raises Rejected for a broken structure."""
-    pos = 2
-    while pos + 4 <= len(head):
-        if head[pos] != 0xFF:
-            raise Rejected("This JPEG file is damaged (its structure is broken).")
-        marker = head[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in _STANDALONE_MARKERS:
-            pos += 2
-            continue
-        if marker == 0xD9:
-            raise Rejected("This JPEG file is damaged: it ends before any image data.")
-        (length,) = struct.unpack_from(">H", head, pos + 2)
-        if length < 2:
-            raise Rejected("This JPEG file is damaged (its structure is broken).")
-        pos += 2 + length
-        if marker == 0xDA:
-            return pos if pos <= len(head) else None
-    return None
+def _png_size(head: bytes) -> tuple[int, int] | None:
+    """Size from the IHDR chunk, which a PNG must start with."""
+    if len(head) < 24:
+        return None
+    if head[12:16] != b"IHDR":
+        raise Rejected("This PNG image is damaged (its header is broken).")
+    return struct.unpack_from(">II", head, 16)
+
+
+class _JpegWalker:
+    """Follows a JPEG's marker segments as its bytes arrive (never looking at a byte twice):
+    reads the frame size from the start-of-frame segment, finds where the first scan's data
+    starts, and from there watches for the end-of-image marker."""
+
+    def __init__(self) -> None:
+        self.at = 2  # absolute offset of the next marker, after SOI
+        self.carry = b""  # a marker header split by a chunk boundary
+        self.segments = 0
+        self.size: tuple[int, int] | None = None
+        self.scan_from: int | None = None  # absolute offset where entropy-coded data starts
+        self.ended = False
+        self._last_byte = b""  # of the previous chunk: FF D9 may straddle two chunks
+
+    def feed(self, chunk: bytes, start: int) -> None:
+        if self.ended:
+            return
+        if self.scan_from is None:
+            data, base = self.carry + chunk, start - len(self.carry)
+            self.carry = b""
+            self._walk(data, base)
+        if self.scan_from is not None:
+            self._find_end(chunk, start)
+        self._last_byte = chunk[-1:]
+
+    def _walk(self, data: bytes, base: int) -> None:
+        while self.scan_from is None:
+            offset = self.at - base
+            if offset >= len(data):
+                return  # the next marker is in a later chunk
+            if data[offset] != 0xFF:
+                raise Rejected(_JPEG_BROKEN)
+            # Fill bytes (FF FF ...) may precede a marker: skip the run in one step.
+            offset = _FILL.match(data, offset).end() - 1
+            self.at = base + offset
+            if offset + 2 > len(data):
+                self.carry = data[offset:]
+                return
+            marker = data[offset + 1]
+            self.segments += 1
+            if self.segments > _MAX_SEGMENTS:
+                raise Rejected(_JPEG_BROKEN)
+            if marker in _STANDALONE_MARKERS:
+                self.at += 2
+                continue
+            if marker == 0xD9:
+                raise Rejected("This JPEG file is damaged: it ends before any image data.")
+            needed = 9 if marker in _SOF_MARKERS else 4
+            if offset + needed > len(data):
+                self.carry = data[offset:]
+                self.segments -= 1  # counted again when the rest arrives
+                return
+            (length,) = struct.unpack_from(">H", data, offset + 2)
+            if length < needed - 2:
+                raise Rejected(_JPEG_BROKEN)
+            if marker in _SOF_MARKERS and self.size is None:
+                height, width = struct.unpack_from(">HH", data, offset + 5)
+                self.size = (width, height)
+            self.at += 2 + length
+            if marker == 0xDA:
+                self.scan_from = self.at
+
+    def _find_end(self, chunk: bytes, start: int) -> None:
+        # The end-of-image marker FF D9 cannot occur inside entropy-coded data (an FF there is
+        # always followed by 00 or a restart marker), so the first FF D9 after the first scan
+        # starts is the end of the image. Trailing data after it (motion photos) is allowed.
+        straddles = (
+            start - 1 >= self.scan_from and self._last_byte == b"\xff" and chunk[:1] == b"\xd9"
+        )
+        if straddles or chunk.find(b"\xff\xd9", max(0, self.scan_from - start)) != -1:
+            self.ended = True
 
 
 class ImageSniffer:
     """Feed it the upload chunk by chunk; call finish() at the end.
 
     Raises Rejected (with a message for the user) as soon as the bytes show the file is not a
-    supported photo, claims too many pixels, or — at finish() — is cut short.
+    supported photo, claims too many pixels, or — at finish() — is cut short. Each byte is
+    looked at a bounded number of times, whatever the file: a hostile upload costs no more
+    CPU than a photo of its size.
     """
 
     def __init__(self, *, max_pixels: int) -> None:
@@ -168,57 +231,46 @@ class ImageSniffer:
         self.height: int | None = None
         self._head = bytearray()
         self._tail = b""
-        self._scan_from: int | None = None  # JPEG: absolute offset where entropy data starts
-        self._jpeg_end_seen = False
+        self._jpeg = _JpegWalker()
         self._box_at: int | None = 0  # HEIC: absolute offset of the next top-level box
         self._box_carry = b""
+        self._boxes_seen = 0
 
     def feed(self, chunk: bytes) -> None:
         start = self.size
         self.size += len(chunk)
         if len(self._head) < HEAD_LIMIT:
             self._head += chunk[: HEAD_LIMIT - len(self._head)]
-        identified_now = False
         if self.media_type is None:
             self.media_type = _sniff_type(bytes(self._head))
-            identified_now = self.media_type is not None
+            if self.media_type is not None:
+                # Everything received so far is new to the format's own walker.
+                chunk, start = self._received_so_far(chunk, start), 0
+        if self.media_type == JPEG:
+            self._jpeg.feed(chunk, start)
+        elif self.media_type == HEIC:
+            self._walk_boxes(chunk, start)
         if self.media_type is not None and self.width is None:
             self._read_dimensions(final=False)
-        if self.media_type == JPEG:
-            self._track_jpeg_end(chunk, start)
-        elif self.media_type == HEIC:
-            if identified_now:  # walk everything received so far
-                self._walk_boxes(self._received_so_far(chunk, start), 0)
-            else:
-                self._walk_boxes(chunk, start)
         if len(chunk) >= _TAIL:
             self._tail = bytes(chunk[-_TAIL:])
         else:
             self._tail = (self._tail + chunk)[-_TAIL:]
 
     def _read_dimensions(self, *, final: bool) -> None:
-        if self.media_type in (WEBP, HEIC):
+        if self.media_type == JPEG:
+            size = self._jpeg.size
+            header_read = self._jpeg.scan_from is not None  # the frame header comes before
+        else:
             head = bytes(self._head)
-            size = _webp_size(head) if self.media_type == WEBP else _heif_size(head)
-            if size is None:
-                if final:
-                    raise Rejected("This image is damaged: its header cannot be read.")
-                return
-            self._check_pixels(*size)
+            read = {PNG: _png_size, WEBP: _webp_size, HEIC: _heif_size}[self.media_type]
+            size = read(head)
+            header_read = size is not None or len(head) >= HEAD_LIMIT
+        if size is None:
+            if final or header_read:
+                raise Rejected("This image is damaged: its header cannot be read.")
             return
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(bytes(self._head))) as image:
-                    width, height = image.size
-        except Image.DecompressionBombError:
-            raise Rejected(self._too_many_pixels_message(None, None)) from None
-        except Exception:
-            # The header is not complete yet (or never will be).
-            if final or len(self._head) >= HEAD_LIMIT:
-                raise Rejected("This image is damaged: its header cannot be read.") from None
-            return
-        self._check_pixels(width, height)
+        self._check_pixels(*size)
 
     def _check_pixels(self, width: int, height: int) -> None:
         if width * height > self.max_pixels:
@@ -227,36 +279,11 @@ class ImageSniffer:
             raise Rejected("This image has no pixels.")
         self.width, self.height = width, height
 
-    def _too_many_pixels_message(self, width: int | None, height: int | None) -> str:
-        limit = f"{self.max_pixels / 1e6:g}"
-        if width is None:
-            return (
-                f"This image has far too many pixels; the vault accepts up to {limit} megapixels."
-            )
+    def _too_many_pixels_message(self, width: int, height: int) -> str:
         return (
             f"This image is {width} × {height} pixels ({width * height / 1e6:.0f} megapixels); "
-            f"the vault accepts up to {limit} megapixels."
+            f"the vault accepts up to {self.max_pixels / 1e6:g} megapixels."
         )
-
-    def _track_jpeg_end(self, chunk: bytes, start: int) -> None:
-        # The end-of-image marker FF D9 cannot occur inside entropy-coded data (an FF there is
-        # always followed by 00 or a restart marker), so the first FF D9 after the first scan
-        # starts is the end of the image. Trailing data after it (motion photos) is allowed.
-        if self._jpeg_end_seen:
-            return
-        if self._scan_from is None:
-            self._scan_from = _jpeg_scan_start(bytes(self._head))
-            if self._scan_from is None:
-                return
-            found = self._received_so_far(chunk, start).find(b"\xff\xd9", self._scan_from)
-        else:
-            # The marker may straddle the previous chunk and this one.
-            straddles = (
-                start - 1 >= self._scan_from and self._tail[-1:] == b"\xff" and chunk[:1] == b"\xd9"
-            )
-            found = 0 if straddles else chunk.find(b"\xff\xd9", max(0, self._scan_from - start))
-        if found != -1:
-            self._jpeg_end_seen = True
 
     def _received_so_far(self, chunk: bytes, start: int) -> bytes:
         """Every byte so far: the head, plus the rest of this chunk if the head is full."""
@@ -281,7 +308,8 @@ class ImageSniffer:
             elif size == 0:  # the last box runs to the end of the file
                 self._box_at = None
                 return
-            if size < (16 if large else 8):
+            self._boxes_seen += 1
+            if size < (16 if large else 8) or self._boxes_seen > _MAX_TOP_BOXES:
                 raise Rejected("This HEIC image is damaged (its structure is broken).")
             self._box_at += size
 
@@ -302,7 +330,7 @@ class ImageSniffer:
 
     def _complete(self) -> bool:
         if self.media_type == JPEG:
-            return self._jpeg_end_seen
+            return self._jpeg.ended
         if self.media_type == PNG:
             return _PNG_END in self._tail
         if self.media_type == WEBP:

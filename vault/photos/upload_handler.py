@@ -35,13 +35,13 @@ class DiscardUploadHandler(FileUploadHandler):
 class IncomingFile:
     """One file of an upload request, as it streamed through the encryptor."""
 
-    name: str
+    name: str = field(repr=False)  # the original filename is private: sealed once stored
     photo_id: uuid.UUID = field(default_factory=uuid.uuid4)
     size: int = 0
     rejection: str | None = None
     identified: Identified | None = None
-    content_mac: bytes | None = None
-    writer: container.BlobWriter | None = None
+    content_mac: bytes | None = field(default=None, repr=False)
+    writer: container.BlobWriter | None = field(default=None, repr=False)
 
     @property
     def accepted(self) -> bool:

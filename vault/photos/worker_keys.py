@@ -38,8 +38,9 @@ def live_worker_keys(connection=None) -> dict[str, bytes]:
         return {}
     values = conn.mget(names)
     live = {}
-    for name, value in zip(names, values, strict=True):
+    for value in values:
+        # The id is recomputed from the key, never taken from the entry's name: an entry whose
+        # name and key disagree cannot make the web tier file a grant under the wrong id.
         if value is not None and len(value) == 32:
-            name = name.decode() if isinstance(name, bytes) else name
-            live[name.removeprefix(PREFIX)] = bytes(value)
+            live[key_id(bytes(value))] = bytes(value)
     return live

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
@@ -12,10 +15,14 @@ from vault.photos import selectors, services
 from vault.photos.models import Tag
 from vault.photos.views.common import gallery_filters
 
+# Far beyond any vault (20 million photos at 20 a page), and small enough that the SQL
+# OFFSET it becomes stays a valid bigint.
+LAST_PAGE = 1_000_000
+
 
 def _page_number(request) -> int:
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        return min(max(1, int(request.GET.get("page", "1"))), LAST_PAGE)
     except ValueError:
         return 1
 
@@ -41,6 +48,7 @@ def gallery(request):
 
 
 @require_GET
+@never_cache  # it shows the decrypted filename and private EXIF (place, camera)
 @keyring_required
 def photo_detail(request, photo_id):
     photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
@@ -62,30 +70,28 @@ def photo_detail(request, photo_id):
 
 
 @require_GET
+@never_cache
 @keyring_required
 def status(request):
     """State of the given photos, for pages that show progress. Ids that are not the user's
     (or no longer exist) come back as "missing", indistinguishable from each other."""
     services.photos_regrant(user=request.user, keyring=request.keyring)
-    wanted = request.GET.getlist("id")[:200]
-    known = selectors.photos_status(user=request.user, photo_ids=_valid_ids(wanted))
+    wanted = {raw: _canonical_id(raw) for raw in request.GET.getlist("id")[:200]}
+    known = selectors.photos_status(
+        user=request.user, photo_ids=[pid for pid in wanted.values() if pid]
+    )
     result = {}
-    for photo_id in wanted:
+    for raw, photo_id in wanted.items():
         entry = known.get(photo_id, {"state": "missing", "label": "Not found", "progress": 0})
         if entry["state"] == "ready":
             entry["thumb"] = reverse("photos:thumb", args=[photo_id])
             entry["url"] = reverse("photos:detail", args=[photo_id])
-        result[photo_id] = entry
+        result[raw] = entry  # keyed as asked, so the page finds its own ids
     return JsonResponse({"photos": result})
 
 
-def _valid_ids(values):
-    import uuid
-
-    ids = []
-    for value in values:
-        try:
-            ids.append(str(uuid.UUID(value)))
-        except ValueError:
-            continue
-    return ids
+def _canonical_id(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None

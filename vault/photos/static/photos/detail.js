@@ -6,7 +6,7 @@
   document.addEventListener("keydown", (event) => {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.target.closest("input, textarea, select, button")) return;
-    const link = document.querySelector(`[data-key="${event.key}"]`);
+    const link = document.querySelector(`[data-key="${CSS.escape(event.key)}"]`);
     if (link) {
       event.preventDefault();
       window.location.href = link.href;

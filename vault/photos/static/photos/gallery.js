@@ -44,9 +44,17 @@
   async function loadMore(link) {
     if (loading) return;
     loading = true;
-    const response = await fetch(link.href, { headers: { "X-Vault-Partial": "1" } });
-    const holder = document.createElement("div");
-    holder.innerHTML = await response.text();
+    let holder;
+    try {
+      const response = await fetch(link.href, { headers: { "X-Vault-Partial": "1" } });
+      if (!response.ok) return; // the link stays: scrolling or a click tries again
+      holder = document.createElement("div");
+      holder.innerHTML = await response.text();
+    } catch {
+      return; // offline for a moment: same
+    } finally {
+      loading = false;
+    }
     link.closest(".more").remove();
     for (const section of holder.querySelectorAll("section.month")) {
       const sections = gallery.querySelectorAll("section.month");
@@ -59,7 +67,6 @@
     }
     const more = holder.querySelector(".more");
     if (more) gallery.append(more);
-    loading = false;
     watchMore();
     followPending();
   }
