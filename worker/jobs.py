@@ -13,9 +13,9 @@ def queue_probe(probe_id: int) -> bool:
     return queue_probe_receive(probe_id=probe_id, worker_name=worker_name)
 
 
-def photo_process(photo_id: str, hops: int = 0) -> str:
-    """Decrypt, read, thumbnail (and later tag and find faces in) one photo. `hops` counts how
-    often workers without a grant for it passed the job on."""
+def photo_process(photo_id: str, passed_on: bool = False) -> str:
+    """Decrypt, read, thumbnail (and later tag and find faces in) one photo. `passed_on`: the
+    job came from a worker that held no grant for the photo (see pipeline.photo_process_run)."""
     from worker.pipeline import photo_process_run
 
-    return photo_process_run(photo_id, hops=hops)
+    return photo_process_run(photo_id, passed_on=passed_on)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -72,9 +73,10 @@ TOO_MANY_PIXELS = "This image has too many pixels to process."
 
 def decode(work: PhotoWork) -> None:
     try:
-        image = Image.open(
-            io.BytesIO(work.original), formats=[PILLOW_FORMATS.get(work.photo.media_type, "")]
-        )
+        pillow_format = PILLOW_FORMATS.get(work.photo.media_type)
+        if pillow_format is None:
+            raise UnidentifiedImageError(work.photo.media_type)
+        image = Image.open(io.BytesIO(work.original), formats=[pillow_format])
         if image.width * image.height > settings.VAULT_MAX_PIXELS:
             # The upload check read the size from the header; this is the decoder's own view.
             raise PhotoUnreadable(TOO_MANY_PIXELS)
@@ -132,7 +134,7 @@ def _photo_lock(photo_id: uuid.UUID):
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def photo_process_run(photo_id: str, *, hops: int = 0) -> str:
+def photo_process_run(photo_id: str, *, passed_on: bool = False) -> str:
     try:
         pid = uuid.UUID(str(photo_id))
     except ValueError:
@@ -143,19 +145,28 @@ def photo_process_run(photo_id: str, *, hops: int = 0) -> str:
             log.info("photo %s: another job is processing it", pid)
             return "busy"
         outcome = _process(pid)
-    if outcome == "no grant" and hops < MAX_HOPS and _granted_to_another_live_worker(pid):
-        # This worker started after the photo was granted: put the job back in the queue for
-        # a worker that holds a grant (after a pause, so an idle worker does not spin on it).
-        time.sleep(HOP_PAUSE)
-        services.photo_enqueue(pid, hops=hops + 1)
-        return "passed on"
+    if outcome == "no grant" and not passed_on:
+        # This worker started after the photo was granted. Hand the job to a live worker that
+        # holds a grant, through that worker's own queue, which it reads before the shared one.
+        holder = _live_grant_holder(pid)
+        if holder is not None:
+            services.photo_enqueue(pid, to_worker=holder)
+            log.info("photo %s: passed on to worker %s", pid, holder)
+            return "passed on"
+    # Otherwise no live worker can open it: the owner's next visit grants it afresh.
     return outcome
 
 
-# A job taken by a worker without a grant goes back to the queue at most this many times; after
-# that the photo waits for services._requeue_forgotten or its owner's next visit.
-MAX_HOPS = 5
-HOP_PAUSE = 2.0  # seconds
+def _live_grant_holder(photo_id: uuid.UUID) -> str | None:
+    others = set(live_worker_keys()) - {identity.current().key_id}
+    holders = list(
+        ProcessingGrant.objects.filter(
+            photo_id=photo_id, worker_key_id__in=others, expires_at__gt=timezone.now()
+        ).values_list("worker_key_id", flat=True)
+    )
+    return random.choice(holders) if holders else None  # noqa: S311 - spreads work, no secret
+
+
 # Runs started without finishing (the worker died: killed, or out of memory) before the photo
 # is marked failed instead of tried again. The owner's retry button starts the count afresh.
 MAX_ATTEMPTS = 3

@@ -1,5 +1,6 @@
 """The RQ worker class the vault runs (`manage.py rqworker --worker-class ...`): an RQ Worker
-that advertises its in-memory key with every heartbeat and withdraws it when it stops."""
+that advertises its in-memory key with every heartbeat and withdraws it when it stops, and
+listens first to a queue of its own (jobs passed on to it by workers without the grant)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ class VaultWorker(Worker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("job_monitoring_interval", settings.VAULT_JOB_MONITORING_INTERVAL)
         super().__init__(*args, **kwargs)
+        own = self.queue_class(
+            name=worker_keys.queue_name(identity.current().key_id),
+            connection=self.connection,
+            job_class=self.job_class,
+            serializer=self.serializer,
+        )
+        self.queues = [own, *self.queues]
+        self._ordered_queues = self.queues[:]
 
     @property
     def key_ttl(self) -> int:

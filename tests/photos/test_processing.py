@@ -197,7 +197,7 @@ def test_job_arguments_and_redis_carry_ids_only(
     with django_capture_on_commit_callbacks(execute=True):
         [outcome] = upload(owner_client, ("a.jpg", data))
     [job] = get_queue("default").jobs
-    assert job.func_name == JOB and job.args == (outcome["photo"], 0) and job.kwargs == {}
+    assert job.func_name == JOB and job.args == (outcome["photo"],) and job.kwargs == {}
 
     stored = []
     for key in redis_conn.scan_iter(match="*"):
@@ -261,7 +261,7 @@ def test_a_photo_whose_job_was_lost_is_enqueued_again(
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
     [job] = get_queue("default").jobs
-    assert job.args == (outcome["photo"], 0)
+    assert job.args == (outcome["photo"],)
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
     assert get_queue("default").count == 1  # nudged once, not at every poll
@@ -269,30 +269,26 @@ def test_a_photo_whose_job_was_lost_is_enqueued_again(
 
 
 def test_a_worker_started_after_the_grant_passes_the_job_to_one_that_holds_it(
-    owner_client, worker_key, redis_conn, monkeypatch, django_capture_on_commit_callbacks
+    owner_client, worker_key, redis_conn
 ):
-    from django_rq import get_queue
+    from rq import Queue
 
-    from worker import pipeline
+    from vault.photos.worker_keys import queue_name
 
-    monkeypatch.setattr(pipeline, "HOP_PAUSE", 0)
     [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))  # granted to worker_key only
     identity.forget()
     late = identity.current()  # a second worker, started after the upload
     advertise(late.public_key, ttl=60)
     try:
-        with django_capture_on_commit_callbacks(execute=True):
-            assert photo_process_run(outcome["photo"]) == "passed on"
-        [job] = get_queue("default").jobs
-        assert job.args == (outcome["photo"], 1)  # back in the queue, ids only
-        # Passed on a bounded number of times, then left for the owner's next visit.
-        with django_capture_on_commit_callbacks(execute=True):
-            assert photo_process_run(outcome["photo"], hops=pipeline.MAX_HOPS) == "no grant"
-        assert get_queue("default").count == 1
+        assert photo_process_run(outcome["photo"]) == "passed on"
+        # On the grant holder's own queue, ids only; passed on once, never back and forth.
+        [job] = Queue(queue_name(worker_key.key_id), connection=redis_conn).jobs
+        assert job.args == (outcome["photo"],) and job.kwargs == {"passed_on": True}
+        assert photo_process_run(outcome["photo"], passed_on=True) == "no grant"
     finally:
         withdraw(late.public_key)
-    monkeypatch.setattr(identity, "_current", worker_key)  # the worker that holds the grant
-    assert photo_process_run(job.args[0], hops=job.args[1]) == "ready"
+    identity._current = worker_key  # the worker that holds the grant takes it from its queue
+    assert photo_process_run(*job.args, **job.kwargs) == "ready"
 
 
 def test_a_photo_that_keeps_stopping_its_worker_fails_instead_of_looping(owner_client, worker_key):
@@ -338,3 +334,28 @@ def test_an_impossible_time_zone_offset_is_ignored(owner_client, worker_key):
     taken = Photo.objects.get(pk=outcome["photo"]).taken_at
     local = dt.datetime(2021, 3, 4, 5, 6, 7, tzinfo=timezone.get_current_timezone())
     assert taken == local  # read as the server's local time, like a photo with no offset
+
+
+def test_an_original_the_server_cannot_read_fails_with_a_reason_and_can_be_retried(
+    owner_client, owner, worker_key
+):
+    [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))
+    photo_id = outcome["photo"]
+    ProcessingGrant.objects.all().delete()  # its worker died: the owner's visit re-grants
+    original = storage.blob_path(owner.pk, photo_id, "original")
+    saved = original.read_bytes()
+    original.unlink()
+    original.mkdir()  # reading it fails, and not because it is missing (an I/O fault)
+    owner_client.get(reverse("photos:gallery"))
+    photo = Photo.objects.get(pk=photo_id)
+    assert photo.state == "failed" and "could not read the stored original" in photo.failure_reason
+
+    response = owner_client.post(reverse("photos:retry", args=[photo_id]), follow=True)
+    assert "could not be queued again" in response.content.decode()
+    assert Photo.objects.get(pk=photo_id).state == "failed"
+
+    original.rmdir()
+    original.write_bytes(saved)  # the operator fixed the disk
+    response = owner_client.post(reverse("photos:retry", args=[photo_id]), follow=True)
+    assert "back in the queue" in response.content.decode()
+    assert run_jobs() == ["ready"]

@@ -126,3 +126,23 @@ def test_a_stream_of_empty_heic_boxes_is_refused_early():
     endless = heic[:ftyp_size] + b"\x00\x00\x00\x08free" * 50_000
     with pytest.raises(Rejected, match="damaged"):
         sniffer.feed(endless)
+
+
+def test_a_second_frame_header_before_the_image_is_refused():
+    # A small size first and a huge one second: the decoder would believe the second.
+    photo = support.jpeg()
+    sof = photo.index(b"\xff\xc0")
+    length = int.from_bytes(photo[sof + 2 : sof + 4], "big")
+    second = bytearray(photo[sof : sof + 2 + length])
+    second[5:9] = (30000).to_bytes(2, "big") + (30000).to_bytes(2, "big")
+    crafted = photo[: sof + 2 + length] + bytes(second) + photo[sof + 2 + length :]
+    with pytest.raises(Rejected, match="damaged"):
+        sniff(crafted)
+
+
+def test_empty_pieces_change_nothing():
+    photo = support.jpeg()
+    sniffer = ImageSniffer(max_pixels=LIMIT)
+    for piece in (photo[:-1], b"", photo[-1:], b""):  # the end marker split around nothing
+        sniffer.feed(piece)
+    assert sniffer.finish().width == 640

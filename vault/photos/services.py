@@ -9,14 +9,16 @@ import uuid
 from dataclasses import dataclass
 
 import django_rq
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rq import Queue
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError, seal
-from vault.photos import blobs, storage
+from vault.photos import blobs, storage, worker_keys
 from vault.photos.grants import grants_issue
 from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.photos.upload_handler import EncryptingUploadHandler, IncomingFile
@@ -58,9 +60,22 @@ class UploadOutcome:
         }
 
 
-def photo_enqueue(photo_id, *, hops: int = 0) -> None:
-    # Ids only in job arguments: the keys travel in the grant, never through Redis.
-    django_rq.get_queue("default").enqueue(JOB, str(photo_id), hops, job_timeout=JOB_TIMEOUT)
+def photo_enqueue(photo_id, *, to_worker: str | None = None) -> None:
+    """Queue the photo's job on the shared queue, or on the own queue of the worker with key id
+    `to_worker` (passed on to the worker that holds the grant). Ids only in job arguments: the
+    keys travel in the grant, never through Redis."""
+    if to_worker is None:
+        django_rq.get_queue("default").enqueue(JOB, str(photo_id), job_timeout=JOB_TIMEOUT)
+        return
+    connection = django_rq.get_connection("default")
+    Queue(worker_keys.queue_name(to_worker), connection=connection).enqueue(
+        JOB,
+        str(photo_id),
+        passed_on=True,
+        job_timeout=JOB_TIMEOUT,
+        # Dropped unstarted when the grant has expired anyway (its worker died meanwhile).
+        ttl=settings.VAULT_GRANT_LIFETIME,
+    )
 
 
 def _enqueue_on_commit(photo_id) -> None:
@@ -174,17 +189,15 @@ def _regrant(photo: Photo, *, keyring: Keyring, workers, states) -> bool:
     may have finished it, or another request re-granted it, since the caller looked)."""
     try:
         data_key = blobs.original_data_key(photo, private_key=keyring.private_key)
-    except (FileNotFoundError, DecryptionError):
+    except (FileNotFoundError, NotADirectoryError, DecryptionError):
         log.warning("photo %s: its original is missing or does not open", photo.id)
-        Photo.objects.filter(pk=photo.pk, state__in=states).update(
-            state=Photo.State.FAILED,
-            failure_reason="The stored original is missing or damaged. Delete this photo and "
-            "upload it again.",
-        )
+        _fail_unqueued(photo, states, ORIGINAL_LOST)
         return False
     except OSError:
-        # A passing fault (disk busy, permissions being fixed): try again on a later visit.
-        log.warning("photo %s: its original could not be read just now", photo.id, exc_info=True)
+        # Permissions or a failing disk: failed (so it leaves the re-grant batch) with a
+        # reason; the retry button tries again once the operator has fixed it.
+        log.warning("photo %s: its original cannot be read", photo.id, exc_info=True)
+        _fail_unqueued(photo, states, ORIGINAL_UNREADABLE)
         return False
     with transaction.atomic():
         locked = Photo.objects.select_for_update().filter(pk=photo.pk, state__in=states).first()
@@ -205,6 +218,19 @@ def _workers() -> dict[str, bytes]:
     except RedisError:
         log.warning("the worker key registry cannot be read", exc_info=True)
         return {}
+
+
+ORIGINAL_LOST = "The stored original is missing or damaged. Delete this photo and upload it again."
+ORIGINAL_UNREADABLE = (
+    "The server could not read the stored original (a disk or permission problem on the "
+    "server). Try again later; if it keeps failing, tell whoever runs this vault."
+)
+
+
+def _fail_unqueued(photo: Photo, states, reason: str) -> None:
+    Photo.objects.filter(pk=photo.pk, state__in=states).update(
+        state=Photo.State.FAILED, progress=0, failure_reason=reason
+    )
 
 
 def _live_grants(workers: dict[str, bytes]):
@@ -264,8 +290,10 @@ def _requeue_forgotten(*, user, workers: dict[str, bytes]) -> int:
     return len(photo_ids)
 
 
-def photo_retry(*, photo: Photo, keyring: Keyring) -> bool:
-    """The retry button of a failed photo. False when no worker is running."""
+def photo_retry(*, photo: Photo, keyring: Keyring) -> str:
+    """The retry button of a failed photo: "queued", "no worker" (it waits, pending, for the
+    owner's next visit with a worker running) or "failed" (it cannot be queued; the photo
+    carries the reason)."""
     # The owner asks for another go: the count of interrupted runs starts afresh.
     Photo.objects.filter(pk=photo.pk, state=Photo.State.FAILED).update(attempts=0)
     workers = _workers()
@@ -273,8 +301,10 @@ def photo_retry(*, photo: Photo, keyring: Keyring) -> bool:
         Photo.objects.filter(pk=photo.pk, state=Photo.State.FAILED).update(
             state=Photo.State.PENDING, progress=0, failure_reason=""
         )
-        return False
-    return _regrant(photo, keyring=keyring, workers=workers, states=[Photo.State.FAILED])
+        return "no worker"
+    if _regrant(photo, keyring=keyring, workers=workers, states=[Photo.State.FAILED]):
+        return "queued"
+    return "failed"
 
 
 def photos_delete(*, user, photo_ids: list[uuid.UUID]) -> int:

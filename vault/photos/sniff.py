@@ -196,7 +196,11 @@ class _JpegWalker:
             (length,) = struct.unpack_from(">H", data, offset + 2)
             if length < needed - 2:
                 raise Rejected(_JPEG_BROKEN)
-            if marker in _SOF_MARKERS and self.size is None:
+            if marker in _SOF_MARKERS:
+                if self.size is not None:
+                    # One frame per image; a second one could declare another size than the
+                    # decoder will use.
+                    raise Rejected(_JPEG_BROKEN)
                 height, width = struct.unpack_from(">HH", data, offset + 5)
                 self.size = (width, height)
             self.at += 2 + length
@@ -237,6 +241,8 @@ class ImageSniffer:
         self._boxes_seen = 0
 
     def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
         start = self.size
         self.size += len(chunk)
         if len(self._head) < HEAD_LIMIT:

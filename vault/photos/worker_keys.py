@@ -12,6 +12,13 @@ import hashlib
 import django_rq
 
 PREFIX = "spv:worker-key:"
+QUEUE_PREFIX = "spv-worker-"
+
+
+def queue_name(worker_key_id: str) -> str:
+    """The worker's own queue, which it listens to before the shared one: a job taken by a
+    worker that holds no grant for the photo is passed on to one that does, through it."""
+    return QUEUE_PREFIX + worker_key_id
 
 
 def key_id(public_key: bytes) -> str:

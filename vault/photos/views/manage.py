@@ -51,12 +51,15 @@ def retry(request, photo_id):
     photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
     if photo.state != Photo.State.FAILED:
         return redirect("photos:detail", photo_id=photo.id)
-    if services.photo_retry(photo=photo, keyring=request.keyring):
+    outcome = services.photo_retry(photo=photo, keyring=request.keyring)
+    if outcome == "queued":
         messages.info(request, "Trying again: the photo is back in the queue.")
-    else:
+    elif outcome == "no worker":
         messages.info(
             request,
             "No worker is running right now; the photo will be processed "
             "when one starts and you are signed in.",
         )
+    else:  # the page shows the photo's reason
+        messages.error(request, "The photo could not be queued again.")
     return redirect("photos:detail", photo_id=photo.id)
