@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bench.report import print_table
 from vault.crypto import (
     Argon2Params,
     BlobContext,
@@ -237,26 +238,16 @@ def main() -> None:
     sk, pk = keys.new_keypair()
     print(f"vault.crypto benchmark — {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     print(f"throughput in MiB/s, median of >= 5 runs, blobs on {FAST_DIR or 'the temp dir'}\n")
-    _table(
+    print_table(
         ("operation", "MiB/s", "memcpy", "vs memcpy", "plain file", "vs plain file"),
         throughput_rows(sk, pk),
     )
     print()
-    _table(("measure", "result", "notes"), ceiling_rows(pk) + wrap_rows(sk, pk) + rss_rows())
+    print_table(("measure", "result", "notes"), ceiling_rows(pk) + wrap_rows(sk, pk) + rss_rows())
     print(
         "\nmemcpy: the bytes copied into a warm buffer (the physical limit). plain file: the same"
         "\nbytes written (temp name, fsync, rename) or read back in 64 KiB pieces, without crypto."
     )
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for i, row in enumerate([header, tuple("-" * w for w in widths), *rows]):
-        cells = [
-            c.ljust(w) if j == 0 or i == 0 else c.rjust(w)
-            for j, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        print("  ".join(cells).rstrip())
 
 
 if __name__ == "__main__":

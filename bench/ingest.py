@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageDraw  # noqa: E402
 
+from bench.report import print_table  # noqa: E402
 from vaultdev.services import start_postgres, start_valkey  # noqa: E402
 
 PASSWORD = "bench passphrase that is long enough 1"  # noqa: S105 - a sample, not a secret
@@ -443,23 +444,13 @@ def main() -> None:
         f"\nphoto ingest benchmark — {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"{'quick, ' if args.quick else ''}medians of {runs} runs, {photo_count} photos"
     )
-    _table(("measure", "vault", "baseline", "ratio", "target"), rows)
+    print_table(("measure", "vault", "baseline", "ratio", "target"), rows)
     print(
         "\nbaselines: upload — the vault's own upload path (same checks, rows, durable write) with"
         "\nthe cipher and keyed hash swapped for a plain write and SHA-256; bare store — a view"
         "\nthat only streams the bytes to a file and fsyncs it. RSS — an idle worker. thumbnail —"
         "\nthe same bytes served from a plain file by a plain view, same server."
     )
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for i, row in enumerate([header, tuple("-" * w for w in widths), *rows]):
-        cells = [
-            c.ljust(w) if j == 0 or i == 0 else c.rjust(w)
-            for j, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        print("  ".join(cells).rstrip())
 
 
 if __name__ == "__main__":

@@ -48,7 +48,6 @@ class PhotoWork:
     image: Image.Image | None = field(default=None, repr=False)  # decoded, upright, RGB
     exif: Image.Exif | None = field(default=None, repr=False)  # GPS, camera: never in logs
     orientation: int = 1  # EXIF orientation of the original (the image itself is turned upright)
-    notes: dict = field(default_factory=dict, repr=False)
 
     def store_blob(self, variant: str, data: bytes, **fields) -> Blob:
         return blobs.blob_write(

@@ -1,0 +1,13 @@
+"""The table every benchmark prints: first column left-aligned, figures right-aligned."""
+
+from __future__ import annotations
+
+
+def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for i, row in enumerate([header, tuple("-" * w for w in widths), *rows]):
+        cells = [
+            c.ljust(w) if j == 0 or i == 0 else c.rjust(w)
+            for j, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
