@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vault.crypto import keys
-from vault.photos import worker_keys
+from vault.processing import worker_keys
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from PIL import ExifTags
 
 from vault.crypto import seal
-from vault.photos.services import exif_aad
+from vault.photos.sealing import exif_aad
 
 log = logging.getLogger(__name__)
 

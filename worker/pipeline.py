@@ -23,10 +23,10 @@ from django.utils import timezone
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from vault.accounts.models import UserKeys
-from vault.photos import blobs, services, storage
+from vault.photos import blobs, granting, pipeline_state, storage
 from vault.photos.grants import GrantedKeys, GrantUnavailable, grant_open
 from vault.photos.models import Blob, Photo, ProcessingGrant
-from vault.photos.worker_keys import live_worker_keys
+from vault.processing.worker_keys import live_worker_keys
 from worker import identity, metadata, thumbnails
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def photo_process_run(photo_id: str, *, passed_on: bool = False) -> str:
         # holds a grant, through that worker's own queue, which it reads before the shared one.
         holder = _live_grant_holder(pid)
         if holder is not None:
-            services.photo_enqueue(pid, to_worker=holder)
+            granting.photo_enqueue(pid, to_worker=holder)
             log.info("photo %s: passed on to worker %s", pid, holder)
             return "passed on"
     # Otherwise no live worker can open it: the owner's next visit grants it afresh.
@@ -197,10 +197,10 @@ def _process(photo_id: uuid.UUID) -> str:
         log.info("photo %s: %s", photo_id, error)
         return "no grant"
     if photo.attempts >= MAX_ATTEMPTS:
-        services.photo_mark_failed(photo, INTERRUPTED.format(count=photo.attempts))
+        pipeline_state.photo_mark_failed(photo, INTERRUPTED.format(count=photo.attempts))
         log.warning("photo %s: %d runs did not finish; marked failed", photo_id, photo.attempts)
         return "failed"
-    services.photo_mark_processing(photo)
+    pipeline_state.photo_mark_processing(photo)
     storage.remove_stale_temporaries(photo.owner_id, photo.id)
     try:
         owner_public_key = bytes(UserKeys.objects.get(user_id=photo.owner_id).public_key)
@@ -216,12 +216,12 @@ def _process(photo_id: uuid.UUID) -> str:
         delay = settings.VAULT_PIPELINE_STEP_DELAY_MS / 1000
         for number, (name, step) in enumerate(STEPS, start=1):
             step(work)
-            services.photo_set_progress(photo, 100 * number // (len(STEPS) + 1))
+            pipeline_state.photo_set_progress(photo, 100 * number // (len(STEPS) + 1))
             log.info("photo %s: %s done", photo_id, name)
             if delay:
                 time.sleep(delay)
     except PhotoUnreadable as error:
-        services.photo_mark_failed(photo, str(error))
+        pipeline_state.photo_mark_failed(photo, str(error))
         log.info("photo %s: failed: %s", photo_id, error)
         return "failed"
     except Exception:
@@ -229,9 +229,9 @@ def _process(photo_id: uuid.UUID) -> str:
             # Deleted by its owner while we worked: leave nothing behind.
             storage.remove_photo_dir(photo.owner_id, photo_id)
             return "gone"
-        services.photo_mark_failed(
+        pipeline_state.photo_mark_failed(
             photo, "Something went wrong while processing this photo. Try again."
         )
         raise
-    services.photo_mark_ready(photo)
+    pipeline_state.photo_mark_ready(photo)
     return "ready"

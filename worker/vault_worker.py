@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from rq import Worker
 
-from vault.photos import worker_keys
+from vault.processing import worker_keys
 from worker import identity
 
 

@@ -8,7 +8,7 @@ import pytest
 from tests.users import OTHER_PASSWORD, PASSWORD
 from vault.accounts.testing import sign_in
 from vault.photos.models import Photo
-from vault.photos.worker_keys import advertise, withdraw
+from vault.processing.worker_keys import advertise, withdraw
 from worker import identity
 from worker.pipeline import photo_process_run
 

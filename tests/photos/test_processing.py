@@ -20,7 +20,7 @@ from vault.crypto import seal
 from vault.photos import storage
 from vault.photos.blobs import blob_open
 from vault.photos.models import Blob, Photo, ProcessingGrant
-from vault.photos.worker_keys import advertise, withdraw
+from vault.processing.worker_keys import advertise, withdraw
 from worker import identity
 from worker.pipeline import photo_process_run
 
@@ -191,13 +191,15 @@ def test_job_arguments_and_redis_carry_ids_only(
 
     from django_rq import get_queue
 
-    from vault.photos.services import JOB
+    from vault.processing.queue import Job
 
     data = support.jpeg()
     with django_capture_on_commit_callbacks(execute=True):
         [outcome] = upload(owner_client, ("a.jpg", data))
     [job] = get_queue("default").jobs
-    assert job.func_name == JOB and job.args == (outcome["photo"],) and job.kwargs == {}
+    assert (
+        job.func_name == Job.PHOTO_PROCESS and job.args == (outcome["photo"],) and job.kwargs == {}
+    )
 
     stored = []
     for key in redis_conn.scan_iter(match="*"):
@@ -273,7 +275,7 @@ def test_a_worker_started_after_the_grant_passes_the_job_to_one_that_holds_it(
 ):
     from rq import Queue
 
-    from vault.photos.worker_keys import queue_name
+    from vault.processing.worker_keys import queue_name
 
     [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))  # granted to worker_key only
     identity.forget()

@@ -12,7 +12,7 @@ from tests.photos.uploads import upload
 from tests.users import PASSWORD
 from vault.accounts.testing import sign_in
 from vault.photos.models import Photo
-from vault.photos.worker_keys import live_worker_keys, queue_name
+from vault.processing.worker_keys import live_worker_keys, queue_name
 from vaultdev.pytest_plugin import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

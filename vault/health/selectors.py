@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import django_rq
 from django.conf import settings
 from django.db import connection
 from rq import Worker
 
-from vault.photos.worker_keys import live_worker_keys
+from vault.processing import queue
+from vault.processing.worker_keys import live_worker_keys
 
 
 @dataclass
@@ -36,14 +36,14 @@ def database_check() -> Check:
 
 
 def _redis():
-    return django_rq.get_connection("default")
+    return queue.connection()
 
 
 def queue_check() -> Check:
     try:
-        queue = django_rq.get_queue("default")
-        queue.connection.ping()
-        return Check(True, {"queued_jobs": queue.count})
+        shared = queue.shared_queue()
+        shared.connection.ping()
+        return Check(True, {"queued_jobs": shared.count})
     except Exception as exc:
         return Check(False, {"error": type(exc).__name__})
 

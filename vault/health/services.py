@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-import django_rq
 from django.db import transaction
 from django.utils import timezone
 
 from vault.health.models import QueueProbe
+from vault.processing.queue import Job, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +17,7 @@ def queue_probe_send() -> QueueProbe:
     """Create a probe row and enqueue the worker job for it once the row is committed."""
     with transaction.atomic():
         probe = QueueProbe.objects.create()
-        transaction.on_commit(
-            lambda: django_rq.get_queue("default").enqueue("worker.jobs.queue_probe", probe.pk)
-        )
+        transaction.on_commit(lambda: enqueue(Job.QUEUE_PROBE, probe.pk))
     return probe
 
 

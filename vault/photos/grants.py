@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from vault.crypto import DecryptionError, hpke_wrap
 from vault.photos.models import Photo, ProcessingGrant
-from vault.photos.worker_keys import live_worker_keys
+from vault.processing.worker_keys import live_worker_keys
 
 
 class GrantUnavailable(Exception):

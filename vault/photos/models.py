@@ -45,6 +45,9 @@ class Photo(models.Model):
     name_sealed = models.BinaryField()
     exif_sealed = models.BinaryField(null=True)
     processed_at = models.DateTimeField(null=True)
+    # The model id (name@sha256 prefix) whose tags the photo carries; "" when not tagged yet.
+    # A photo tagged by another model than the active one is re-tagged on its owner's visit.
+    tagged_by = models.CharField(max_length=80, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -100,8 +103,13 @@ class Tag(models.Model):
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="tags")
     label = models.CharField(max_length=16, choices=Label.choices)
     score = models.FloatField(default=1.0)
-    # Which model (name@sha256 prefix) tagged it, or "user" for a correction.
+    # Which model (name@sha256 prefix) tagged it, or USER for a correction.
     source = models.CharField(max_length=80)
+    # A user's "not this label": kept (source USER) so that no re-run of the tagger gives the
+    # label back, and as a negative example for the next fine-tune. Never shown as a tag.
+    rejected = models.BooleanField(default=False)
+
+    USER = "user"
 
     class Meta:
         constraints = [

@@ -13,7 +13,7 @@ from django.utils import timezone
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError, seal
 from vault.photos.models import Photo, Tag
-from vault.photos.services import exif_aad, name_aad
+from vault.photos.sealing import exif_aad, name_aad
 
 PAGE_SIZE = 60
 

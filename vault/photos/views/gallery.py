@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import selectors, services
+from vault.photos import granting, selectors
 from vault.photos.models import Tag
 from vault.photos.views.common import gallery_filters
 
@@ -30,7 +30,7 @@ def _page_number(request) -> int:
 @require_GET
 @keyring_required
 def gallery(request):
-    services.photos_regrant(user=request.user, keyring=request.keyring)
+    granting.photos_regrant(user=request.user, keyring=request.keyring)
     form, filters, query = gallery_filters(request)
     page = selectors.gallery_page(user=request.user, filters=filters, number=_page_number(request))
     context = {
@@ -75,7 +75,7 @@ def photo_detail(request, photo_id):
 def status(request):
     """State of the given photos, for pages that show progress. Ids that are not the user's
     (or no longer exist) come back as "missing", indistinguishable from each other."""
-    services.photos_regrant(user=request.user, keyring=request.keyring)
+    granting.photos_regrant(user=request.user, keyring=request.keyring)
     wanted = {raw: _canonical_id(raw) for raw in request.GET.getlist("id")[:200]}
     known = selectors.photos_status(
         user=request.user, photo_ids=[pid for pid in wanted.values() if pid]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 
-import django_rq
-
 PREFIX = "spv:worker-key:"
 QUEUE_PREFIX = "spv-worker-"
 
@@ -26,7 +24,11 @@ def key_id(public_key: bytes) -> str:
 
 
 def _connection(connection=None):
-    return connection if connection is not None else django_rq.get_connection("default")
+    if connection is not None:
+        return connection
+    from vault.processing.queue import connection as queue_connection  # (imports this module)
+
+    return queue_connection()
 
 
 def advertise(public_key: bytes, *, ttl: int, connection=None) -> None:

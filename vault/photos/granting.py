@@ -1,0 +1,175 @@
+"""Granting work to the workers (DESIGN §4): a photo's processing grant at upload, fresh grants
+when the workers that held them died, the retry button, and bringing photos that are already in
+the vault up to date with the pipeline (a step added, the tagger replaced)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from enum import StrEnum
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from vault.accounts.keyring import Keyring
+from vault.crypto import DecryptionError
+from vault.photos import blobs
+from vault.photos.grants import grants_issue
+from vault.photos.models import Photo, ProcessingGrant
+from vault.processing.queue import Job, enqueue, enqueue_on_commit
+from vault.processing.worker_keys import live_worker_keys
+
+log = logging.getLogger(__name__)
+
+REGRANT_BATCH = 100
+# Longer than a job may run (queue.JOB_TIMEOUT), so a photo still in a live job is not nudged.
+REQUEUE_AFTER = dt.timedelta(minutes=15)
+
+
+class RetryOutcome(StrEnum):
+    QUEUED = "queued"
+    NO_WORKER = "no worker"  # it waits, pending, for the owner's next visit with a worker
+    FAILED = "failed"  # it cannot be queued; the photo carries the reason
+
+
+def photo_enqueue(photo_id, *, to_worker: str | None = None) -> None:
+    """Queue the photo's processing job (see vault.processing.queue.enqueue)."""
+    if to_worker is None:
+        enqueue(Job.PHOTO_PROCESS, str(photo_id))
+    else:
+        enqueue(Job.PHOTO_PROCESS, str(photo_id), to_worker=to_worker, passed_on=True)
+
+
+def photo_grant(photo: Photo, *, data_key: bytes, keyring: Keyring, workers=None) -> int:
+    """Grant the photo to the live workers and enqueue its job after the commit; returns how
+    many workers were granted it (0: none runs, the photo waits)."""
+    granted = grants_issue(
+        photo=photo, data_key=data_key, metadata_key=keyring.metadata_key, workers=workers
+    )
+    if granted:
+        enqueue_on_commit(Job.PHOTO_PROCESS, str(photo.id))
+    return granted
+
+
+def _regrant(photo: Photo, *, keyring: Keyring, workers, states) -> bool:
+    """Grant the photo afresh to the live workers and enqueue it, if it is still in one of
+    `states` and no live worker holds a grant for it (checked again under a row lock: a worker
+    may have finished it, or another request re-granted it, since the caller looked)."""
+    try:
+        data_key = blobs.original_data_key(photo, private_key=keyring.private_key)
+    except (FileNotFoundError, NotADirectoryError, DecryptionError):
+        log.warning("photo %s: its original is missing or does not open", photo.id)
+        _fail_unqueued(photo, states, ORIGINAL_LOST)
+        return False
+    except OSError:
+        # Permissions or a failing disk: failed (so it leaves the re-grant batch) with a
+        # reason; the retry button tries again once the operator has fixed it.
+        log.warning("photo %s: its original cannot be read", photo.id, exc_info=True)
+        _fail_unqueued(photo, states, ORIGINAL_UNREADABLE)
+        return False
+    with transaction.atomic():
+        locked = Photo.objects.select_for_update().filter(pk=photo.pk, state__in=states).first()
+        if locked is None or _has_live_grant(locked, workers):
+            return False
+        locked.state = Photo.State.PENDING
+        locked.progress = 0
+        locked.failure_reason = ""
+        locked.save(update_fields=["state", "progress", "failure_reason"])
+        return photo_grant(locked, data_key=data_key, keyring=keyring, workers=workers) > 0
+
+
+def live_workers() -> dict[str, bytes]:
+    """The live worker keys; none when Valkey cannot be reached (photos then wait, pending,
+    and the owner's pages keep working)."""
+    try:
+        return live_worker_keys()
+    except RedisError:
+        log.warning("the worker key registry cannot be read", exc_info=True)
+        return {}
+
+
+ORIGINAL_LOST = "The stored original is missing or damaged. Delete this photo and upload it again."
+ORIGINAL_UNREADABLE = (
+    "The server could not read the stored original (a disk or permission problem on the "
+    "server). Try again later; if it keeps failing, tell whoever runs this vault."
+)
+
+
+def _fail_unqueued(photo: Photo, states, reason: str) -> None:
+    Photo.objects.filter(pk=photo.pk, state__in=states).update(
+        state=Photo.State.FAILED, progress=0, failure_reason=reason
+    )
+
+
+def _live_grants(workers: dict[str, bytes]):
+    return ProcessingGrant.objects.filter(
+        worker_key_id__in=list(workers), expires_at__gt=timezone.now()
+    )
+
+
+def _has_live_grant(photo: Photo, workers: dict[str, bytes]) -> bool:
+    return _live_grants(workers).filter(photo=photo).exists()
+
+
+def photos_regrant(*, user, keyring: Keyring) -> int:
+    """Give the workers another go at the owner's photos whose grants died with a worker (or
+    that arrived while no worker ran). Called when the owner, keys unlocked, looks at the
+    gallery or the upload page. Returns how many photos were re-granted."""
+    workers = live_workers()
+    if not workers:
+        return 0
+    waiting = [Photo.State.PENDING, Photo.State.PROCESSING]
+    stale = (
+        Photo.objects.filter(owner=user, state__in=waiting)
+        .annotate(has_live_grant=Exists(_live_grants(workers).filter(photo=OuterRef("pk"))))
+        .filter(has_live_grant=False)
+        .order_by("uploaded_at")[:REGRANT_BATCH]
+    )
+    count = sum(
+        _regrant(photo, keyring=keyring, workers=workers, states=waiting) for photo in stale
+    )
+    if count:
+        log.info("user %s: re-granted %d photo(s) to %d worker(s)", user.pk, count, len(workers))
+    _requeue_forgotten(user=user, workers=workers)
+    return count
+
+
+def _requeue_forgotten(*, user, workers: dict[str, bytes]) -> int:
+    """A photo still pending or processing long after it was granted to a live worker may
+    have lost its job (the queue restarted without persistence, or RQ killed a hung job): enqueue
+    it again. A duplicate job is harmless: it finds the photo ready, or locked by the job
+    already on it, and returns."""
+    now = timezone.now()
+    waiting = ProcessingGrant.objects.filter(
+        photo__owner=user,
+        photo__state__in=[Photo.State.PENDING, Photo.State.PROCESSING],
+        worker_key_id__in=list(workers),
+        expires_at__gt=now,
+        created_at__lt=now - REQUEUE_AFTER,
+    )
+    photo_ids = set(waiting.values_list("photo_id", flat=True)[:REGRANT_BATCH])
+    if not photo_ids:
+        return 0
+    # Restart the clock, so that a long queue is nudged every REQUEUE_AFTER at most.
+    ProcessingGrant.objects.filter(photo_id__in=photo_ids).update(created_at=now)
+    for photo_id in photo_ids:
+        enqueue_on_commit(Job.PHOTO_PROCESS, str(photo_id))
+    log.info("user %s: enqueued %d long-waiting photo(s) again", user.pk, len(photo_ids))
+    return len(photo_ids)
+
+
+def photo_retry(*, photo: Photo, keyring: Keyring) -> RetryOutcome:
+    """The retry button of a failed photo."""
+    # The owner asks for another go: the count of interrupted runs starts afresh.
+    Photo.objects.filter(pk=photo.pk, state=Photo.State.FAILED).update(attempts=0)
+    workers = live_workers()
+    if not workers:
+        Photo.objects.filter(pk=photo.pk, state=Photo.State.FAILED).update(
+            state=Photo.State.PENDING, progress=0, failure_reason=""
+        )
+        return RetryOutcome.NO_WORKER
+    if _regrant(photo, keyring=keyring, workers=workers, states=[Photo.State.FAILED]):
+        return RetryOutcome.QUEUED
+    return RetryOutcome.FAILED

@@ -1,0 +1,55 @@
+"""The one choke point for the job queue: its name, the job paths, their timeouts and
+`enqueue()`. Job arguments are ids only: keys travel in grants, never through Redis."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from rq import Queue
+
+from vault.processing import worker_keys
+
+QUEUE = "default"  # the shared queue every worker listens to (after its own)
+# Longest a job may run before RQ kills it, seconds. A worker runs jobs in its own process
+# (worker.vault_worker), so its key must outlive the longest job: see VaultWorker.key_ttl.
+JOB_TIMEOUT = 600
+
+
+class Job(StrEnum):
+    """Dotted paths of the RQ job functions (worker/jobs.py)."""
+
+    PHOTO_PROCESS = "worker.jobs.photo_process"
+    PHOTO_UPDATE = "worker.jobs.photo_update"
+    QUEUE_PROBE = "worker.jobs.queue_probe"
+
+
+def connection():
+    return django_rq.get_connection(QUEUE)
+
+
+def shared_queue() -> Queue:
+    return django_rq.get_queue(QUEUE)
+
+
+def enqueue(job: Job, *args, to_worker: str | None = None, **kwargs):
+    """Queue `job(*args, **kwargs)` on the shared queue, or on the own queue of the worker with
+    key id `to_worker` (a job passed on to the worker that holds the grant; dropped unstarted
+    once the grant would have expired anyway)."""
+    if to_worker is None:
+        return shared_queue().enqueue(job.value, *args, job_timeout=JOB_TIMEOUT, **kwargs)
+    return Queue(worker_keys.queue_name(to_worker), connection=connection()).enqueue(
+        job.value,
+        *args,
+        job_timeout=JOB_TIMEOUT,
+        ttl=settings.VAULT_GRANT_LIFETIME,
+        **kwargs,
+    )
+
+
+def enqueue_on_commit(job: Job, *args, **kwargs) -> None:
+    """Enqueue once the current transaction commits. Robust: with Valkey down, what was
+    committed waits (the owner's next visit enqueues it again); the request must not fail."""
+    transaction.on_commit(lambda: enqueue(job, *args, **kwargs), robust=True)

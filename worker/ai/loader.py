@@ -1,0 +1,100 @@
+"""The one choke point for loading model files: verified against their card's sha256 every time
+a file is loaded, loaded once per process under a lock, cached by (task, sha256). Counted, so
+that tests and benchmarks can show that a worker loads a model once, not once per job."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from vault import modelcards
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ModelUnavailable(Exception):
+    """No usable model for a task: missing, failing its sha256, untrained, or not loadable.
+    str(error) is the reason shown in /healthz and on the pages."""
+
+
+_lock = threading.Lock()
+_loaded: dict[tuple[str, str], object] = {}
+_failed: dict[tuple[str, str], str] = {}
+LOADS: Counter[str] = Counter()  # model id -> times its file was loaded in this process
+_threads_set = False
+
+
+def configure_threads(threads: int) -> None:
+    """Cap TensorFlow's intra- and inter-op thread pools (VAULT_ML_THREADS), so that several
+    workers share the cores instead of each starting one thread per core. Only effective
+    before TensorFlow runs its first op, so the loader calls it before the first load."""
+    global _threads_set
+    if _threads_set:
+        return
+    import tensorflow as tf
+
+    threads = max(1, int(threads))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already initialised (e.g. a notebook): keep its pools
+        log.info("TensorFlow already running; its thread pools stay as they are")
+    _threads_set = True
+
+
+def load_active(task: str, models_dir: Path, build: Callable[[modelcards.ModelCard], T]) -> T:
+    """The loaded active model of `task`: `build(card)` runs once per (task, sha256) and per
+    process; later calls return the same object at once. Raises ModelUnavailable."""
+    try:
+        card = modelcards.active_card(Path(models_dir), task)
+    except modelcards.CardError as error:
+        raise ModelUnavailable(str(error)) from None
+    return load_card(card, build)
+
+
+def load_card(card: modelcards.ModelCard, build: Callable[[modelcards.ModelCard], T]) -> T:
+    """As load_active, for a given card (the notebooks evaluate cards that are not active)."""
+    key = (card.task, card.sha256)
+    if key in _loaded:
+        return _loaded[key]  # type: ignore[return-value]
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]  # type: ignore[return-value]
+        if key in _failed:
+            raise ModelUnavailable(_failed[key])
+        if card.get("trained") is False:
+            raise ModelUnavailable(f"{card.model_id} is untrained; it would give random labels")
+        try:
+            # Hash the bytes again right before loading: a file swapped since the last scan
+            # is refused, never loaded.
+            modelcards.card_verify(card, fresh=True)
+        except modelcards.CardError as error:
+            raise ModelUnavailable(str(error)) from None
+        started = time.monotonic()
+        try:
+            model = build(card)
+        except Exception as error:
+            reason = f"{card.model_id} could not be loaded ({type(error).__name__})"
+            _failed[key] = reason
+            log.exception("%s", reason)
+            raise ModelUnavailable(reason) from None
+        LOADS[card.model_id] += 1
+        log.info(
+            "loaded %s model %s in %.2f s", card.task, card.model_id, time.monotonic() - started
+        )
+        _loaded[key] = model
+        return model
+
+
+def forget_all() -> None:
+    """Drop every loaded model (tests)."""
+    with _lock:
+        _loaded.clear()
+        _failed.clear()
