@@ -266,7 +266,7 @@ def main() -> None:
         from vault.accounts.testing import sign_in
         from vault.photos.blobs import blob_open
         from vault.photos.models import Blob, Photo
-        from vault.photos.worker_keys import live_worker_keys
+        from vault.processing.worker_keys import live_worker_keys
 
         call_command("migrate", verbosity=0)
         user, _ = account_create(

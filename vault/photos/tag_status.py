@@ -1,0 +1,45 @@
+"""What the pages say about automatic tagging: which model tags photos on this server (from its
+model card; the web process never loads the model), or why none can, and how far re-tagging
+the photos already in the vault has come."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from vault import modelcards
+from vault.photos.models import Photo
+
+
+@dataclass(frozen=True)
+class TaggingStatus:
+    model_id: str | None  # the usable active tagger, or None
+    problem: str  # why there is none ("" when there is one)
+    to_update: int  # the user's ready photos not yet tagged by the active model
+    total: int  # the user's ready photos
+
+    @property
+    def updating(self) -> bool:
+        return self.model_id is not None and self.to_update > 0
+
+    @property
+    def done(self) -> int:
+        return self.total - self.to_update
+
+
+def active_tagger_id() -> tuple[str | None, str]:
+    """(model id, "") of the usable active tagger, or (None, the reason there is none)."""
+    try:
+        return modelcards.active_card(Path(settings.VAULT_MODELS_DIR), "tagger").model_id, ""
+    except modelcards.CardError as error:
+        return None, str(error)
+
+
+def tagging_status(*, user) -> TaggingStatus:
+    model_id, problem = active_tagger_id()
+    ready = Photo.objects.filter(owner=user, state=Photo.State.READY)
+    total = ready.count()
+    to_update = ready.exclude(tagged_by=model_id).count() if model_id else 0
+    return TaggingStatus(model_id=model_id, problem=problem, to_update=to_update, total=total)

@@ -1,0 +1,62 @@
+"""Services that change tags: the tagger's labels stored by the worker step, and the user's
+corrections (add, remove; one photo or many). A correction is a Tag row with source USER —
+confirmed (`rejected=False`) or "not this label" (`rejected=True`) — that no re-run of a tagger
+ever overwrites, and that `manage.py export_training_set` hands to the next fine-tune."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from vault.photos.models import Photo, Tag
+
+log = logging.getLogger(__name__)
+
+
+def tags_store_from_model(
+    *, photo: Photo, model_id: str, labels: Iterable[tuple[str, float]]
+) -> list[str]:
+    """Replace the photo's model tags with `labels` [(label, score 0..1)] from `model_id`, and
+    record the model on the photo. Labels the user confirmed or rejected are left as the user
+    set them. Returns the labels stored."""
+    stored = []
+    with transaction.atomic():
+        Photo.objects.select_for_update().filter(pk=photo.pk).first()
+        photo.tags.exclude(source=Tag.USER).delete()
+        by_user = set(photo.tags.filter(source=Tag.USER).values_list("label", flat=True))
+        rows = []
+        for label, score in labels:
+            if label in by_user or label not in Tag.Label.values:
+                continue
+            rows.append(Tag(photo=photo, label=label, score=float(score), source=model_id))
+            stored.append(label)
+        Tag.objects.bulk_create(rows)
+        Photo.objects.filter(pk=photo.pk).update(tagged_by=model_id)
+        photo.tagged_by = model_id
+    return stored
+
+
+def tags_set_by_user(*, user, photo_ids: Iterable, label: str, present: bool) -> int:
+    """The user says `label` is (present=True) or is not (False) on each of their photos in
+    `photo_ids`; ids that are not theirs are ignored (the caller has already refused them).
+    Returns how many photos changed. Raises ValueError for an unknown label."""
+    if label not in Tag.Label.values:
+        raise ValueError(f"unknown label {label!r}")
+    changed = 0
+    with transaction.atomic():
+        photos = Photo.objects.filter(owner=user, pk__in=list(photo_ids)).values_list(
+            "pk", flat=True
+        )
+        for photo_id in photos:
+            Tag.objects.update_or_create(
+                photo_id=photo_id,
+                label=label,
+                defaults={"source": Tag.USER, "rejected": not present, "score": 1.0},
+            )
+            changed += 1
+    log.info(
+        "user %s %s tag %s on %d photo(s)", user.pk, "set" if present else "removed", label, changed
+    )
+    return changed
