@@ -6,6 +6,7 @@ secret key must be given unless DEBUG is on (then one is generated once into var
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -136,11 +137,18 @@ VAULT_MAX_UPLOAD_BYTES = env_int("VAULT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, mi
 VAULT_MAX_PIXELS = env_int("VAULT_MAX_PIXELS", 100_000_000, minimum=1_000_000)
 # How long a processing grant may wait in the queue before the worker refuses it.
 VAULT_GRANT_LIFETIME = env_int("VAULT_GRANT_LIFETIME", 24 * 60 * 60, minimum=60)
-# Seconds between the worker's heartbeats while a job runs; its key lives at least this + 10 s.
-VAULT_JOB_MONITORING_INTERVAL = env_int("VAULT_JOB_MONITORING_INTERVAL", 10, minimum=1)
 # Milliseconds of sleep after each pipeline step: 0 in production; tests slow a job down so
 # that they can kill the worker in the middle of it.
 VAULT_PIPELINE_STEP_DELAY_MS = env_int("VAULT_PIPELINE_STEP_DELAY_MS", 0, minimum=0)
+# Seconds between the worker's heartbeats while a job runs; its key lives at least this + 10 s.
+VAULT_JOB_MONITORING_INTERVAL = env_int("VAULT_JOB_MONITORING_INTERVAL", 10, minimum=1)
+# Worker processes on this machine (`make run` starts this many; systemd runs vault-worker@N),
+# and TensorFlow threads per worker: by default the cores shared out, so that N workers do not
+# oversubscribe the CPU (each would otherwise start one thread per core).
+VAULT_WORKERS = env_int("VAULT_WORKERS", 1, minimum=1)
+VAULT_ML_THREADS = env_int(
+    "VAULT_ML_THREADS", max(1, (os.cpu_count() or 1) // VAULT_WORKERS), minimum=1
+)
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"

@@ -162,6 +162,8 @@ def start_worker(vault_services, redis_conn, transactional_db):
     yield start
     for worker in started:
         worker.stop()
+        # Shown by pytest only when the test failed (it captures the test's stderr).
+        sys.stderr.write(f"--- worker output ---\n{worker.output()[-8000:]}\n")
 
 
 @pytest.fixture
@@ -174,6 +176,11 @@ class WorkerProcess:
     def __init__(self, *, database_url: str, redis_url: str, **extra_env: str) -> None:
         self.env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, **extra_env)
         self.process: subprocess.Popen | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix="spv-worker-", suffix=".log")  # noqa: SIM115
+
+    def output(self) -> str:
+        """Everything the worker has printed so far (its log lines)."""
+        return Path(self._log.name).read_text(errors="replace")
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -191,6 +198,8 @@ class WorkerProcess:
             cwd=ROOT,
             env=self.env,
             start_new_session=True,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def children(self) -> list[int]:

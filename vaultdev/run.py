@@ -1,8 +1,12 @@
-"""`make run`: embedded PostgreSQL and Valkey under var/, migrations, the web server and a worker.
+"""`make run`: embedded PostgreSQL and Valkey under var/, migrations, the web server and
+VAULT_WORKERS workers (default 1).
 
 Every process it starts is stopped again on Ctrl-C or SIGTERM, and the data under var/ is kept
 for the next run. Children run in their own sessions so that the terminal's Ctrl-C reaches only
-this supervisor, which then stops them in order: web, worker, queue, database.
+this supervisor, which then stops them in order: web, workers, queue, database. A worker that
+dies (a crash, the out-of-memory killer) is started again, as systemd does in production; its
+photos are granted afresh to the new worker on their owner's next visit. If the web server
+exits, everything stops.
 """
 
 from __future__ import annotations
@@ -34,6 +38,28 @@ def _stop_group(name: str, process: subprocess.Popen, timeout: float = 15) -> No
         print(f"[run] {name} did not stop in {timeout:.0f} s; killing it", flush=True)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def _worker_count() -> int:
+    raw = os.environ.get("VAULT_WORKERS", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        sys.exit(f"VAULT_WORKERS must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
+
+
+def _start(command: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+# Like systemd's StartLimitBurst: a worker that dies this often in this many seconds is broken
+# (a bad setting, a missing library), and restarting it forever would hide that.
+RESTART_BURST, RESTART_INTERVAL = 5, 60.0
+
+
+def _too_many_restarts(history: list[float]) -> bool:
+    now = time.monotonic()
+    history[:] = [moment for moment in history if now - moment < RESTART_INTERVAL] + [now]
+    return len(history) > RESTART_BURST
 
 
 def main() -> int:
@@ -72,25 +98,29 @@ def main() -> int:
         subprocess.run(
             [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True
         )
-        commands = {
-            "web": [PYTHON, "manage.py", "runserver", "--noreload", args.addr],
-            "worker": [PYTHON, "manage.py", "rqworker", "default", *WORKER_OPTIONS],
-        }
+        commands = {"web": [PYTHON, "manage.py", "runserver", "--noreload", args.addr]}
+        for number in range(1, _worker_count() + 1):
+            commands[f"worker {number}"] = [PYTHON, "manage.py", "rqworker", "default"]
+            commands[f"worker {number}"] += WORKER_OPTIONS
         for name, command in commands.items():
-            children.append(
-                (name, subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True))
-            )
+            children.append((name, _start(command, env)))
         print(
             f"[run] the vault is at http://{args.addr}/  (health: http://{args.addr}/healthz)\n"
             "[run] development emails (sign-up and login codes) are printed in this terminal\n"
             "[run] press Ctrl-C to stop everything",
             flush=True,
         )
+        restarts: dict[str, list[float]] = {}
         while not stopping:
-            for name, process in children:
-                if process.poll() is not None:
+            for index, (name, process) in enumerate(children):
+                if process.poll() is None:
+                    continue
+                if name == "web" or _too_many_restarts(restarts.setdefault(name, [])):
                     print(f"[run] {name} exited with {process.returncode}; stopping", flush=True)
                     stopping = True
+                    break
+                print(f"[run] {name} exited with {process.returncode}; restarting", flush=True)
+                children[index] = (name, _start(commands[name], env))
             time.sleep(0.2)
     finally:
         print("[run] stopping", flush=True)

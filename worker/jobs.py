@@ -19,3 +19,10 @@ def photo_process(photo_id: str, passed_on: bool = False) -> str:
     from worker.pipeline import photo_process_run
 
     return photo_process_run(photo_id, passed_on=passed_on)
+
+
+def photo_update(photo_id: str) -> str:
+    """Run the pipeline steps a ready photo is missing (a new tagger, say)."""
+    from worker.update import photo_update_run
+
+    return photo_update_run(photo_id)

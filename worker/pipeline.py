@@ -27,7 +27,7 @@ from vault.photos import blobs, granting, pipeline_state, storage
 from vault.photos.grants import GrantedKeys, GrantUnavailable, grant_open
 from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.processing.worker_keys import live_worker_keys
-from worker import identity, metadata, thumbnails
+from worker import identity, metadata, tags, thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,12 @@ STEPS: list[tuple[str, Step]] = [
     ("decode", decode),
     ("metadata", metadata.read_metadata),
     ("thumbnails", thumbnails.make_thumbnails),
+    ("tags", tags.tag_photo),
 ]
 
 
 @contextlib.contextmanager
-def _photo_lock(photo_id: uuid.UUID):
+def photo_lock(photo_id: uuid.UUID):
     """A PostgreSQL session lock: one job per photo at a time. A killed worker's connection
     closes, which releases it."""
     key = int.from_bytes(photo_id.bytes[:8], "big", signed=True)
@@ -139,7 +140,7 @@ def photo_process_run(photo_id: str, *, passed_on: bool = False) -> str:
     except ValueError:
         log.warning("photo_process: not a photo id")
         return "bad id"
-    with _photo_lock(pid) as acquired:
+    with photo_lock(pid) as acquired:
         if not acquired:
             log.info("photo %s: another job is processing it", pid)
             return "busy"

@@ -1,19 +1,32 @@
-"""The RQ worker class the vault runs (`manage.py rqworker --worker-class ...`): an RQ Worker
-that advertises its in-memory key with every heartbeat and withdraws it when it stops, and
-listens first to a queue of its own (jobs passed on to it by workers without the grant)."""
+"""The RQ worker class the vault runs (`manage.py rqworker --worker-class ...`).
+
+It runs each job in its own process (RQ's SimpleWorker) instead of forking a work horse per
+job: the models are loaded once, when the worker starts, and stay loaded for every job (a
+model loaded inside a forked horse would be loaded again for every photo, and TensorFlow used in
+a child forked after the parent loaded it can deadlock: tensorflow#51832, keras#9964). bench/
+tagger.py measures both. Since no horse is watched while a job runs, a thread beats instead: it
+renews the worker's heartbeat and its advertised key every VAULT_JOB_MONITORING_INTERVAL, so
+the key lives as long as the process does and expires soon after it is killed (its grants then
+go to the worker that replaces it). The key is withdrawn when the worker stops, and the worker
+listens first to a queue of its own (jobs passed on to it by workers without the grant).
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from django.conf import settings
-from rq import Worker
+from rq import SimpleWorker
 
 from vault.processing import worker_keys
 from worker import identity
 
+log = logging.getLogger(__name__)
 
-class VaultWorker(Worker):
+
+class VaultWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("job_monitoring_interval", settings.VAULT_JOB_MONITORING_INTERVAL)
         super().__init__(*args, **kwargs)
         own = self.queue_class(
             name=worker_keys.queue_name(identity.current().key_id),
@@ -25,10 +38,18 @@ class VaultWorker(Worker):
         self._ordered_queues = self.queues[:]
 
     @property
+    def beat_interval(self) -> int:
+        return settings.VAULT_JOB_MONITORING_INTERVAL
+
+    @property
     def key_ttl(self) -> int:
         # Renewed at every heartbeat: every dequeue timeout (worker_ttl - 15 s) while idle,
-        # every job monitoring interval while a job runs.
-        return max(self.worker_ttl, self.job_monitoring_interval + 10)
+        # every beat_interval while a job runs.
+        return max(self.worker_ttl, self.beat_interval + 10)
+
+    def work(self, *args, **kwargs):
+        preload_models()
+        return super().work(*args, **kwargs)
 
     def heartbeat(self, timeout=None, pipeline=None):
         super().heartbeat(timeout, pipeline=pipeline)
@@ -36,6 +57,34 @@ class VaultWorker(Worker):
             identity.current().public_key, ttl=self.key_ttl, connection=self.connection
         )
 
+    def execute_job(self, job, queue):
+        stop = threading.Event()
+        beating = threading.Thread(
+            target=self._beat_until, args=(stop,), name="vault-heartbeat", daemon=True
+        )
+        beating.start()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            stop.set()
+            beating.join()
+
+    def _beat_until(self, stop: threading.Event) -> None:
+        while not stop.wait(self.beat_interval):
+            try:
+                self.heartbeat(self.beat_interval + 60)
+            except Exception:  # Valkey away for a moment: the next beat tries again
+                log.warning("worker heartbeat failed", exc_info=True)
+
     def register_death(self):
         worker_keys.withdraw(identity.current().public_key, connection=self.connection)
         super().register_death()
+
+
+def preload_models() -> None:
+    """Load the active models before the first job, so that the first photo does not wait and
+    a missing or mismatching model file is reported at start. Without a usable model the worker
+    still runs (thumbnails need none); the steps that need it say so."""
+    from worker import tags
+
+    tags.tagger_or_reason()

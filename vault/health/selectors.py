@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +10,7 @@ from django.conf import settings
 from django.db import connection
 from rq import Worker
 
+from vault import modelcards
 from vault.processing import queue
 from vault.processing.worker_keys import live_worker_keys
 
@@ -83,47 +82,21 @@ def workers_check(*, now: datetime | None = None) -> Check:
     return Check(bool(alive) and keys > 0, detail)
 
 
-_digest_cache: dict[tuple[str, int, int], str] = {}
-
-
-def _sha256(path: Path) -> str:
-    """sha256 of a file, cached by (path, size, mtime) so /healthz does not re-hash every call."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _digest_cache:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _digest_cache[key] = digest.hexdigest()
-    return _digest_cache[key]
-
-
-def model_file_rows(models_dir: Path) -> list[dict]:
-    """One row per model card (`*.json` with "file" and "sha256") in models_dir."""
-    rows = []
-    for card_path in sorted(models_dir.glob("*.json")) if models_dir.is_dir() else []:
-        try:
-            card = json.loads(card_path.read_text())
-            model_path = models_dir / card["file"]
-            expected = card["sha256"]
-        except (OSError, ValueError, KeyError, TypeError):
-            rows.append({"card": card_path.name, "ok": False, "error": "unreadable model card"})
-            continue
-        if not model_path.is_file():
-            rows.append({"card": card_path.name, "ok": False, "error": "model file missing"})
-            continue
-        ok = _sha256(model_path) == expected
-        rows.append(
-            {"card": card_path.name, "file": card["file"], "ok": ok}
-            | ({} if ok else {"error": "sha256 mismatch"})
-        )
-    return rows
-
-
 def models_check() -> Check:
-    rows = model_file_rows(Path(settings.VAULT_MODELS_DIR))
-    return Check(all(row["ok"] for row in rows), {"files": rows})
+    """Every model card read and its file checked against its sha256 (vault.modelcards), and
+    the active model of each task the workers need. No model is loaded here."""
+    models_dir = Path(settings.VAULT_MODELS_DIR)
+    rows = [row.as_dict() for row in modelcards.cards_scan(models_dir)]
+    detail: dict = {"files": rows}
+    try:
+        detail["tagger"] = {
+            "ok": True,
+            "model": modelcards.active_card(models_dir, "tagger").model_id,
+        }
+    except modelcards.CardError as error:
+        # Photos are still stored and thumbnailed; they are tagged once a usable model is active.
+        detail["tagger"] = {"ok": False, "error": str(error)}
+    return Check(all(row["ok"] for row in rows) and detail["tagger"]["ok"], detail)
 
 
 def health_report() -> dict:

@@ -18,6 +18,8 @@ from vault.crypto import DecryptionError
 from vault.photos import blobs
 from vault.photos.grants import grants_issue
 from vault.photos.models import Photo, ProcessingGrant
+from vault.photos.tag_status import active_tagger_id
+from vault.photos.tagging import TAGGING_FAILED_PREFIX
 from vault.processing.queue import Job, enqueue, enqueue_on_commit
 from vault.processing.worker_keys import live_worker_keys
 
@@ -133,6 +135,43 @@ def photos_regrant(*, user, keyring: Keyring) -> int:
     if count:
         log.info("user %s: re-granted %d photo(s) to %d worker(s)", user.pk, count, len(workers))
     _requeue_forgotten(user=user, workers=workers)
+    photos_refresh(user=user, keyring=keyring, workers=workers)
+    return count
+
+
+def photos_refresh(*, user, keyring: Keyring, workers: dict[str, bytes]) -> int:
+    """Bring the owner's ready photos up to date with the pipeline: those not tagged by the
+    active tagger (processed before tagging existed, by an older model, or while no model was
+    usable) are granted to the live workers for a `photo_update` job, a batch per visit. A
+    grant older than REQUEUE_AFTER counts as lost (its job too) and is replaced. Returns how
+    many photos were granted."""
+    active, _problem = active_tagger_id()
+    if active is None or not workers:
+        return 0
+    recent = _live_grants(workers).filter(created_at__gte=timezone.now() - REQUEUE_AFTER)
+    stale = (
+        Photo.objects.filter(owner=user, state=Photo.State.READY)
+        .exclude(tagged_by__in=[active, TAGGING_FAILED_PREFIX + active])
+        .annotate(has_live_grant=Exists(recent.filter(photo=OuterRef("pk"))))
+        .filter(has_live_grant=False)
+        .order_by("-shown_at")[:REGRANT_BATCH]
+    )
+    count = 0
+    for photo in stale:
+        try:
+            data_key = blobs.original_data_key(photo, private_key=keyring.private_key)
+        except (OSError, DecryptionError):
+            log.warning("photo %s: its original does not open; not re-tagged", photo.id)
+            Photo.objects.filter(pk=photo.pk).update(tagged_by=TAGGING_FAILED_PREFIX + active)
+            continue
+        with transaction.atomic():
+            if grants_issue(
+                photo=photo, data_key=data_key, metadata_key=keyring.metadata_key, workers=workers
+            ):
+                enqueue_on_commit(Job.PHOTO_UPDATE, str(photo.id))
+                count += 1
+    if count:
+        log.info("user %s: %d photo(s) granted for tagging by %s", user.pk, count, active)
     return count
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -19,10 +19,15 @@ PAGE_SIZE = 60
 
 
 def photos_for_gallery(*, user, filters: dict | None = None) -> QuerySet[Photo]:
+    """The user's photos in gallery order under `filters`: "tag" is a list of labels that a
+    photo must all carry (AND: each chip narrows), never counting a label the user rejected."""
     filters = filters or {}
     photos = Photo.objects.filter(owner=user)
-    if filters.get("tag"):
-        photos = photos.filter(tags__label=filters["tag"])
+    for label in filters.get("tag", ()):
+        # One EXISTS per label rather than a join per label: no duplicate rows to undo.
+        photos = photos.filter(
+            Exists(Tag.objects.filter(photo=OuterRef("pk"), label=label, rejected=False))
+        )
     tz = timezone.get_current_timezone()
     if filters.get("date_from"):
         start = dt.datetime.combine(filters["date_from"], dt.time.min, tzinfo=tz)
@@ -110,11 +115,22 @@ def photo_private_exif(photo: Photo, keyring: Keyring) -> dict:
         return {}
 
 
-def tag_counts(*, user) -> dict[str, int]:
+def tag_counts(*, user, filters: dict | None = None) -> dict[str, int]:
+    """For each label, how many of the photos the gallery shows under `filters` carry it: what
+    the gallery would show with that label's chip selected too. Rejected labels never count."""
+    shown = photos_for_gallery(user=user, filters=filters).order_by().values("pk")
     rows = (
-        Tag.objects.filter(photo__owner=user).values("label").annotate(n=Count("photo")).order_by()
+        Tag.objects.filter(rejected=False, photo__in=shown)
+        .values("label")
+        .annotate(n=Count("photo"))
+        .order_by()
     )
     return {row["label"]: row["n"] for row in rows}
+
+
+def photo_visible_tags(photo: Photo) -> list[Tag]:
+    """The tags the photo page shows: best score first; the user's rejections never."""
+    return list(photo.tags.filter(rejected=False).order_by("-score", "label"))
 
 
 def photos_status(*, user, photo_ids) -> dict[str, dict]:

@@ -14,6 +14,11 @@ from vault.photos.models import Photo, Tag
 
 log = logging.getLogger(__name__)
 
+# tagged_by of a photo the named model could not tag (no readable picture, a crash): it is not
+# granted again for that model; a newer model tries afresh.
+TAGGING_FAILED_PREFIX = "failed:"
+OTHER = Tag.Label.OTHER.value
+
 
 def tags_store_from_model(
     *, photo: Photo, model_id: str, labels: Iterable[tuple[str, float]]
@@ -26,12 +31,22 @@ def tags_store_from_model(
         Photo.objects.select_for_update().filter(pk=photo.pk).first()
         photo.tags.exclude(source=Tag.USER).delete()
         by_user = set(photo.tags.filter(source=Tag.USER).values_list("label", flat=True))
+        confirmed = set(
+            photo.tags.filter(source=Tag.USER, rejected=False).values_list("label", flat=True)
+        )
         rows = []
+        labels = list(labels)
         for label, score in labels:
             if label in by_user or label not in Tag.Label.values:
                 continue
             rows.append(Tag(photo=photo, label=label, score=float(score), source=model_id))
             stored.append(label)
+        if not rows and not confirmed and OTHER not in by_user:
+            # Every label the model gave was one the user had rejected: as far as anyone
+            # knows, none of the labels fits, which is what "other" says.
+            best = max((score for _label, score in labels if _label != OTHER), default=0.0)
+            rows.append(Tag(photo=photo, label=OTHER, score=round(1.0 - best, 4), source=model_id))
+            stored.append(OTHER)
         Tag.objects.bulk_create(rows)
         Photo.objects.filter(pk=photo.pk).update(tagged_by=model_id)
         photo.tagged_by = model_id

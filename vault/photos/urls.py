@@ -1,6 +1,6 @@
 from django.urls import path
 
-from vault.photos.views import content, gallery, manage, upload
+from vault.photos.views import content, gallery, manage, tags, upload
 
 app_name = "photos"
 
@@ -9,7 +9,10 @@ urlpatterns = [
     path("upload", upload.upload, name="upload"),
     path("status", gallery.status, name="status"),
     path("delete", manage.delete, name="delete"),
+    path("tags", tags.tags_bulk, name="tags_bulk"),
+    path("tagging", tags.tagging_status, name="tagging_status"),
     path("<uuid:photo_id>/", gallery.photo_detail, name="detail"),
+    path("<uuid:photo_id>/tags", tags.photo_tags, name="tags"),
     path("<uuid:photo_id>/thumb", content.thumb, name="thumb"),
     path("<uuid:photo_id>/preview", content.preview, name="preview"),
     path("<uuid:photo_id>/download", content.download, name="download"),

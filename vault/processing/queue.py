@@ -13,9 +13,7 @@ from rq import Queue
 from vault.processing import worker_keys
 
 QUEUE = "default"  # the shared queue every worker listens to (after its own)
-# Longest a job may run before RQ kills it, seconds. A worker runs jobs in its own process
-# (worker.vault_worker), so its key must outlive the longest job: see VaultWorker.key_ttl.
-JOB_TIMEOUT = 600
+JOB_TIMEOUT = 600  # seconds a job may run before RQ stops it
 
 
 class Job(StrEnum):

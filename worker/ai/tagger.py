@@ -103,7 +103,8 @@ class Tagger:
         return self.tag_batch([image])[0]
 
 
-def _build(card: modelcards.ModelCard) -> Tagger:
+def _build(card: modelcards.ModelCard, threads: int) -> Tagger:
+    loader.configure_threads(threads)  # before TensorFlow runs its first op
     import keras
 
     if card.data["format"] != "keras":
@@ -118,11 +119,13 @@ def _build(card: modelcards.ModelCard) -> Tagger:
 def load_tagger(models_dir: Path, *, threads: int = 1) -> Tagger:
     """The active tagger of models_dir, loaded once per process. Raises
     loader.ModelUnavailable with the reason when there is no usable one."""
-    loader.configure_threads(threads)
-    return loader.load_active("tagger", models_dir, _build)
+    try:
+        card = modelcards.active_card(Path(models_dir), "tagger")
+    except modelcards.CardError as error:
+        raise loader.ModelUnavailable(str(error)) from None
+    return load_tagger_card(card, threads=threads)
 
 
 def load_tagger_card(card: modelcards.ModelCard, *, threads: int = 1) -> Tagger:
     """A given (verified) tagger card, e.g. a candidate the notebooks evaluate."""
-    loader.configure_threads(threads)
-    return loader.load_card(card, _build)
+    return loader.load_card(card, lambda card: _build(card, threads))

@@ -5,25 +5,39 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.http import QueryDict
+from django.shortcuts import redirect
+from django.urls import reverse
 
-from vault.photos.forms import GalleryFilterForm
+from vault.photos.forms import MAX_TAGS_IN_FILTER, GalleryFilterForm
+
+FILTER_KEYS = ("tag", "date_from", "date_to")
 
 
 def wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
+def filters_query(filters: dict) -> str:
+    """The query string of valid filters, in a fixed order: `tag` repeated per label."""
+    pairs = {
+        key: value.isoformat() if hasattr(value, "isoformat") else value
+        for key, value in filters.items()
+        if key in FILTER_KEYS and value
+    }
+    return urlencode({key: pairs[key] for key in FILTER_KEYS if key in pairs}, doseq=True)
+
+
 def _filters_from(params) -> tuple[GalleryFilterForm, dict, str]:
-    present = {k: params[k] for k in ("tag", "date_from", "date_to") if params.get(k)}
+    present = QueryDict(mutable=True)
+    tags = [value for value in params.getlist("tag")[:MAX_TAGS_IN_FILTER] if value]
+    if tags:
+        present.setlist("tag", tags)
+    for key in ("date_from", "date_to"):
+        if params.get(key):
+            present[key] = params[key]
     form = GalleryFilterForm(present if present else None)
     filters = form.filters()
-    query = urlencode(
-        {
-            key: value.isoformat() if hasattr(value, "isoformat") else value
-            for key, value in filters.items()
-        }
-    )
-    return form, filters, query
+    return form, filters, filters_query(filters)
 
 
 def gallery_filters(request) -> tuple[GalleryFilterForm, dict, str]:
@@ -36,3 +50,10 @@ def clean_query(raw: str) -> str:
     """A filter query string that came back from a form, rebuilt from its valid filters only:
     nothing else from it ever reaches a redirect."""
     return _filters_from(QueryDict(raw[:500]))[2]
+
+
+def gallery_redirect(request):
+    """Back to the gallery after a change, under the filters the form carried."""
+    query = clean_query(request.POST.get("query", ""))
+    url = reverse("photos:gallery")
+    return redirect(f"{url}?{query}" if query else url)

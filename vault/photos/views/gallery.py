@@ -1,8 +1,10 @@
-"""The gallery, the photo page, and the JSON status the pages poll while photos process."""
+"""The gallery (tag chips and dates in the URL), the photo page, and the JSON status the pages
+poll while photos process."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -11,9 +13,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import granting, selectors
+from vault.photos import granting, selectors, tag_status
 from vault.photos.models import Tag
-from vault.photos.views.common import gallery_filters
+from vault.photos.views.common import filters_query, gallery_filters
+from vault.photos.views.tags import tagger_unavailable_text, tagging_text
 
 # Far beyond any vault (20 million photos at 20 a page), and small enough that the SQL
 # OFFSET it becomes stays a valid bigint.
@@ -27,23 +30,48 @@ def _page_number(request) -> int:
         return 1
 
 
+@dataclass(frozen=True)
+class TagChip:
+    """One tag in the gallery's filter: a link that toggles it in the current query."""
+
+    value: str
+    label: str
+    count: int  # photos the gallery would show with this tag selected (as well)
+    selected: bool
+    query: str  # the filter query with this tag toggled
+
+
+def _tag_chips(*, user, filters: dict) -> list[TagChip]:
+    counts = selectors.tag_counts(user=user, filters=filters)
+    selected = filters.get("tag", [])
+    chips = []
+    for value, label in Tag.Label.choices:
+        on = value in selected
+        toggled = [v for v in Tag.Label.values if (v in selected) != (v == value)]
+        query = filters_query({**filters, "tag": toggled})
+        chips.append(TagChip(value, label, counts.get(value, 0), on, query))
+    return chips
+
+
 @require_GET
 @keyring_required
 def gallery(request):
     granting.photos_regrant(user=request.user, keyring=request.keyring)
     form, filters, query = gallery_filters(request)
     page = selectors.gallery_page(user=request.user, filters=filters, number=_page_number(request))
-    context = {
-        "page": page,
+    context = {"page": page, "query": query}
+    if request.headers.get("X-Vault-Partial"):  # the next page, for infinite scrolling
+        return render(request, "photos/_gallery_groups.html", context)
+    tagging = tag_status.tagging_status(user=request.user)
+    context |= {
         "filter_form": form,
         "filters": filters,
-        "query": query,
-        "tag_counts": selectors.tag_counts(user=request.user),
+        "tag_chips": _tag_chips(user=request.user, filters=filters),
+        "tagging": tagging,
+        "tagging_text": tagging_text(tagging),
         "tag_labels": Tag.Label.choices,
         "has_any_photo": request.user.photos.exists(),
     }
-    if request.headers.get("X-Vault-Partial"):
-        return render(request, "photos/_gallery_groups.html", context)
     return render(request, "photos/gallery.html", context)
 
 
@@ -54,6 +82,9 @@ def photo_detail(request, photo_id):
     photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
     _form, filters, query = gallery_filters(request)
     newer, older = selectors.photo_neighbours(user=request.user, photo=photo, filters=filters)
+    tags = selectors.photo_visible_tags(photo)
+    shown = {tag.label for tag in tags}
+    tagger_id, tagger_problem = tag_status.active_tagger_id()
     return render(
         request,
         "photos/detail.html",
@@ -64,7 +95,11 @@ def photo_detail(request, photo_id):
             "query": query,
             "name": selectors.photo_original_name(photo, request.keyring),
             "exif": selectors.photo_private_exif(photo, request.keyring),
-            "tags": list(photo.tags.order_by("-score")),
+            "tags": tags,
+            "labels_to_add": [(v, label) for v, label in Tag.Label.choices if v not in shown],
+            "not_tagged_yet": not tags and not photo.tagged_by,
+            "tagger_unavailable": "" if tagger_id else tagger_unavailable_text(tagger_problem),
+            "user_source": Tag.USER,
         },
     )
 

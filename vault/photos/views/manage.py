@@ -5,20 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from vault.accounts.decorators import keyring_required
 from vault.photos import granting, selectors, services
 from vault.photos.forms import PhotoIdsForm
 from vault.photos.models import Photo
-from vault.photos.views.common import clean_query
-
-
-def _back_to_gallery(request):
-    query = clean_query(request.POST.get("query", ""))
-    url = reverse("photos:gallery")
-    return redirect(f"{url}?{query}" if query else url)
+from vault.photos.views.common import clean_query, gallery_redirect
 
 
 @require_POST
@@ -28,7 +21,7 @@ def delete(request):
     if not form.is_valid():
         if "photo" in form.errors and not request.POST.getlist("photo"):
             messages.info(request, "Select the photos to delete first.")
-            return _back_to_gallery(request)
+            return gallery_redirect(request)
         raise Http404("No such photo")
     ids = form.cleaned_data["photo"]
     photos = list(Photo.objects.filter(owner=request.user, id__in=ids))
@@ -42,7 +35,7 @@ def delete(request):
         )
     count = services.photos_delete(user=request.user, photo_ids=ids)
     messages.success(request, f"Deleted {count} photo{'s' if count != 1 else ''}.")
-    return _back_to_gallery(request)
+    return gallery_redirect(request)
 
 
 @require_POST

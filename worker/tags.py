@@ -1,0 +1,43 @@
+"""The `tags` pipeline step: the active tagger (worker/ai/tagger.py, loaded once per process)
+labels the image the earlier steps decoded, and the labels are stored as the model's tags.
+Without a usable tagger the step tags nothing and says why; it never makes labels up."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from vault.photos.tagging import tags_store_from_model
+from worker.ai import loader
+
+log = logging.getLogger(__name__)
+
+
+def tagger_or_reason():
+    """(the loaded active Tagger, "") or (None, why there is none)."""
+    from worker.ai.tagger import load_tagger
+
+    try:
+        return load_tagger(settings.VAULT_MODELS_DIR, threads=settings.VAULT_ML_THREADS), ""
+    except loader.ModelUnavailable as error:
+        log.warning("tagging is unavailable: %s", error)
+        return None, str(error)
+
+
+def active_tagger_id() -> str | None:
+    tagger, _reason = tagger_or_reason()
+    return tagger.model_id if tagger is not None else None
+
+
+def tag_photo(work) -> None:
+    tagger, _reason = tagger_or_reason()
+    if tagger is None:
+        return  # the photo keeps tagged_by "", and is tagged once a usable model is active
+    labels = tagger.tag(work.image)
+    stored = tags_store_from_model(
+        photo=work.photo,
+        model_id=tagger.model_id,
+        labels=[(item.label, item.score) for item in labels],
+    )
+    log.info("photo %s: %d tag(s) by %s", work.photo.id, len(stored), tagger.model_id)

@@ -1,0 +1,97 @@
+"""The `photo_update` job: bring a photo that is already in the vault up to date with the
+pipeline (DESIGN §6) — today, tag it with the active tagger when an older model or none tagged
+it. Only the missing steps run, on the stored preview (already upright and small), so the
+original is not decrypted and decoded again. The photo stays ready and visible throughout."""
+
+from __future__ import annotations
+
+import io
+import logging
+import uuid
+
+from PIL import Image
+
+from vault.crypto import DecryptionError
+from vault.photos import blobs
+from vault.photos.grants import GrantUnavailable, grant_open, grants_revoke
+from vault.photos.models import Blob, Photo
+from vault.photos.tagging import TAGGING_FAILED_PREFIX
+from worker import identity, tags
+from worker.pipeline import PhotoWork, photo_lock
+
+log = logging.getLogger(__name__)
+
+
+def _needs_tags(photo: Photo) -> bool:
+    active = tags.active_tagger_id()
+    return active is not None and photo.tagged_by not in (active, TAGGING_FAILED_PREFIX + active)
+
+
+# (name, needed?, step): the steps a ready photo may be missing, in pipeline order.
+UPDATE_STEPS = [("tags", _needs_tags, tags.tag_photo)]
+
+
+def _input_image(photo: Photo, data_key: bytes) -> Image.Image:
+    """The stored preview (≤ 1600 px, upright, RGB JPEG), else the original."""
+    for variant in (Blob.Variant.PREVIEW, Blob.Variant.ORIGINAL):
+        blob = photo.blobs.filter(variant=variant, index=0).first()
+        if blob is None:
+            continue
+        try:
+            with blobs.blob_open(blob, data_key=data_key) as reader:
+                image = Image.open(io.BytesIO(reader.read_all()))
+                image.load()
+        except (OSError, DecryptionError, SyntaxError, ValueError):
+            log.warning("photo %s: its %s does not open", photo.id, variant)
+            continue
+        return image.convert("RGB") if image.mode != "RGB" else image
+    raise LookupError("no readable picture")
+
+
+def photo_update_run(photo_id: str) -> str:
+    try:
+        pid = uuid.UUID(str(photo_id))
+    except ValueError:
+        return "bad id"
+    with photo_lock(pid) as acquired:
+        if not acquired:
+            return "busy"
+        photo = Photo.objects.filter(pk=pid, state=Photo.State.READY).first()
+        if photo is None:
+            return "gone"  # deleted, or not ready (the processing job runs every step)
+        me = identity.current()
+        try:
+            keys = grant_open(photo=photo, worker_key_id=me.key_id, private_key=me.private_key)
+        except GrantUnavailable as error:
+            log.info("photo %s: %s", pid, error)
+            return "no grant"
+        try:
+            missing = [(name, step) for name, needed, step in UPDATE_STEPS if needed(photo)]
+            if not missing:
+                return "up to date"
+            try:
+                image = _input_image(photo, keys.data_key)
+            except LookupError:
+                _give_up(photo)
+                return "failed"
+            work = PhotoWork(photo=photo, keys=keys, owner_public_key=b"", original=b"")
+            work.image = image
+            for name, step in missing:
+                try:
+                    step(work)
+                except Exception:
+                    log.exception("photo %s: %s failed", pid, name)
+                    _give_up(photo)
+                    return "failed"
+                log.info("photo %s: %s brought up to date", pid, name)
+            return "updated"
+        finally:
+            grants_revoke(photo=photo)
+
+
+def _give_up(photo: Photo) -> None:
+    """Remember that the active tagger could not tag this photo, so that the owner's visits
+    do not grant it again and again; a new model tries afresh."""
+    active = tags.active_tagger_id()
+    if active:
+        Photo.objects.filter(pk=photo.pk).update(tagged_by=TAGGING_FAILED_PREFIX + active)
