@@ -1,16 +1,17 @@
 # The two commands: `make run` serves the vault, `make test` runs the whole suite.
-# Both set everything up first (venv, requirements, Chromium for browser tests).
+# Both set everything up first (venv with the worker's ML stack, Chromium and opencv-doc for the
+# tests).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet
 
-.PHONY: run test lint format chromium
+.PHONY: run test lint format chromium opencv-doc
 
 run: $(VENV)/.run-installed
 	$(PY) -m vaultdev.run
 
-test: $(VENV)/.dev-installed chromium
+test: $(VENV)/.dev-installed chromium opencv-doc
 	$(PY) -m pytest
 
 lint: $(VENV)/.dev-installed
@@ -24,15 +25,27 @@ format: $(VENV)/.dev-installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.run-installed: $(PY) requirements/base.txt requirements/run.txt
-	$(PIP) -r requirements/run.txt
+# One venv for the web and the worker: the web process never imports the ML stack (a test
+# proves it), the worker loads it once per process.
+$(VENV)/.run-installed: $(PY) requirements/base.txt requirements/run.txt requirements/ml.txt
+	$(PIP) -r requirements/run.txt -r requirements/ml.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.run-installed requirements/dev.txt
+$(VENV)/.dev-installed: $(VENV)/.run-installed requirements/dev.txt requirements/notebooks.txt
 	$(PIP) -r requirements/dev.txt
 	touch $@
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download needs the internet).
+# Real photos for the tagger's evaluation and tests (DESIGN §10): Debian's OpenCV samples.
+opencv-doc:
+	@if [ -d /usr/share/doc/opencv-doc/examples/data ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing opencv-doc from apt (sample photos for the tagger tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq opencv-doc >/dev/null; \
+	else \
+		echo "NOTE: opencv-doc is missing and you are not root: its photos are left out of the tests."; \
+	fi
+
 chromium:
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \

@@ -1,6 +1,5 @@
 """/healthz tells the operator whether the database, queue, workers and model files are fine."""
 
-import hashlib
 import json
 from datetime import UTC
 
@@ -59,20 +58,26 @@ def test_a_stale_heartbeat_is_not_a_live_worker(redis_conn):
 
 
 def test_model_file_with_wrong_checksum_is_reported(client, rq_worker, settings, tmp_path):
-    model = tmp_path / "tagger.keras"
-    model.write_bytes(b"weights")
-    card = {"file": "tagger.keras", "sha256": hashlib.sha256(b"weights").hexdigest()}
-    (tmp_path / "tagger.json").write_text(json.dumps(card))
-    settings.VAULT_MODELS_DIR = tmp_path
+    import shutil
 
-    wait_until(lambda: _health(client)[0] == 200)
-    model.write_bytes(b"tampered")
+    models = tmp_path / "models"
+    shutil.copytree(settings.VAULT_MODELS_DIR, models)
+    settings.VAULT_MODELS_DIR = models
+    [card] = models.glob("tagger-*.json")
+    model = models / json.loads(card.read_text())["file"]
+
+    status, body = wait_until(lambda: (r := _health(client))[0] == 200 and r)
+    assert body["models"]["tagger"]["ok"] is True
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit flipped
+    model.write_bytes(bytes(data))
 
     status, body = _health(client)
     assert status == 503
-    assert body["models"]["files"] == [
-        {"card": "tagger.json", "file": "tagger.keras", "ok": False, "error": "sha256 mismatch"}
-    ]
+    [row] = body["models"]["files"]
+    assert row["card"] == card.name and row["ok"] is False
+    assert "does not match its card" in row["error"]
+    assert body["models"]["tagger"]["ok"] is False  # the workers will tag nothing, and say so
 
 
 def test_a_live_worker_without_a_processing_key_is_reported(client, redis_conn):
