@@ -5,6 +5,7 @@ that tests and benchmarks can show that a worker loads a model once, not once pe
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -38,6 +39,9 @@ def configure_threads(threads: int) -> None:
     global _threads_set
     if _threads_set:
         return
+    # TensorFlow's C++ start-up chatter (oneDNN notes, "failed call to cuInit" on a machine
+    # without a GPU) reads like errors in the worker's log; real failures still raise.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
     threads = max(1, int(threads))
