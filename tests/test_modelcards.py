@@ -85,6 +85,15 @@ def test_malformed_cards_are_refused_with_a_reason(models_dir, change, reason):
     assert any(reason in message.msg for message in model_cards_check())
 
 
+@pytest.mark.parametrize("flag", [{"smoke": True}, {"trained": False}])
+def test_a_smoke_or_untrained_model_never_serves(models_dir, flag):
+    card = _tagger_card("tiny.keras", b"weights") | flag
+    (models_dir / "tiny.json").write_text(json.dumps(card))
+    with pytest.raises(modelcards.CardError, match="untrained"):
+        modelcards.active_card(models_dir, "tagger")
+    assert any(message.id == "vault.E002" for message in model_cards_check())
+
+
 def test_two_active_taggers_are_an_error(models_dir):
     (models_dir / "tiny2.json").write_text(json.dumps(_tagger_card("tiny.keras", b"weights")))
     with pytest.raises(modelcards.CardError, match="several active tagger"):

@@ -203,8 +203,13 @@ def active_card(models_dir: Path, task: str) -> ModelCard:
     if len(found) > 1:
         names = ", ".join(card.path.name for card in found)
         raise CardError(f"several active {task} models ({names}); mark one active")
-    card_verify(found[0])
-    return found[0]
+    card = found[0]
+    if card.get("smoke") is True or card.get("trained") is False:
+        # A smoke-test model (the notebooks' one-epoch run on generated shapes) would tag real
+        # photos at random: it never serves, whatever its card says about being active.
+        raise CardError(f"{card.path.name}: an untrained (smoke-test) model cannot be active")
+    card_verify(card)
+    return card
 
 
 def active_model_id(models_dir: Path, task: str) -> str | None:
