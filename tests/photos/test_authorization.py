@@ -42,6 +42,46 @@ def test_other_user_cannot_delete_or_retry(other_client, owners_photo, other_use
     assert Photo.objects.get(pk=owners_photo.pk).state == "failed"
 
 
+def photo_routes() -> list[str]:
+    """Every photos route that names one photo, read from the URL configuration so that a new
+    route cannot be left out of the test below."""
+    from vault.photos import urls
+
+    return [
+        f"photos:{route.name}"
+        for route in urls.urlpatterns
+        if "photo_id" in route.pattern.converters
+    ]
+
+
+def test_every_route_that_names_a_photo_is_in_the_test():
+    assert set(photo_routes()) >= {*READ_URLS, "photos:retry", "photos:tags"}
+
+
+@pytest.mark.parametrize("name", photo_routes())
+def test_other_user_gets_404_from_every_route_that_names_a_photo(other_client, owners_photo, name):
+    from vault.photos.models import Tag
+
+    url = reverse(name, args=[owners_photo.id])
+    response = other_client.get(url)
+    if response.status_code == 405:  # a POST-only route: ask the way its form does
+        response = other_client.post(url, {"label": "animal", "action": "add"})
+    assert response.status_code == 404
+    assert Photo.objects.get(pk=owners_photo.pk).state == "ready"
+    assert not Tag.objects.filter(photo=owners_photo, source=Tag.USER).exists()
+
+
+def test_other_user_cannot_bulk_tag(other_client, owners_photo):
+    from vault.photos.models import Tag
+
+    [their_own] = upload(other_client, ("theirs.png", support.png()))
+    ids = [str(owners_photo.id), their_own["photo"]]
+    for action in ("add", "remove"):
+        data = {"photo": ids, "label": "animal", "action": action}
+        assert other_client.post(reverse("photos:tags_bulk"), data).status_code == 404
+    assert not Tag.objects.filter(source=Tag.USER).exists()
+
+
 def test_status_of_another_users_photo_is_indistinguishable_from_none(other_client, owners_photo):
     import uuid
 

@@ -12,9 +12,12 @@ from tests.photos import support
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
 from vault.photos import selectors, storage
-from vault.photos.models import Photo, Tag
+from vault.photos.models import Photo
+from vault.photos.tagging import tags_store_from_model
 
 pytestmark = pytest.mark.django_db
+
+MODEL = "test-tagger@0123456789ab"
 
 
 def when(year, month, day):
@@ -22,8 +25,9 @@ def when(year, month, day):
 
 
 @pytest.fixture
-def album(owner_client, worker_key):
+def album(owner_client, worker_key, settings, tmp_path):
     """Four processed photos with known dates and tags."""
+    settings.VAULT_MODELS_DIR = tmp_path / "no-models"  # the tags below, not a real tagger's
     specs = [
         ("beach.jpg", "2023:07:02 10:00:00", ["landscape", "human"]),
         ("cat.jpg", "2023:07:20 10:00:00", ["animal"]),
@@ -35,11 +39,15 @@ def album(owner_client, worker_key):
         [outcome] = upload(
             owner_client, (name, support.jpeg(support.picture(seed=seed), taken=taken))
         )
-        photos[name] = outcome["photo"]
-        for label in labels:
-            Tag.objects.create(photo_id=outcome["photo"], label=label, score=0.9, source="test")
+        photos[name] = (outcome["photo"], labels)
     assert run_jobs() == ["ready"] * 4
-    return {name: Photo.objects.get(pk=pk) for name, pk in photos.items()}
+    for pk, labels in photos.values():
+        tags_store_from_model(
+            photo=Photo.objects.get(pk=pk),
+            model_id=MODEL,
+            labels=[(label, 0.9) for label in labels],
+        )
+    return {name: Photo.objects.get(pk=pk) for name, (pk, _labels) in photos.items()}
 
 
 def tile_ids(response) -> list[str]:

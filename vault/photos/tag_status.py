@@ -11,6 +11,7 @@ from django.conf import settings
 
 from vault import modelcards
 from vault.photos.models import Photo
+from vault.photos.tagging import TAGGING_FAILED_PREFIX
 
 
 @dataclass(frozen=True)
@@ -41,5 +42,6 @@ def tagging_status(*, user) -> TaggingStatus:
     model_id, problem = active_tagger_id()
     ready = Photo.objects.filter(owner=user, state=Photo.State.READY)
     total = ready.count()
-    to_update = ready.exclude(tagged_by=model_id).count() if model_id else 0
+    done = [model_id, TAGGING_FAILED_PREFIX + model_id] if model_id else []
+    to_update = ready.exclude(tagged_by__in=done).count() if model_id else 0
     return TaggingStatus(model_id=model_id, problem=problem, to_update=to_update, total=total)

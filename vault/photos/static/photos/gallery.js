@@ -1,4 +1,4 @@
-// Gallery: selecting photos to delete, loading more as the user scrolls, and swapping in
+// Gallery: selecting photos to delete or tag, loading more as the user scrolls, and swapping in
 // thumbnails as pending photos become ready.
 "use strict";
 
@@ -8,7 +8,7 @@
   const form = document.getElementById("selection");
   const toggle = document.getElementById("select-toggle");
   const count = document.getElementById("selection-count");
-  const remove = document.getElementById("delete-selected");
+  const actions = document.getElementById("selection-actions");
   const statusUrl = gallery.dataset.statusUrl;
 
   function selected() {
@@ -17,8 +17,8 @@
   function refresh() {
     const n = selected();
     count.textContent = form.classList.contains("selecting") ? `${n} selected` : "";
-    remove.hidden = !form.classList.contains("selecting");
-    remove.disabled = n === 0;
+    actions.hidden = !form.classList.contains("selecting");
+    actions.querySelectorAll("button").forEach((button) => { button.disabled = n === 0; });
   }
   toggle.addEventListener("click", () => {
     const on = form.classList.toggle("selecting");
