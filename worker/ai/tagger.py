@@ -113,6 +113,10 @@ def _build(card: modelcards.ModelCard, threads: int) -> Tagger:
     outputs = model.output_shape[-1]
     if outputs != len(card.get("outputs")):
         raise ValueError(f"the model has {outputs} outputs, its card lists a different number")
+    # The first call traces and compiles the model (most of a second): pay it while loading,
+    # not on the first user's photo.
+    height, width = card.get("input")["size"]
+    model.predict_on_batch(np.zeros((1, height, width, 3), dtype=np.float32))
     return Tagger(card=card, model=model)
 
 
