@@ -470,6 +470,7 @@ VEHICLE = [
     628,  # liner (ocean liner)
     654,  # minibus
     656,  # minivan
+    657,  # missile: what ImageNet calls a rocket on its launch pad
     661,  # Model T
     665,  # moped
     670,  # motor scooter
@@ -480,6 +481,7 @@ VEHICLE = [
     717,  # pickup
     724,  # pirate (ship)
     734,  # police van
+    744,  # projectile: rockets and missiles in flight
     751,  # racer (race car)
     757,  # recreational vehicle
     779,  # school bus
@@ -520,6 +522,35 @@ LANDSCAPE = [
     979,  # valley
     980,  # volcano
     984,  # rapeseed: photos of flowering fields
+    # Outdoor buildings and structures: a photo whose top class is one of these is a street,
+    # a townscape or a view, which the vault files under landscape (see
+    # training/datasets/README.md for the labelling rule this follows).
+    425,  # barn
+    437,  # beacon (lighthouse)
+    442,  # bell cote
+    449,  # boathouse
+    460,  # breakwater
+    483,  # castle
+    497,  # church
+    500,  # cliff dwelling
+    525,  # dam
+    538,  # dome
+    562,  # fountain
+    580,  # greenhouse
+    634,  # lumbermill
+    663,  # monastery
+    668,  # mosque
+    682,  # obelisk
+    698,  # palace
+    718,  # pier
+    727,  # planetarium
+    743,  # prison
+    821,  # steel arch bridge
+    832,  # stupa
+    839,  # suspension bridge
+    853,  # thatch (thatched roof)
+    873,  # triumphal arch
+    888,  # viaduct
 ]
 HUMAN = [
     981,  # ballplayer
@@ -564,10 +595,11 @@ HUMAN = [
 # animal sits higher because its ~400 classes collect diffuse probability on textures (grass
 # 0.52, tissue 0.39) while real animals score above 0.9 and a cat sharing the frame with a
 # motorbike still reaches 0.57; the smaller groups need 0.25, which lets two labels co-occur
-# (e.g. the astronaut photo, whose space shuttle gives vehicle 0.27).
+# (e.g. a cat on a sofa in a garden). Vehicle sits at 0.35: people photos collect 0.25–0.3 from
+# bobsled and go-kart, while real vehicles score 0.7 or more (training/evaluate.py --misses).
 THRESHOLDS = {
     "animal": 0.55,
-    "vehicle": 0.25,
+    "vehicle": 0.35,
     "fruit": 0.25,
     "landscape": 0.25,
     "human": 0.25,

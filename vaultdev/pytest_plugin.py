@@ -149,6 +149,9 @@ def start_worker(vault_services, redis_conn, transactional_db):
     started = []
 
     def start(**extra_env: str) -> WorkerProcess:
+        from vault.processing.worker_keys import live_worker_keys
+
+        before = set(live_worker_keys())
         worker = WorkerProcess(
             database_url=vault_services.database_url(connection.settings_dict["NAME"]),
             redis_url=vault_services.redis_url,
@@ -157,6 +160,15 @@ def start_worker(vault_services, redis_conn, transactional_db):
         )
         worker.start()
         started.append(worker)
+        # Ready once it advertises its key, which it does after loading its models (seconds on
+        # an idle machine, much longer on a busy CI box).
+        wait_until(
+            lambda: set(live_worker_keys()) - before or worker.process.poll() is not None,
+            timeout=WORKER_START_TIMEOUT,
+            interval=0.2,
+        )
+        if worker.process.poll() is not None:
+            pytest.fail(f"the worker exited at start:\n{worker.output()[-4000:]}")
         return worker
 
     yield start
@@ -164,6 +176,9 @@ def start_worker(vault_services, redis_conn, transactional_db):
         worker.stop()
         # Shown by pytest only when the test failed (it captures the test's stderr).
         sys.stderr.write(f"--- worker output ---\n{worker.output()[-8000:]}\n")
+
+
+WORKER_START_TIMEOUT = 180  # seconds: a safety net, the wait ends when the worker is ready
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def test_photo_is_ready_after_a_crash_and_a_retry_with_one_set_of_blobs(
         client.get(reverse("photos:status"), {"id": photo_id})
         return Photo.objects.get(pk=photo_id).state == "ready"
 
-    wait_until(ready, timeout=90, interval=0.5)
+    wait_until(ready, timeout=180, interval=0.5)
     photo = Photo.objects.get(pk=photo_id)
     assert first_key not in live_worker_keys()
     assert not photo.grants.exists()

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_job_taken_without_the_grant_reaches_the_worker_that_holds_it(
     owner, start_worker, redis_conn
 ):
-    # The first worker is slow (3 steps × 5 s), so it is busy when the second one starts.
-    start_worker(VAULT_PIPELINE_STEP_DELAY_MS="5000")
+    # The first worker is slow (4 steps × 15 s), so it is still busy when the second one has
+    # started (loading the tagger takes a while on a loaded machine).
+    start_worker(VAULT_PIPELINE_STEP_DELAY_MS="15000")
     [first_key] = wait_until(live_worker_keys, timeout=30)
     client = Client()
     sign_in(client, owner, PASSWORD)
@@ -39,7 +40,7 @@ def test_a_job_taken_without_the_grant_reaches_the_worker_that_holds_it(
     def both_ready():
         return set(Photo.objects.values_list("state", flat=True)) == {"ready"}
 
-    wait_until(both_ready, timeout=60, interval=0.5)
+    wait_until(both_ready, timeout=180, interval=0.5)
     own_queue = Queue(queue_name(first_key), connection=redis_conn)
     finished = FinishedJobRegistry(queue=own_queue).get_job_ids()
     assert len(finished) == 1  # the hand-over went through the first worker's own queue
