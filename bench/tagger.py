@@ -211,17 +211,6 @@ def timings(taggers: dict, images: list, runs: int) -> dict[str, dict[str, float
 # --- the worker's process model (filled in by the lead) -------------------------------------
 
 
-WORKER_HEADER = ("worker process model", "ms/photo", "vs SimpleWorker")
-
-
-def worker_process_model_rows() -> list[tuple[str, ...]]:
-    """TO DO (lead): the per-photo overhead of the worker's process model, SimpleWorker (one
-    process, the model loaded once) against RQ's forking Worker (a fork per job, so the model
-    is loaded — or at least touched — per photo). Return rows matching WORKER_HEADER; they are
-    printed as a second table. Empty until then."""
-    return []
-
-
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -303,10 +292,14 @@ def main() -> None:
     print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print()
     print_table(("measure", "default", "VGG16", "VGG16 / default"), rows)
-    worker_rows = worker_process_model_rows()
-    if worker_rows:
-        print()
-        print_table(WORKER_HEADER, worker_rows)
+    # The worker's process model and its memory over many jobs, on real RQ workers.
+    from bench import worker_model
+
+    print()
+    print_table(worker_model.WORKER_HEADER, worker_model.worker_process_model_rows(jobs=5))
+    print()
+    memory_jobs = 100 if args.quick else 500
+    print_table(worker_model.MEMORY_HEADER, worker_model.memory_rows(jobs=memory_jobs))
 
 
 if __name__ == "__main__":
