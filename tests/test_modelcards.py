@@ -75,6 +75,9 @@ def test_a_changed_model_file_is_refused(models_dir):
         ({"label_map": {"cat": [0]}}, "unknown label"),
         ({"thresholds": {"animal": 0.5}}, "no threshold for 'vehicle'"),
         ({"output_activation": "relu"}, "output_activation"),
+        ({"input": [224, 224]}, "input.size"),
+        ({"input": {"size": [0, -1]}}, "input.size"),
+        ({"label_map": {"animal": 0, "vehicle": [1]}}, "must be a list"),
     ],
 )
 def test_malformed_cards_are_refused_with_a_reason(models_dir, change, reason):
@@ -126,3 +129,23 @@ def test_card_write_is_atomic_and_reads_back(tmp_path):
     with pytest.raises(modelcards.CardError):
         modelcards.card_write(tmp_path / "copy.json", data | {"task": "poetry"})
     assert modelcards.card_read(tmp_path / "copy.json").task == "tagger"  # unchanged
+
+
+def test_a_deeply_nested_card_is_reported_not_raised(models_dir):
+    (models_dir / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(modelcards.CardError, match="unreadable"):
+        modelcards.card_read(models_dir / "deep.json")
+    assert modelcards.active_card(models_dir, "tagger").name == "tiny"  # the good card serves
+
+
+def test_a_fresh_check_rehashes_a_file_swapped_under_the_same_size_and_time(models_dir):
+    import os
+
+    model = models_dir / "tiny.keras"
+    card = modelcards.active_card(models_dir, "tagger")
+    stat = model.stat()
+    model.write_bytes(b"weightz")  # same size
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same time
+    modelcards.card_verify(card)  # the cheap check trusts its cache...
+    with pytest.raises(modelcards.CardError, match="does not match"):
+        modelcards.card_verify(card, fresh=True)  # ...the worker's check before loading does not

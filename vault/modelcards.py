@@ -81,9 +81,14 @@ def _check_tagger(data: dict, path: Path) -> None:
         raise CardError(f"{path.name}: a tagger card lists its outputs")
     if data.get("output_activation") not in ACTIVATIONS:
         raise CardError(f"{path.name}: output_activation must be one of {', '.join(ACTIVATIONS)}")
-    size = (data.get("input") or {}).get("size")
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) for n in size)):
-        raise CardError(f"{path.name}: input.size must be [height, width]")
+    spec = data.get("input")
+    size = spec.get("size") if isinstance(spec, dict) else None
+    if not (
+        isinstance(size, list)
+        and len(size) == 2
+        and all(isinstance(n, int) and 0 < n <= 4096 for n in size)
+    ):
+        raise CardError(f"{path.name}: input.size must be [height, width] in pixels")
     label_map, thresholds = data.get("label_map"), data.get("thresholds")
     if not isinstance(label_map, dict) or not isinstance(thresholds, dict):
         raise CardError(f"{path.name}: a tagger card has label_map and thresholds")
@@ -91,6 +96,8 @@ def _check_tagger(data: dict, path: Path) -> None:
     for label, indices in label_map.items():
         if label not in LABELS or label == "other":
             raise CardError(f"{path.name}: label_map has an unknown label {label!r}")
+        if not isinstance(indices, list):
+            raise CardError(f"{path.name}: label_map[{label!r}] must be a list of outputs")
         if label not in thresholds:
             raise CardError(f"{path.name}: no threshold for {label!r}")
         for index in indices:
@@ -108,7 +115,7 @@ def card_read(path: Path) -> ModelCard:
     """Parse and check one card (not its file). Raises CardError with a readable reason."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise CardError(f"{Path(path).name}: unreadable ({type(error).__name__})") from None
     if not isinstance(data, dict):
         raise CardError(f"{Path(path).name}: not a JSON object")
@@ -139,7 +146,8 @@ def card_verify(card: ModelCard, *, fresh: bool = False) -> None:
     if not card.file.is_file():
         raise CardError(f"{card.path.name}: model file {card.data['file']} is missing")
     if fresh:
-        _digests.pop(next((key for key in _digests if key[0] == str(card.file)), ("", 0, 0)), None)
+        for key in [key for key in _digests if key[0] == str(card.file)]:
+            del _digests[key]
     try:
         actual = file_sha256(card.file)
     except OSError as error:

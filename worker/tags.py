@@ -8,7 +8,8 @@ import logging
 
 from django.conf import settings
 
-from vault.photos.tagging import tags_store_from_model
+from vault.photos.models import Photo
+from vault.photos.tagging import TAGGING_FAILED_PREFIX, tags_store_from_model
 from worker.ai import loader
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,20 @@ def active_tagger_id() -> str | None:
 
 
 def tag_photo(work) -> None:
+    """Tag the decoded image. A tagger problem costs the photo its tags, never the photo: it
+    stays ready, untagged (tagged_by "failed:<model>" so that it is not granted again for that
+    model), and the log says why."""
     tagger, _reason = tagger_or_reason()
     if tagger is None:
         return  # the photo keeps tagged_by "", and is tagged once a usable model is active
-    labels = tagger.tag(work.image)
+    try:
+        labels = tagger.tag(work.image)
+    except Exception:
+        log.exception("photo %s: the tagger failed", work.photo.id)
+        Photo.objects.filter(pk=work.photo.pk).update(
+            tagged_by=TAGGING_FAILED_PREFIX + tagger.model_id
+        )
+        return
     stored = tags_store_from_model(
         photo=work.photo,
         model_id=tagger.model_id,

@@ -59,6 +59,11 @@ def photo_update_run(photo_id: str) -> str:
         photo = Photo.objects.filter(pk=pid, state=Photo.State.READY).first()
         if photo is None:
             return "gone"  # deleted, or not ready (the processing job runs every step)
+        if tags.active_tagger_id() is None:
+            # This worker cannot tag (its model does not load, though the web thinks it is
+            # fine): keep the grant, so that the owner's visits do not grant the photo again
+            # and again; the grant expires, and the worker log says why.
+            return "no tagger"
         me = identity.current()
         try:
             keys = grant_open(photo=photo, worker_key_id=me.key_id, private_key=me.private_key)

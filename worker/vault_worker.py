@@ -14,15 +14,22 @@ listens first to a queue of its own (jobs passed on to it by workers without the
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 
 from django.conf import settings
+from django.db import close_old_connections
 from rq import SimpleWorker
 
 from vault.processing import worker_keys
+from vault.processing.queue import JOB_TIMEOUT
 from worker import identity
 
 log = logging.getLogger(__name__)
+
+# Seconds past a job's timeout before a worker whose job has not ended gives up and exits.
+HUNG_MARGIN = 60
 
 
 class VaultWorker(SimpleWorker):
@@ -58,9 +65,14 @@ class VaultWorker(SimpleWorker):
         )
 
     def execute_job(self, job, queue):
+        # One process runs every job, so no request cycle renews its database connection:
+        # drop a connection that died (PostgreSQL restarted) or aged out, as Django does
+        # around each request.
+        close_old_connections()
         stop = threading.Event()
+        limit = (job.timeout or JOB_TIMEOUT) + HUNG_MARGIN
         beating = threading.Thread(
-            target=self._beat_until, args=(stop,), name="vault-heartbeat", daemon=True
+            target=self._beat_until, args=(stop, limit), name="vault-heartbeat", daemon=True
         )
         beating.start()
         try:
@@ -68,9 +80,17 @@ class VaultWorker(SimpleWorker):
         finally:
             stop.set()
             beating.join()
+            close_old_connections()
 
-    def _beat_until(self, stop: threading.Event) -> None:
+    def _beat_until(self, stop: threading.Event, limit: float) -> None:
+        started = time.monotonic()
         while not stop.wait(self.beat_interval):
+            if time.monotonic() - started > limit:
+                # The job outlived its timeout: RQ's alarm cannot interrupt native code (a
+                # TensorFlow call that hangs). Exit, so that the supervisor (systemd, make run)
+                # starts a fresh worker, instead of beating on for a worker that does nothing.
+                log.error("job still running %.0f s after it started; exiting", limit)
+                os._exit(70)
             try:
                 self.heartbeat(self.beat_interval + 60)
             except Exception:  # Valkey away for a moment: the next beat tries again

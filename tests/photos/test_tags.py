@@ -163,6 +163,23 @@ def test_a_tag_the_user_added_survives_a_rerun(owner_client, album):
     assert Tag.objects.get(photo=car, label="vehicle").source == "newer@abcdefabcdef"
 
 
+def test_other_from_the_model_never_sits_beside_what_the_user_confirmed(owner_client, album):
+    car = album["car.jpg"]
+    owner_client.post(reverse("photos:tags", args=[car.id]), {"label": "human", "action": "add"})
+    tags_store_from_model(photo=car, model_id="newer@abcdefabcdef", labels=[("other", 0.9)])
+    assert visible(car) == {"human"}
+
+
+def test_when_the_user_rejected_all_the_model_said_the_photo_is_other(owner_client, album):
+    cat = album["cat.jpg"]
+    owner_client.post(
+        reverse("photos:tags", args=[cat.id]), {"label": "animal", "action": "remove"}
+    )
+    tags_store_from_model(photo=cat, model_id="newer@abcdefabcdef", labels=[("animal", 0.95)])
+    assert visible(cat) == {"other"}
+    assert Tag.objects.get(photo=cat, label="other").score == pytest.approx(0.05)
+
+
 def test_a_correction_keeps_the_gallery_filter_and_refuses_junk(owner_client, album):
     cat = album["cat.jpg"]
     url = reverse("photos:tags", args=[cat.id])

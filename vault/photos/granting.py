@@ -165,10 +165,20 @@ def photos_refresh(*, user, keyring: Keyring, workers: dict[str, bytes]) -> int:
             Photo.objects.filter(pk=photo.pk).update(tagged_by=TAGGING_FAILED_PREFIX + active)
             continue
         with transaction.atomic():
+            # Checked again under a row lock: deleted in another tab, tagged, or granted by
+            # another request since the query above.
+            locked = (
+                Photo.objects.select_for_update()
+                .filter(pk=photo.pk, state=Photo.State.READY)
+                .exclude(tagged_by__in=[active, TAGGING_FAILED_PREFIX + active])
+                .first()
+            )
+            if locked is None or recent.filter(photo=locked).exists():
+                continue
             if grants_issue(
-                photo=photo, data_key=data_key, metadata_key=keyring.metadata_key, workers=workers
+                photo=locked, data_key=data_key, metadata_key=keyring.metadata_key, workers=workers
             ):
-                enqueue_on_commit(Job.PHOTO_UPDATE, str(photo.id))
+                enqueue_on_commit(Job.PHOTO_UPDATE, str(locked.id))
                 count += 1
     if count:
         log.info("user %s: %d photo(s) granted for tagging by %s", user.pk, count, active)

@@ -28,7 +28,8 @@ def tags_store_from_model(
     set them. Returns the labels stored."""
     stored = []
     with transaction.atomic():
-        Photo.objects.select_for_update().filter(pk=photo.pk).first()
+        if Photo.objects.select_for_update().filter(pk=photo.pk).first() is None:
+            return []  # deleted by its owner meanwhile
         photo.tags.exclude(source=Tag.USER).delete()
         by_user = set(photo.tags.filter(source=Tag.USER).values_list("label", flat=True))
         confirmed = set(
@@ -39,6 +40,8 @@ def tags_store_from_model(
         for label, score in labels:
             if label in by_user or label not in Tag.Label.values:
                 continue
+            if label == OTHER and confirmed:
+                continue  # "none of the labels" beside a label the user confirmed is wrong
             rows.append(Tag(photo=photo, label=label, score=float(score), source=model_id))
             stored.append(label)
         if not rows and not confirmed and OTHER not in by_user:
@@ -61,8 +64,11 @@ def tags_set_by_user(*, user, photo_ids: Iterable, label: str, present: bool) ->
         raise ValueError(f"unknown label {label!r}")
     changed = 0
     with transaction.atomic():
-        photos = Photo.objects.filter(owner=user, pk__in=list(photo_ids)).values_list(
-            "pk", flat=True
+        # Locked: a delete in another tab, or the worker storing its tags, waits its turn.
+        photos = (
+            Photo.objects.select_for_update()
+            .filter(owner=user, pk__in=list(photo_ids))
+            .values_list("pk", flat=True)
         )
         for photo_id in photos:
             Tag.objects.update_or_create(

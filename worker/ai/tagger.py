@@ -65,10 +65,16 @@ def model_input(image: Image.Image, card: modelcards.ModelCard) -> np.ndarray:
     else:
         fraction = float(spec.get("crop_fraction", 0.875))
         scale = max(height, width) / fraction / min(image.size)
-        scaled = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
-        picture = image.resize(scaled, Image.Resampling.BILINEAR, reducing_gap=3.0)
-        left, top = (scaled[0] - width) // 2, (scaled[1] - height) // 2
-        picture = picture.crop((left, top, left + width, top + height))
+        # Only the centre region is resampled (a box in source pixels): scaling the whole
+        # picture first would blow a 20000 × 1 panorama up to millions of pixels wide.
+        box_width, box_height = min(image.width, width / scale), min(image.height, height / scale)
+        left, top = (image.width - box_width) / 2, (image.height - box_height) / 2
+        picture = image.resize(
+            (width, height),
+            Image.Resampling.BILINEAR,
+            box=(left, top, left + box_width, top + box_height),
+            reducing_gap=3.0,
+        )
     return np.asarray(picture, dtype=np.float32)
 
 

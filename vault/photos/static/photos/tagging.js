@@ -9,6 +9,8 @@
   async function poll() {
     try {
       const response = await fetch(banner.dataset.url, { headers: { Accept: "application/json" } });
+      // Signed out meanwhile (redirected to the sign-in page): stop asking.
+      if (response.redirected || response.status === 401 || response.status === 403) return;
       if (response.ok) {
         const body = await response.json();
         if (!body.updating) {
