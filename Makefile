@@ -12,6 +12,8 @@ run: $(VENV)/.run-installed
 	$(PY) -m vaultdev.run
 
 test: $(VENV)/.dev-installed chromium opencv-doc
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 lint: $(VENV)/.dev-installed

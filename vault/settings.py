@@ -137,9 +137,9 @@ VAULT_MAX_UPLOAD_BYTES = env_int("VAULT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, mi
 VAULT_MAX_PIXELS = env_int("VAULT_MAX_PIXELS", 100_000_000, minimum=1_000_000)
 # How long a processing grant may wait in the queue before the worker refuses it.
 VAULT_GRANT_LIFETIME = env_int("VAULT_GRANT_LIFETIME", 24 * 60 * 60, minimum=60)
-# Milliseconds of sleep after each pipeline step: 0 in production; tests slow a job down so
-# that they can kill the worker in the middle of it.
-VAULT_PIPELINE_STEP_DELAY_MS = env_int("VAULT_PIPELINE_STEP_DELAY_MS", 0, minimum=0)
+# Tests only: a file naming a pipeline step; while it exists, jobs wait after that step (so a
+# test can kill or race a worker in the middle of a job). Unset in production.
+VAULT_PIPELINE_HOLD_FILE = env_str("VAULT_PIPELINE_HOLD_FILE", "") or None
 # Seconds between the worker's heartbeats while a job runs; its key lives at least this + 10 s.
 VAULT_JOB_MONITORING_INTERVAL = env_int("VAULT_JOB_MONITORING_INTERVAL", 10, minimum=1)
 # Worker processes on this machine (`make run` starts this many; systemd runs vault-worker@N),

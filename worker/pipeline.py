@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -107,6 +108,24 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def _hold_after(step_name: str) -> None:
+    """Tests only (VAULT_PIPELINE_HOLD_FILE): while that file exists and names this step, the
+    job waits here, so that a test can act on a worker in the middle of a job (kill it, start
+    another) and then let it go — a condition, not a duration."""
+    hold = settings.VAULT_PIPELINE_HOLD_FILE
+    if not hold:
+        return
+    path = Path(hold)
+    try:
+        if path.read_text().strip() != step_name:
+            return
+    except OSError:
+        return
+    log.info("held after %s", step_name)
+    while path.exists():
+        time.sleep(0.05)
 
 
 Step = Callable[[PhotoWork], None]
@@ -214,13 +233,11 @@ def _process(photo_id: uuid.UUID) -> str:
                 original=original.read_all(),
                 original_size=(original_blob.width, original_blob.height),
             )
-        delay = settings.VAULT_PIPELINE_STEP_DELAY_MS / 1000
         for number, (name, step) in enumerate(STEPS, start=1):
             step(work)
             pipeline_state.photo_set_progress(photo, 100 * number // (len(STEPS) + 1))
             log.info("photo %s: %s done", photo_id, name)
-            if delay:
-                time.sleep(delay)
+            _hold_after(name)
     except PhotoUnreadable as error:
         pipeline_state.photo_mark_failed(photo, str(error))
         log.info("photo %s: failed: %s", photo_id, error)

@@ -19,19 +19,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_photo_is_ready_after_a_crash_and_a_retry_with_one_set_of_blobs(
-    owner, start_worker, data_dir
+    owner, start_worker, data_dir, tmp_path
 ):
-    # Slow each pipeline step down so that the kill lands in the middle of the job.
-    slow = start_worker(VAULT_PIPELINE_STEP_DELAY_MS="4000")
-    [first_key] = wait_until(live_worker_keys, timeout=30)
+    # Hold the job after its last step, so that the kill lands in the middle of it.
+    hold = tmp_path / "hold"
+    hold.write_text("tags")
+    slow = start_worker(VAULT_PIPELINE_HOLD_FILE=str(hold))
+    [first_key] = live_worker_keys()
     client = Client()
     sign_in(client, owner, PASSWORD)
     [outcome] = upload(client, ("crash.jpg", support.jpeg(support.picture(2400, 1800))))
     photo_id = outcome["photo"]
 
-    # Thumbnails written, the job not finished: kill the worker and its work horse.
-    wait_until(lambda: Photo.objects.get(pk=photo_id).progress >= 75, timeout=60)
+    # Thumbnails and tags written, the job not finished: kill the worker.
+    wait_until(lambda: Photo.objects.get(pk=photo_id).progress >= 75, timeout=120)
     slow.kill()
+    hold.unlink()
     photo = Photo.objects.get(pk=photo_id)
     assert photo.state == "processing"
     assert photo.grants.get().worker_key_id == first_key

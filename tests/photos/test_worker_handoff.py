@@ -19,29 +19,35 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_job_taken_without_the_grant_reaches_the_worker_that_holds_it(
-    owner, start_worker, redis_conn
+    owner, start_worker, redis_conn, tmp_path
 ):
-    # The first worker is slow (4 steps × 15 s), so it is still busy when the second one has
-    # started (loading the tagger takes a while on a loaded machine).
-    start_worker(VAULT_PIPELINE_STEP_DELAY_MS="15000")
-    [first_key] = wait_until(live_worker_keys, timeout=30)
+    # The first worker is held in the middle of its job (after the thumbnails) until this test
+    # lets it go, so it is busy when the second one starts and takes the next job.
+    hold = tmp_path / "hold"
+    hold.write_text("thumbnails")
+    start_worker(VAULT_PIPELINE_HOLD_FILE=str(hold))
+    [first_key] = live_worker_keys()
     client = Client()
     sign_in(client, owner, PASSWORD)
     [busy] = upload(client, ("busy.jpg", support.jpeg(support.picture(seed=1))))
-    wait_until(lambda: Photo.objects.get(pk=busy["photo"]).state == "processing", timeout=30)
+    wait_until(lambda: Photo.objects.get(pk=busy["photo"]).progress > 0, timeout=120)
     [waiting] = upload(client, ("waiting.jpg", support.jpeg(support.picture(seed=2))))
     grants = Photo.objects.get(pk=waiting["photo"]).grants
     assert list(grants.values_list("worker_key_id", flat=True)) == [first_key]
 
     start_worker()  # idle: it takes the waiting photo's job from the shared queue first
-    wait_until(lambda: len(live_worker_keys()) == 2, timeout=30)
+    assert len(live_worker_keys()) == 2
+    own_queue = Queue(queue_name(first_key), connection=redis_conn)
+    # No page is visited meanwhile: nothing re-grants the photo. The second worker, which holds
+    # no grant for it, passes the job on to the first worker's own queue.
+    wait_until(lambda: own_queue.count == 1, timeout=120)
+    assert Photo.objects.get(pk=busy["photo"]).state == "processing"  # still held
+    hold.unlink()
 
-    # No page is visited meanwhile: nothing re-grants the photo.
     def both_ready():
         return set(Photo.objects.values_list("state", flat=True)) == {"ready"}
 
-    wait_until(both_ready, timeout=180, interval=0.5)
-    own_queue = Queue(queue_name(first_key), connection=redis_conn)
+    wait_until(both_ready, timeout=120, interval=0.5)
     finished = FinishedJobRegistry(queue=own_queue).get_job_ids()
     assert len(finished) == 1  # the hand-over went through the first worker's own queue
     assert own_queue.fetch_job(finished[0]).args == (waiting["photo"],)
