@@ -13,7 +13,11 @@ RQ workers (2 cores), signs one user in, and measures with 12-megapixel JPEGs:
   and, as the baseline of the tagging step, the same for workers that have no tagger;
 - the workers' peak RSS (largest single process, work horses included) against an idle worker;
 - thumbnail request p50/p95 under 20 concurrent clients against the same bytes served from a
-  plain file by a plain view.
+  plain file by a plain view;
+- a gallery reload as a browser does it: one page's thumbnails (up to 20) over 6 connections,
+  loaded twice in a row through a browser-like cache. Decrypted pictures are sent with
+  `Cache-Control: private, no-store`, so the second load fetches them all again; with
+  `VAULT_CACHE_DECRYPTED_SECONDS` (`private, max-age=N`) it would send no request at all.
 
 Each figure is the median of several runs. Targets from the issue: encryption adds <= 15 % to
 the upload time; encrypted thumbnail p95 <= 2x the plain one; >= 4 photos/s without ML and
@@ -214,6 +218,56 @@ def hammer(port, cookies, paths: list[str], clients: int, per_client: int) -> li
     for thread in threads:
         thread.join()
     return latencies
+
+
+class BrowserCache:
+    """What a browser's HTTP cache does with these responses: keep one only if Cache-Control
+    allows it (no "no-store", a max-age), reuse it without a request until it expires.
+    `cache_control` replaces the server's header, to see what another policy would cost."""
+
+    def __init__(self, cache_control: str | None = None) -> None:
+        self.cache_control = cache_control
+        self.fresh_until: dict[str, float] = {}
+
+    def fresh(self, path: str) -> bool:
+        return self.fresh_until.get(path, 0.0) > time.monotonic()
+
+    def store(self, path: str, response) -> None:
+        header = self.cache_control or response.getheader("Cache-Control", "")
+        directives = {part.strip().lower() for part in header.split(",")}
+        ages = [int(d.split("=", 1)[1]) for d in directives if d.startswith("max-age=")]
+        if "no-store" not in directives and ages and ages[0] > 0:
+            self.fresh_until[path] = time.monotonic() + ages[0]
+
+
+def gallery_load(port, cookies, paths: list[str], cache: BrowserCache) -> tuple[float, int]:
+    """Load a gallery page's thumbnails as a browser does: 6 connections to the host, each URL
+    once, the fresh ones from the cache. Returns (seconds until the last one, requests sent)."""
+    pending = [p for p in paths if not cache.fresh(p)]
+    lock = threading.Lock()
+    sent = 0
+
+    def connection() -> None:
+        nonlocal sent
+        browser = Browser(port, cookies)
+        while True:
+            with lock:
+                if not pending:
+                    return
+                path = pending.pop(0)
+                sent += 1
+            status, body, _, response = browser.request("GET", path)
+            assert status == 200 and body, status
+            with lock:
+                cache.store(path, response)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=connection) for _ in range(min(6, len(pending)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start, sent
 
 
 def wait_all_ready(photo_ids: list[str], timeout: float = 600) -> None:
@@ -430,6 +484,20 @@ def main() -> None:
                 latencies = hammer(port, cookies, paths, 20, thumb_requests)
                 thumb[kind][0].append(percentile(latencies, 0.50))
                 thumb[kind][1].append(percentile(latencies, 0.95))
+
+        # 4. Gallery reload: the same page loaded twice, through a cache that honours the
+        #    vault's headers (no-store) and through one given the max-age a setting would send.
+        print("reloading a gallery page…", flush=True)
+        gallery = {"no-store": ([], [], []), "max-age": ([], [], [])}
+        for number in range(runs):
+            order = ("no-store", "max-age") if number % 2 else ("max-age", "no-store")
+            for policy in order:
+                cache = BrowserCache(None if policy == "no-store" else "private, max-age=86400")
+                first, _ = gallery_load(port, cookies, vault_paths, cache)
+                again, sent = gallery_load(port, cookies, vault_paths, cache)
+                gallery[policy][0].append(first)
+                gallery[policy][1].append(again)
+                gallery[policy][2].append(sent)
     finally:
         for process in workers:
             stop(process)
@@ -445,6 +513,9 @@ def main() -> None:
     up = {kind: statistics.median(times) for kind, times in upload_times.items()}
     p50 = {k: statistics.median(v[0]) for k, v in thumb.items()}
     p95 = {k: statistics.median(v[1]) for k, v in thumb.items()}
+    load = {k: statistics.median(v[0]) for k, v in gallery.items()}
+    reload = {k: statistics.median(v[1]) for k, v in gallery.items()}
+    sent = {k: max(v[2]) for k, v in gallery.items()}
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
@@ -466,6 +537,10 @@ def main() -> None:
         ("thumbnail p95, 20 clients (ms)", f"{p95['vault'] * ms:.1f}", f"{p95['plain'] * ms:.1f}",
          f"{p95['vault'] / p95['plain']:.2f}x",
          f"<= 2x: {verdict(p95['vault'] / p95['plain'] <= 2)}"),
+        (f"gallery load, {len(vault_paths)} thumbnails, 6 connections (ms)",
+         f"{load['no-store'] * ms:.1f}", f"{load['max-age'] * ms:.1f}", "", ""),
+        (f"  reload: no-store ({sent['no-store']} requests) vs max-age ({sent['max-age']}) (ms)",
+         f"{reload['no-store'] * ms:.1f}", f"{reload['max-age'] * ms:.1f}", "", ""),
     ]  # fmt: skip
     print(
         f"\nphoto ingest benchmark — {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
@@ -477,7 +552,10 @@ def main() -> None:
         "\nthe cipher and keyed hash swapped for a plain write and SHA-256; bare store — a view"
         "\nthat only streams the bytes to a file and fsyncs it. RSS — an idle worker. thumbnail —"
         "\nthe same bytes served from a plain file by a plain view, same server. processing —"
-        "\nthe same pipeline on workers without a tagger (no tags step)."
+        "\nthe same pipeline on workers without a tagger (no tags step). gallery — the vault's"
+        "\nheaders (no-store: a reload fetches and decrypts every thumbnail again) against a"
+        "\nbrowser cache given `private, max-age` (VAULT_CACHE_DECRYPTED_SECONDS > 0): the reload"
+        "\nsends no request, at the price of decrypted thumbnails left on the device."
     )
 
 

@@ -80,8 +80,9 @@ def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
-    env["VAULT_VAR_DIR"] = str(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "VAULT_DEV_DEFAULTS"}}
+    # Debug alone is no reason to make up a key: only make run's VAULT_DEV_DEFAULTS is.
+    env.update(DEBUG="true", VAULT_VAR_DIR=str(tmp_path))
     result = subprocess.run(
         [sys.executable, "-c", "import vault.settings"],
         env=env,
@@ -100,7 +101,7 @@ def test_development_secret_key_is_generated_once_and_reused(tmp_path):
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    env.update(DEBUG="true", VAULT_VAR_DIR=str(tmp_path))
+    env.update(VAULT_DEV_DEFAULTS="true", VAULT_VAR_DIR=str(tmp_path))
     code = "from vault import settings; print(settings.SECRET_KEY)"
     first, second = (
         subprocess.run(

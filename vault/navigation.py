@@ -10,7 +10,7 @@ NAV_ENTRIES = [
     ("Upload", "photos:upload", "user"),
     ("People", "people:list", "user"),
     ("Account", "accounts:security", "user"),
-    ("Log in", "accounts:login", "anon"),
+    ("Sign in", "accounts:login", "anon"),
     ("Create account", "accounts:register", "anon"),
 ]
 

@@ -1,7 +1,8 @@
 """Settings for the vault: one module, driven by environment variables (see README).
 
 Nothing here has a production default that is unsafe: DEBUG is off unless asked for, and the
-secret key must be given unless DEBUG is on (then one is generated once into var/).
+secret key must be given unless VAULT_DEV_DEFAULTS is on (`make run`: then one is generated once
+into var/).
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from vault.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("VAULT_VAR_DIR", BASE_DIR / "var")
 
+# Tracebacks and settings in error pages: never on by default, not even under `make run`
+# (`DEBUG=true make run` asks for them).
 DEBUG = env_bool("DEBUG", False)
+# `make run`'s conveniences for a machine of one's own: a secret key generated into var/,
+# localhost as the allowed host, static files from the source folders, emails printed to the
+# console. None of them shows a visitor anything, so they need no DEBUG.
+VAULT_DEV_DEFAULTS = env_bool("VAULT_DEV_DEFAULTS", False)
 
 # Where encrypted blobs live. Only ciphertext is ever written here (DESIGN §4–5).
 VAULT_DATA_DIR = env_path("VAULT_DATA_DIR", VAR_DIR / "data")
@@ -38,9 +45,9 @@ def _secret_key() -> str:
     key = env_secret("SECRET_KEY")
     if key:
         return key
-    if not DEBUG:
+    if not VAULT_DEV_DEFAULTS:
         raise ImproperlyConfigured(
-            "Set SECRET_KEY or SECRET_KEY_FILE (or DEBUG=true for development)"
+            "Set SECRET_KEY or SECRET_KEY_FILE (or VAULT_DEV_DEFAULTS=true for development)"
         )
     # Development only: generate once and reuse, so sessions survive a restart of `make run`.
     path = VAR_DIR / "secret_key"
@@ -53,7 +60,7 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if VAULT_DEV_DEFAULTS else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -77,6 +84,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so that static files get the headers too.
+    "vault.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,6 +146,9 @@ VAULT_MAX_UPLOAD_BYTES = env_int("VAULT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, mi
 VAULT_MAX_PIXELS = env_int("VAULT_MAX_PIXELS", 100_000_000, minimum=1_000_000)
 # How long a processing grant may wait in the queue before the worker refuses it.
 VAULT_GRANT_LIFETIME = env_int("VAULT_GRANT_LIFETIME", 24 * 60 * 60, minimum=60)
+# Seconds a browser may keep decrypted thumbnails and previews (Cache-Control: private,
+# max-age); 0, the default, sends no-store. Originals are never cached.
+VAULT_CACHE_DECRYPTED_SECONDS = env_int("VAULT_CACHE_DECRYPTED_SECONDS", 0, minimum=0)
 # Tests only: a file naming a pipeline step; while it exists, jobs wait after that step (so a
 # test can kill or race a worker in the middle of a job). Unset in production.
 VAULT_PIPELINE_HOLD_FILE = env_str("VAULT_PIPELINE_HOLD_FILE", "") or None
@@ -151,6 +163,8 @@ VAULT_ML_THREADS = env_int(
 )
 
 AUTH_USER_MODEL = "accounts.User"
+# The password is checked only by unwrapping the master key (DESIGN §4); no Django hash exists.
+AUTHENTICATION_BACKENDS = ["vault.accounts.backends.KeyWrapBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -190,8 +204,8 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "vault" / "static"]
 STATIC_ROOT = env_path("STATIC_ROOT", VAR_DIR / "static")
 # Hashed, compressed names need `collectstatic` first (the production install runs it);
-# without it (development, tests) whitenoise serves straight from the source folders.
-STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
+# without it (`make run`, tests) whitenoise serves straight from the source folders.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not (DEBUG or VAULT_DEV_DEFAULTS))
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -202,8 +216,13 @@ STORAGES = {
     },
 }
 
-# Email: SMTP in production; `make run` sets EMAIL_BACKEND to the console backend.
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# Email: SMTP in production; printed to the console under `make run`.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if VAULT_DEV_DEFAULTS
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
@@ -219,6 +238,44 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Sent by vault.security_headers on every response, static files and error pages included.
+# Every script and style is a file of our own (no inline code, no `style=` attribute, no CDN);
+# images are our own URLs (the QR code is inline SVG markup, not an image). SECURE_CSP has the
+# shape Django 6.0 reads, so that the upgrade swaps the middleware and keeps the setting.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "font-src": ["'self'"],
+    "object-src": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'none'"],
+}
+# Browser features no page uses, denied to the vault and anything it might embed; also no
+# advertising-interest groups computed from visits (the last two).
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "serial",
+        "usb",
+        "browsing-topics",
+        "interest-cohort",
+    )
+}
+SECURE_CROSS_ORIGIN_RESOURCE_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -276,10 +276,40 @@ def browser():
         browser.close()
 
 
+# Every page of the context reports what its Content-Security-Policy blocked (Chromium also logs
+# it to the console, but the event says which directive and which URL).
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__vaultCspViolation(
+    `${event.effectiveDirective} blocked ${event.blockedURI || "inline code"} ` +
+    `in ${event.sourceFile || event.documentURI}:${event.lineNumber}`
+  );
+});
+"""
+
+
 @pytest.fixture
 def page(browser, live_server):
+    """A page in a fresh browser context. The test fails if any page of the context violated
+    the Content-Security-Policy, logged an error to the console or threw an uncaught error.
+    A test that provokes an error on purpose removes it from `page.vault_problems`."""
     context = browser.new_context(base_url=live_server.url)
+    problems: list[str] = []
+    context.expose_binding(
+        "__vaultCspViolation", lambda source, text: problems.append(f"CSP violation: {text}")
+    )
+    context.add_init_script(_CSP_LISTENER)
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            where = message.location.get("url") or "(no URL)"
+            problems.append(f"console error: {message.text} at {where}")
+
+    context.on("console", on_console)
+    context.on("weberror", lambda error: problems.append(f"uncaught error: {error.error}"))
     page = context.new_page()
+    page.vault_problems = problems
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    assert not problems, "the browser reported problems:\n" + "\n".join(problems)

@@ -7,6 +7,9 @@ this supervisor, which then stops them in order: web, workers, queue, database. 
 dies (a crash, the out-of-memory killer) is started again, as systemd does in production; its
 photos are granted afresh to the new worker on their owner's next visit. If the web server
 exits, everything stops.
+
+Debug is off, as in production: error pages are the plain ones a visitor would see.
+`DEBUG=true make run` turns Django's technical pages (tracebacks, settings) on.
 """
 
 from __future__ import annotations
@@ -47,6 +50,20 @@ def _worker_count() -> int:
     return int(raw)
 
 
+def run_env(*, database_url: str, redis_url: str, var: Path) -> dict[str, str]:
+    """The environment of every process `make run` starts."""
+    return child_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        # A generated secret key under var/, localhost as the host, static files from the
+        # source folders and emails in this terminal; no DEBUG needed for any of them.
+        VAULT_DEV_DEFAULTS="true",
+        DEBUG=os.environ.get("DEBUG", "false"),
+        VAULT_VAR_DIR=str(var),
+        PYTHONUNBUFFERED="1",
+    )
+
+
 def _start(command: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
@@ -85,16 +102,7 @@ def main() -> int:
     children: list[tuple[str, subprocess.Popen]] = []
     try:
         valkey = start_valkey(var / "valkey", var / "run" / "valkey.sock", persist=True)
-        env = child_env(
-            database_url=pg.url("vault"),
-            redis_url=valkey.url,
-            DEBUG=os.environ.get("DEBUG", "true"),
-            VAULT_VAR_DIR=str(var),
-            EMAIL_BACKEND=os.environ.get(
-                "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
-            ),
-            PYTHONUNBUFFERED="1",
-        )
+        env = run_env(database_url=pg.url("vault"), redis_url=valkey.url, var=var)
         subprocess.run(
             [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True
         )
@@ -104,10 +112,16 @@ def main() -> int:
             commands[f"worker {number}"] += WORKER_OPTIONS
         for name, command in commands.items():
             children.append((name, _start(command, env)))
+        debug = env["DEBUG"].strip().lower() in {"1", "true", "yes", "on"}
         print(
             f"[run] the vault is at http://{args.addr}/  (health: http://{args.addr}/healthz)\n"
             "[run] development emails (sign-up and login codes) are printed in this terminal\n"
-            "[run] press Ctrl-C to stop everything",
+            + (
+                "[run] DEBUG is on: error pages show tracebacks and settings\n"
+                if debug
+                else "[run] error pages are plain; DEBUG=true make run shows tracebacks\n"
+            )
+            + "[run] press Ctrl-C to stop everything",
             flush=True,
         )
         restarts: dict[str, list[float]] = {}

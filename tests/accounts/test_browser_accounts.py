@@ -35,9 +35,9 @@ def test_register_confirm_key_log_out_and_back_in(page, redis_conn):
     page.get_by_role("heading", name="Confirm your email").wait_for()
     page.get_by_label("Code").fill(last_emailed_code("bea@example.org"))
     page.get_by_role("button", name="Confirm").click()
-    page.get_by_role("button", name="Log out").wait_for()
+    page.get_by_role("button", name="Sign out").wait_for()
 
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Sign out").click()
     page.get_by_text("Your vault is locked").wait_for()
 
     sign_in_browser(page, email="bea@example.org", password=PASSWORD)
@@ -46,7 +46,7 @@ def test_register_confirm_key_log_out_and_back_in(page, redis_conn):
     page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_text("bea@example.org").first.wait_for()
 
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Sign out").click()
     page.get_by_text("Your vault is locked").wait_for()
     page.goto("/accounts/security/")
     assert "/accounts/login/" in page.url

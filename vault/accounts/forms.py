@@ -9,9 +9,10 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
 from vault.accounts import throttle
+from vault.accounts.backends import unlocked_keys_take
 from vault.accounts.models import User
-from vault.accounts.services import email_taken, keys_unlock_with_password
-from vault.crypto import DecryptionError, RecoveryKeyFormatError, recovery
+from vault.accounts.services import email_taken
+from vault.crypto import RecoveryKeyFormatError, recovery
 
 
 class RegisterForm(forms.Form):
@@ -78,7 +79,8 @@ class RecoveryCheckForm(forms.Form):
 
 
 class VaultAuthenticationForm(AuthenticationForm):
-    """Password step: throttled, and on success it unlocks the user's keys (Argon2id)."""
+    """Password step: throttled; on success `unlocked` holds the keys the backend unwrapped
+    while checking the password (one Argon2id, vault.accounts.backends)."""
 
     username = forms.EmailField(
         label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
@@ -99,18 +101,17 @@ class VaultAuthenticationForm(AuthenticationForm):
         except forms.ValidationError:
             throttle.record_failure(subject)
             raise
-        try:
-            self.unlocked = keys_unlock_with_password(
-                self.user_cache, self.cleaned_data["password"]
-            )
-        except (DecryptionError, User.keys.RelatedObjectDoesNotExist):
-            # The password hash matched but the key wrap did not: the keys are gone (deleted
-            # account mid-way) or damaged. Say so without detail.
+        if self.user_cache is None:  # a field was invalid and says so itself
+            return self.cleaned_data
+        self.unlocked = unlocked_keys_take(self.user_cache)
+        if self.unlocked is None:
+            # Only KeyWrapBackend signs in, and it always unlocks the keys; anything else
+            # is a misconfiguration. Say so without detail.
             throttle.record_failure(subject)
             raise forms.ValidationError(
                 "Your keys could not be unlocked. Contact the operator of this vault.",
                 code="keys_unavailable",
-            ) from None
+            )
         return self.cleaned_data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -11,6 +12,12 @@ class VaultUserManager(UserManager):
     def get_by_natural_key(self, username):
         # Emails are matched without regard to case, so "Ann@x" and "ann@x" are one account.
         return self.get(email__iexact=username)
+
+    def _create_user_object(self, username, email, password, **extra_fields):
+        # create_user()/createsuperuser make a Django user without keys, which can never sign
+        # in here (vault.accounts.services.account_register makes real accounts); it gets no
+        # password hash either, so nothing in the database verifies a password but the key wrap.
+        return super()._create_user_object(username, email, None, **extra_fields)
 
 
 class User(AbstractUser):
@@ -36,6 +43,27 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+    # The `password` column holds only Django's unusable marker (DESIGN §4): the password is
+    # verified by unwrapping the master key, and set through the services that re-wrap it.
+
+    def check_password(self, raw_password) -> bool:
+        from vault.accounts.services import password_matches  # the services import this module
+
+        return (
+            self.pk is not None
+            and raw_password is not None
+            and password_matches(self, raw_password)
+        )
+
+    async def acheck_password(self, raw_password) -> bool:
+        return await sync_to_async(self.check_password)(raw_password)
+
+    def set_password(self, raw_password):
+        raise NotImplementedError(
+            "A password here is the key wrap of the master key: change it with "
+            "vault.accounts.services.password_change or account_recover."
+        )
 
 
 class UserKeys(models.Model):

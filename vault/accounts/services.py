@@ -1,14 +1,18 @@
-"""Account services: create, unlock, change password, recover, delete (DESIGN §4).
+"""Account services: create, sign in, unlock, change password, recover, delete (DESIGN §4).
 
 Passwords and unwrapped keys pass through these functions as arguments and return values
 only; nothing here stores them, logs them or puts them in a session.
+
+The password is verified only by unwrapping the master key (Argon2id, with the pepper): the
+`password` column of every account holds Django's unusable marker, never a hash, since any
+cheaper verifier would let a stolen database be attacked around the Argon2id cost and the pepper.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -18,7 +22,7 @@ from django_otp.plugins.otp_email.models import EmailDevice
 
 from vault.accounts.models import User, UserKeys
 from vault.accounts.signals import account_keys_destroyed
-from vault.crypto import keys, password, recovery
+from vault.crypto import DecryptionError, keys, password, recovery
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,12 @@ log = logging.getLogger(__name__)
 class UnlockedKeys:
     umk: bytes
     private_key: bytes
+
+
+@dataclass(frozen=True, repr=False)
+class SignIn:
+    user: User
+    unlocked: UnlockedKeys
 
 
 @dataclass(frozen=True, repr=False)
@@ -41,9 +51,20 @@ def _params() -> password.Argon2Params:
     return getattr(settings, "VAULT_ARGON2_PARAMS", None) or password.Argon2Params.DEFAULT
 
 
-@cache
 def _pepper() -> bytes | None:
-    return password.load_pepper(settings.VAULT_PEPPER_FILE) if settings.VAULT_PEPPER_FILE else None
+    return _load_pepper(settings.VAULT_PEPPER_FILE)
+
+
+@cache
+def _load_pepper(path: str | None) -> bytes | None:
+    # Keyed by the path so that a test (or a reload) that points the setting elsewhere is seen.
+    return password.load_pepper(path) if path else None
+
+
+@lru_cache(maxsize=4)
+def _decoy_wrap(params: password.Argon2Params, peppered: bool) -> bytes:
+    # Once per process and parameter set: a sign-in for an unknown email unwraps this.
+    return password.decoy_wrap(params=params, peppered=peppered)
 
 
 def email_taken(email: str) -> bool:
@@ -62,7 +83,7 @@ def account_register(*, name: str, email: str, password_text: str) -> NewAccount
     private_key, public_key = keys.new_keypair()
     rk = recovery.new_recovery_key()
     with transaction.atomic():
-        candidate.set_password(password_text)
+        candidate.set_unusable_password()
         candidate.save()
         UserKeys.objects.create(
             user=candidate,
@@ -109,12 +130,84 @@ def _unlock(user_keys: UserKeys, umk: bytes) -> UnlockedKeys:
 
 
 def keys_unlock_with_password(user: User, password_text: str) -> UnlockedKeys:
-    """Argon2id(password) → UMK → sk_U. Raises DecryptionError on a wrong password."""
+    """Argon2id(password) → UMK → sk_U. Raises DecryptionError on a wrong password.
+
+    Reads only; sign-in goes through `account_sign_in`, which also upgrades the stored wrap.
+    """
     user_keys = UserKeys.objects.get(user=user)
     umk = password.unwrap_master_key(
         bytes(user_keys.umk_password_wrap), password_text, pepper=_pepper()
     )
     return _unlock(user_keys, umk)
+
+
+def password_matches(user: User, password_text: str) -> bool:
+    """The only password check there is (User.check_password): does it unwrap the UMK?"""
+    try:
+        keys_unlock_with_password(user, password_text)
+    except (DecryptionError, UserKeys.DoesNotExist):
+        return False
+    return True
+
+
+def account_sign_in(*, email: str, password_text: str) -> SignIn | None:
+    """The password step: one Argon2id, whether or not the email has an account.
+
+    Returns the user and their unlocked keys, or None for an unknown email, a wrong password,
+    missing keys or an inactive account. A known account then gets its stored secrets brought
+    up to date (`_sign_in_upgrade`).
+    """
+    user = User.objects.select_related("keys").filter(email__iexact=email.strip()).first()
+    user_keys = getattr(user, "keys", None) if user is not None else None
+    if user_keys is None:
+        # Same Argon2id as a real unwrap, so the time taken does not tell whether the account
+        # exists. Its result is always a failure.
+        _unwrap_or_none(_decoy_wrap(_params(), _pepper() is not None), password_text)
+        return None
+    blob = bytes(user_keys.umk_password_wrap)
+    umk = _unwrap_or_none(blob, password_text)
+    if umk is None or not user.is_active:
+        return None
+    unlocked = _unlock(user_keys, umk)
+    _sign_in_upgrade(user=user, blob=blob, umk=umk, password_text=password_text)
+    return SignIn(user=user, unlocked=unlocked)
+
+
+def _unwrap_or_none(blob: bytes, password_text: str) -> bytes | None:
+    try:
+        return password.unwrap_master_key(blob, password_text, pepper=_pepper())
+    except DecryptionError:
+        return None
+
+
+def _sign_in_upgrade(*, user: User, blob: bytes, umk: bytes, password_text: str) -> None:
+    """After a correct password: re-wrap the UMK under today's Argon2id parameters and pepper
+    if the stored wrap is weaker, and drop a password hash left from before the key wrap was
+    the only verifier. Both in one transaction."""
+    params, pepper = _params(), _pepper()
+    rewrap = password.needs_rewrap(blob, params=params, pepper=pepper)
+    legacy_hash = user.has_usable_password()
+    if not (rewrap or legacy_hash):
+        return
+    # The second Argon2id happens once per account and parameter change, outside the transaction.
+    new_blob = (
+        password.wrap_master_key(umk, password_text, params=params, pepper=pepper)
+        if rewrap
+        else None
+    )
+    with transaction.atomic():
+        if new_blob is not None:
+            # Only if the wrap is still the one just opened: a password change that committed
+            # in between must not be undone by a wrap of the old password.
+            rewrapped = UserKeys.objects.filter(user=user, umk_password_wrap=blob).update(
+                umk_password_wrap=new_blob
+            )
+            if rewrapped:
+                log.info("account %s: master key re-wrapped under %s", user.pk, params)
+        if legacy_hash:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+            log.info("account %s: Django password hash removed", user.pk)
 
 
 def password_change(*, user: User, unlocked: UnlockedKeys, new_password: str) -> None:
@@ -126,7 +219,8 @@ def password_change(*, user: User, unlocked: UnlockedKeys, new_password: str) ->
                 unlocked.umk, new_password, params=_params(), pepper=_pepper()
             )
         )
-        user.set_password(new_password)
+        # A fresh unusable marker: like a new hash, it ends other sessions and spent reset links.
+        user.set_unusable_password()
         user.save(update_fields=["password"])
     log.info("account %s changed its password", user.pk)
 
@@ -151,7 +245,8 @@ def account_recover(
             ),
             umk_recovery_wrap=recovery.wrap_master_key(umk, new_rk),
         )
-        user.set_password(new_password)
+        # A fresh unusable marker: like a new hash, it ends other sessions and spent reset links.
+        user.set_unusable_password()
         user.save(update_fields=["password"])
     log.info("account %s recovered with its recovery key", user.pk)
     return new_rk, unlocked
@@ -187,7 +282,8 @@ def account_start_over(*, user: User, new_password: str) -> NewAccount:
             ),
             umk_recovery_wrap=recovery.wrap_master_key(umk, rk),
         )
-        user.set_password(new_password)
+        # A fresh unusable marker: like a new hash, it ends other sessions and spent reset links.
+        user.set_unusable_password()
         user.save(update_fields=["password"])
     log.info("account %s started over with new keys", user.pk)
     return NewAccount(user=user, recovery_key=rk, unlocked=UnlockedKeys(umk, private_key))

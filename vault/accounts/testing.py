@@ -34,6 +34,11 @@ def login_code_step(client, code: str, *, step: str = "token"):
     )
 
 
+def login_send_new_code(client):
+    """Press "Send a new code" on the code step."""
+    return client.post(reverse("accounts:login"), {"send_code": "1"})
+
+
 def sign_in(client, user, password: str):
     """Full sign-in of a Django test Client: password, then the emailed code. Returns the
     final response (a redirect to the gallery); the client then holds the keyring cookie."""

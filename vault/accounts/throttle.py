@@ -80,3 +80,18 @@ def record_success(subject: Subject) -> None:
 def wait_message(seconds: int) -> str:
     when = f"{(seconds + 59) // 60} minutes" if seconds >= 120 else f"{seconds} seconds"
     return f"Too many attempts. For your security, sign-in is paused; try again in {when}."
+
+
+def quota_wait(key: str, *, limit: int) -> int:
+    """Seconds until the counter at `key` is below `limit` again (0: one more use is allowed)."""
+    conn = _conn()
+    if int(conn.get(key) or 0) < limit:
+        return 0
+    return max(conn.ttl(key), 1)
+
+
+def quota_use(key: str, *, window: int) -> None:
+    """Count one use at `key`; the count is forgotten `window` seconds after its first use."""
+    conn = _conn()
+    conn.set(key, 0, ex=window, nx=True)  # the window starts once, and always ends
+    conn.incr(key)

@@ -96,6 +96,22 @@ def wrap_master_key(
     return header + nonce + AESGCM(kek).encrypt(nonce, umk, header)
 
 
+def decoy_wrap(
+    *, params: Argon2Params = Argon2Params.DEFAULT, peppered: bool = False, rng: Rng = system_rng
+) -> bytes:
+    """A blob shaped like a real wrap under `params` that no password opens.
+
+    Unwrapping it costs the same Argon2id as a real one and then fails, so a sign-in for an
+    email without an account does the same work as one with a wrong password. Building it costs
+    no Argon2id at all: the ciphertext is random bytes, its tag can never verify.
+    """
+    flags = _FLAG_PEPPERED if peppered else 0
+    header = _HEADER.pack(
+        VERSION, flags, params.memory_kib, params.iterations, params.lanes, rng(16)
+    )
+    return header + rng(_NONCE_BYTES + KEY_BYTES + 16)
+
+
 def _parse(blob: bytes) -> tuple[bytes, int, Argon2Params, bytes, bytes, bytes]:
     if len(blob) != BLOB_BYTES:
         raise DecryptionError()

@@ -15,7 +15,7 @@ from vault.accounts import throttle
 from vault.accounts.keyring import keyring_install
 from vault.crypto import recovery
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "vault.accounts.backends.KeyWrapBackend"
 
 
 def after_login_url() -> str:

@@ -20,6 +20,7 @@ from django_otp import match_token
 from django_otp.plugins.otp_email.models import EmailDevice
 
 from vault.accounts import throttle
+from vault.accounts.email_codes import Outcome, email_code_request
 from vault.accounts.forms import ForgotPasswordForm, RecoverForm
 from vault.accounts.models import User
 from vault.accounts.services import account_recover, account_start_over, email_mark_verified
@@ -85,11 +86,13 @@ def recover(request, uidb64: str, token: str):
     form = RecoverForm(request.POST or None, user=user, start_over=start_over)
     if request.method == "POST" and request.POST.get("action") == "send_code":
         device = EmailDevice.objects.filter(user=user, confirmed=True).first()
-        refusal = device.generate_challenge() if device else "No email sign-in for this account."
-        if refusal == "sent by email":
-            messages.info(request, f"We emailed a code to {user.email}.")
+        status = email_code_request(device) if device else None
+        if status is None:
+            messages.warning(request, "This account does not receive codes by email.")
+        elif status.outcome == Outcome.SENT:
+            messages.info(request, status.message)
         else:
-            messages.warning(request, str(refusal))
+            messages.warning(request, status.refusal or status.message)
         form = RecoverForm(user=user)
     elif request.method == "POST" and form.is_valid():
         device = _check_code(request, user, form)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_email.models import EmailDevice
 
 from vault.accounts import throttle
+from vault.accounts.email_codes import CodeStatus, Outcome, email_code_offer, email_code_request
 from vault.accounts.forms import CodeForm, RecoveryCheckForm, RegisterForm, pick_check_positions
 from vault.accounts.keyring import pending_keyring_peek, pending_keyring_stash, pending_keyring_take
 from vault.accounts.models import User, UserKeys
@@ -117,11 +118,10 @@ def _email_device(user) -> EmailDevice:
     ).first() or EmailDevice.objects.create(user=user, name="default", confirmed=False)
 
 
-def _send_code(user) -> str | None:
-    """Email a code; returns a message when the device refuses (cooldown), else None."""
+def _send_code(user, *, requested: bool = False) -> CodeStatus:
+    """Email a code: on arrival (unless one sent moments ago still works), or on request."""
     device = _email_device(user)
-    result = device.generate_challenge()
-    return None if result == "sent by email" else str(result)
+    return email_code_request(device) if requested else email_code_offer(device)
 
 
 def start_email_verification(request, user):
@@ -140,11 +140,11 @@ def verify_email(request):
         return redirect("accounts:login")
     form = CodeForm(request.POST if "code" in request.POST else None)
     if request.method == "POST" and "resend" in request.POST:
-        refusal = _send_code(user)
-        if refusal:
-            messages.warning(request, refusal)
+        status = _send_code(user, requested=True)
+        if status.outcome == Outcome.SENT:
+            messages.info(request, status.message)
         else:
-            messages.info(request, f"We sent a new code to {user.email}.")
+            messages.warning(request, status.refusal or status.message)
         return redirect("accounts:verify_email")
     if request.method == "POST" and form.is_valid():
         subject = throttle.Subject.for_request(request, scope="code", email=user.email)

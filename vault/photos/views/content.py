@@ -1,11 +1,15 @@
 """Decrypted bytes, on request: thumbnails, previews and originals, streamed chunk by chunk
-with private caching headers. Each request unwraps the data key with the session keyring."""
+and kept out of every cache by default. Each request unwraps the data key with the session
+keyring."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
+import socket
 
+from django.conf import settings
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
@@ -28,9 +32,78 @@ _EXTENSIONS = {
 _RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
 
-def _stream(reader, start: int = 0, end: int | None = None):
+class StreamAborted(ConnectionResetError):
+    """Raised from a response iterator after its connection was shut down on purpose."""
+
+    def __init__(self) -> None:
+        super().__init__(errno.ECONNRESET, "response aborted: a blob chunk could not be read")
+
+
+def _connection_fd(environ) -> int | None:
+    """The client socket's file descriptor, from what each WSGI server puts in the environ."""
+    sock = environ.get("gunicorn.socket")  # gunicorn (every worker class) passes it
+    if sock is not None:
+        return sock.fileno()
+    # wsgiref (runserver, LiveServer): wsgi.input is Django's LimitedStream over the
+    # handler's rfile, a buffered reader of the socket (its fileno() is the socket's).
+    read = getattr(environ.get("wsgi.input"), "_read", None)
     try:
-        yield from reader.iter_plaintext(start, end)
+        return getattr(read, "__self__", None).fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _drop_connection(environ) -> None:
+    """Shut the client connection down (FIN to the client, EOF to the server's reads)."""
+    fd = _connection_fd(environ)
+    if fd is None or fd < 0:
+        return
+    try:
+        sock = socket.socket(fileno=fd)  # a second object over the same descriptor...
+    except OSError:
+        return  # not a socket after all
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already gone
+    finally:
+        sock.detach()  # ...that must not close it: the server still owns the descriptor
+
+
+def _stream(reader, environ, start: int, end: int, photo_id, variant: str):
+    """Yield the plaintext of [start, end); the reader authenticates each chunk before it is
+    yielded, so a damaged chunk never sends a byte.
+
+    A chunk that fails (or cannot be read) after the status line and Content-Length are out can
+    no longer become an error response: the connection must end, or the client waits for the
+    missing bytes. What each server does when the response iterator raises (from its source):
+    - Django's wsgiref server (runserver, LiveServer): wsgiref's BaseHandler.run returns
+      quietly on ConnectionResetError/BrokenPipeError; on anything else it prints a traceback
+      and, headers being sent, does nothing more. Either way Django's WSGIRequestHandler then
+      reads the next request line from the kept-alive socket, and client and server wait for
+      each other (Django ticket #30018, still open).
+    - gunicorn's gthread worker: an OSError whose errno is ECONNRESET, EPIPE or ENOTCONN is
+      logged at debug level and the connection closed; any other exception after the headers
+      is logged with a traceback ("Error handling request"), then the connection is closed.
+    So we shut the socket down ourselves (FIN to the client, EOF to the server's next read),
+    then raise StreamAborted, a ConnectionResetError with errno ECONNRESET: wsgiref returns
+    quietly, its read of a next request sees EOF and it closes; gunicorn logs "Ignoring
+    connection reset" at debug level and closes. Our warning is the only line logged."""
+    position = start
+    try:
+        for piece in reader.iter_plaintext(start, end):
+            yield piece
+            position += len(piece)
+    except (DecryptionError, OSError) as error:
+        log.warning(
+            "photo %s: %s blob %s at byte %d; response aborted",
+            photo_id,
+            variant,
+            "fails authentication" if isinstance(error, DecryptionError) else "cannot be read",
+            position,
+        )
+        _drop_connection(environ)
+        raise StreamAborted() from None
     finally:
         reader.close()
 
@@ -52,7 +125,18 @@ def _byte_range(header: str | None, length: int) -> tuple[int, int] | bool | Non
     return start, end
 
 
-def _blob_response(request, photo_id, variant: str, *, cache: str, attachment: bool = False):
+def _cache_control(variant: str) -> str:
+    """Decrypted pictures stay out of every cache, the browser's disk cache included, unless
+    the operator allows it: VAULT_CACHE_DECRYPTED_SECONDS (default 0) lets the browser, never a
+    shared cache, reuse thumbnails and previews that long, at the price of decrypted pictures
+    left on the device after sign-out. Originals are never cached."""
+    seconds = settings.VAULT_CACHE_DECRYPTED_SECONDS
+    if seconds > 0 and variant != Blob.Variant.ORIGINAL:
+        return f"private, max-age={seconds}"
+    return "private, no-store"
+
+
+def _blob_response(request, photo_id, variant: str, *, attachment: bool = False):
     # One query, the owner in it: another user's photo id finds nothing, just like a wrong one.
     blob = (
         Blob.objects.select_related("photo")
@@ -77,13 +161,15 @@ def _blob_response(request, photo_id, variant: str, *, cache: str, attachment: b
     # Only the chunks that overlap the range are decrypted (resumed downloads stay cheap).
     start, end = wanted or (0, length)
     response = StreamingHttpResponse(
-        _stream(reader, start, end), content_type=blob.media_type, status=206 if wanted else 200
+        _stream(reader, request.META, start, end, photo.id, variant),
+        content_type=blob.media_type,
+        status=206 if wanted else 200,
     )
     if wanted:
         response["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
     response["Content-Length"] = str(end - start)
     response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = cache
+    response["Cache-Control"] = _cache_control(variant)
     response["Vary"] = "Cookie"
     if attachment:
         name = selectors.photo_original_name(photo, request.keyring)
@@ -96,20 +182,16 @@ def _blob_response(request, photo_id, variant: str, *, cache: str, attachment: b
 @require_GET
 @keyring_required
 def thumb(request, photo_id):
-    # Private: a shared cache must never keep a decrypted picture. The URL names one photo
-    # whose thumbnail changes only when reprocessed, so the browser may reuse it for a day.
-    return _blob_response(request, photo_id, Blob.Variant.THUMB, cache="private, max-age=86400")
+    return _blob_response(request, photo_id, Blob.Variant.THUMB)
 
 
 @require_GET
 @keyring_required
 def preview(request, photo_id):
-    return _blob_response(request, photo_id, Blob.Variant.PREVIEW, cache="private, max-age=86400")
+    return _blob_response(request, photo_id, Blob.Variant.PREVIEW)
 
 
 @require_GET
 @keyring_required
 def download(request, photo_id):
-    return _blob_response(
-        request, photo_id, Blob.Variant.ORIGINAL, cache="private, no-store", attachment=True
-    )
+    return _blob_response(request, photo_id, Blob.Variant.ORIGINAL, attachment=True)
