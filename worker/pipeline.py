@@ -195,13 +195,6 @@ INTERRUPTED = (
 )
 
 
-def _granted_to_another_live_worker(photo_id: uuid.UUID) -> bool:
-    others = set(live_worker_keys()) - {identity.current().key_id}
-    return ProcessingGrant.objects.filter(
-        photo_id=photo_id, worker_key_id__in=others, expires_at__gt=timezone.now()
-    ).exists()
-
-
 def _process(photo_id: uuid.UUID) -> str:
     me = identity.current()
     photo = Photo.objects.filter(pk=photo_id).first()

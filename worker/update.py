@@ -22,12 +22,12 @@ from worker.pipeline import PhotoWork, photo_lock
 log = logging.getLogger(__name__)
 
 
-def _needs_tags(photo: Photo) -> bool:
-    active = tags.active_tagger_id()
-    return active is not None and photo.tagged_by not in (active, TAGGING_FAILED_PREFIX + active)
+def _needs_tags(photo: Photo, active: str) -> bool:
+    return photo.tagged_by not in (active, TAGGING_FAILED_PREFIX + active)
 
 
-# (name, needed?, step): the steps a ready photo may be missing, in pipeline order.
+# (name, needed?(photo, active tagger id), step): the steps a ready photo may be missing, in
+# pipeline order.
 UPDATE_STEPS = [("tags", _needs_tags, tags.tag_photo)]
 
 
@@ -59,7 +59,8 @@ def photo_update_run(photo_id: str) -> str:
         photo = Photo.objects.filter(pk=pid, state=Photo.State.READY).first()
         if photo is None:
             return "gone"  # deleted, or not ready (the processing job runs every step)
-        if tags.active_tagger_id() is None:
+        active = tags.active_tagger_id()
+        if active is None:
             # This worker cannot tag (its model does not load, though the web thinks it is
             # fine): keep the grant, so that the owner's visits do not grant the photo again
             # and again; the grant expires, and the worker log says why.
@@ -71,13 +72,13 @@ def photo_update_run(photo_id: str) -> str:
             log.info("photo %s: %s", pid, error)
             return "no grant"
         try:
-            missing = [(name, step) for name, needed, step in UPDATE_STEPS if needed(photo)]
+            missing = [(name, step) for name, needed, step in UPDATE_STEPS if needed(photo, active)]
             if not missing:
                 return "up to date"
             try:
                 image = _input_image(photo, keys.data_key)
             except LookupError:
-                _give_up(photo)
+                _give_up(photo, active)
                 return "failed"
             work = PhotoWork(photo=photo, keys=keys, owner_public_key=b"", original=b"")
             work.image = image
@@ -86,7 +87,7 @@ def photo_update_run(photo_id: str) -> str:
                     step(work)
                 except Exception:
                     log.exception("photo %s: %s failed", pid, name)
-                    _give_up(photo)
+                    _give_up(photo, active)
                     return "failed"
                 log.info("photo %s: %s brought up to date", pid, name)
             return "updated"
@@ -94,9 +95,7 @@ def photo_update_run(photo_id: str) -> str:
             grants_revoke(photo=photo)
 
 
-def _give_up(photo: Photo) -> None:
+def _give_up(photo: Photo, active: str) -> None:
     """Remember that the active tagger could not tag this photo, so that the owner's visits
     do not grant it again and again; a new model tries afresh."""
-    active = tags.active_tagger_id()
-    if active:
-        Photo.objects.filter(pk=photo.pk).update(tagged_by=TAGGING_FAILED_PREFIX + active)
+    Photo.objects.filter(pk=photo.pk).update(tagged_by=TAGGING_FAILED_PREFIX + active)

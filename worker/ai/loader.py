@@ -1,6 +1,7 @@
 """The one choke point for loading model files: verified against their card's sha256 every time
-a file is loaded, loaded once per process under a lock, cached by (task, sha256). Counted, so
-that tests and benchmarks can show that a worker loads a model once, not once per job."""
+a file is loaded, loaded once per process under a lock, cached by (task, sha256). Each load is
+logged ("loaded <task> model <id>"), which is how tests show that a worker loads a model once,
+not once per job."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import logging
 import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -28,7 +28,6 @@ class ModelUnavailable(Exception):
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], object] = {}
 _failed: dict[tuple[str, str], str] = {}
-LOADS: Counter[str] = Counter()  # model id -> times its file was loaded in this process
 _threads_set = False
 
 
@@ -89,16 +88,8 @@ def load_card(card: modelcards.ModelCard, build: Callable[[modelcards.ModelCard]
             _failed[key] = reason
             log.exception("%s", reason)
             raise ModelUnavailable(reason) from None
-        LOADS[card.model_id] += 1
         log.info(
             "loaded %s model %s in %.2f s", card.task, card.model_id, time.monotonic() - started
         )
         _loaded[key] = model
         return model
-
-
-def forget_all() -> None:
-    """Drop every loaded model (tests)."""
-    with _lock:
-        _loaded.clear()
-        _failed.clear()

@@ -129,11 +129,7 @@ def _build(card: modelcards.ModelCard, threads: int) -> Tagger:
 def load_tagger(models_dir: Path, *, threads: int = 1) -> Tagger:
     """The active tagger of models_dir, loaded once per process. Raises
     loader.ModelUnavailable with the reason when there is no usable one."""
-    try:
-        card = modelcards.active_card(Path(models_dir), "tagger")
-    except modelcards.CardError as error:
-        raise loader.ModelUnavailable(str(error)) from None
-    return load_tagger_card(card, threads=threads)
+    return loader.load_active("tagger", Path(models_dir), lambda card: _build(card, threads))
 
 
 def load_tagger_card(card: modelcards.ModelCard, *, threads: int = 1) -> Tagger:
