@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django_rq",
     "vault.accounts",
     "vault.photos",
+    "vault.people",
     "vault.health",
 ]
 

@@ -21,7 +21,7 @@ SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 ENC_BYTES = 32
 TAG_BYTES = 16
 MAX_SECRET_BYTES = 1024  # wraps carry keys, never data
-GRANT_PURPOSES = frozenset({"data-key", "metadata-key"})
+GRANT_PURPOSES = frozenset({"data-key", "metadata-key", "clustering-metadata-key"})
 
 
 def wrapped_size(secret_len: int) -> int:

@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 # granted again for that model; a newer model tries afresh.
 TAGGING_FAILED_PREFIX = "failed:"
 OTHER = Tag.Label.OTHER.value
+HUMAN = Tag.Label.HUMAN.value
+# source of the "human" tag a detected face gives (DESIGN §7); a tagger run never removes it.
+FACES = "faces"
 
 
 def tags_store_from_model(
@@ -30,11 +33,15 @@ def tags_store_from_model(
     with transaction.atomic():
         if Photo.objects.select_for_update().filter(pk=photo.pk).first() is None:
             return []  # deleted by its owner meanwhile
-        photo.tags.exclude(source=Tag.USER).delete()
+        photo.tags.exclude(source__in=[Tag.USER, FACES]).delete()
         by_user = set(photo.tags.filter(source=Tag.USER).values_list("label", flat=True))
         confirmed = set(
             photo.tags.filter(source=Tag.USER, rejected=False).values_list("label", flat=True)
         )
+        # A face found in the photo is the better evidence for "human": the tagger leaves it.
+        from_faces = set(photo.tags.filter(source=FACES).values_list("label", flat=True))
+        by_user |= from_faces
+        confirmed |= from_faces
         rows = []
         labels = list(labels)
         for label, score in labels:
@@ -54,6 +61,30 @@ def tags_store_from_model(
         Photo.objects.filter(pk=photo.pk).update(tagged_by=model_id)
         photo.tagged_by = model_id
     return stored
+
+
+def tags_set_from_faces(*, photo: Photo, score: float | None) -> None:
+    """A face was found in the photo (`score`: the best face's detector score) or none is left
+    (None): set or remove the "human" tag with source FACES. The user's own word on "human"
+    (confirmed or rejected) is left as it is."""
+    with transaction.atomic():
+        if Photo.objects.select_for_update().filter(pk=photo.pk).first() is None:
+            return
+        current = photo.tags.filter(label=HUMAN).first()
+        if current is not None and current.source == Tag.USER:
+            return
+        if score is None:
+            if current is not None and current.source == FACES:
+                current.delete()
+            return
+        if current is None:
+            Tag.objects.create(photo=photo, label=HUMAN, score=float(score), source=FACES)
+        else:  # the tagger's "human": the face confirms it
+            current.source = FACES
+            current.score = max(float(score), current.score)
+            current.save(update_fields=["source", "score"])
+        # "other" says none of the labels fits, which a face disproves.
+        photo.tags.filter(label=OTHER).exclude(source=Tag.USER).delete()
 
 
 def tags_set_by_user(*, user, photo_ids: Iterable, label: str, present: bool) -> int:

@@ -21,6 +21,7 @@ class Job(StrEnum):
 
     PHOTO_PROCESS = "worker.jobs.photo_process"
     PHOTO_UPDATE = "worker.jobs.photo_update"
+    PEOPLE_CLUSTER = "worker.jobs.people_cluster"
     QUEUE_PROBE = "worker.jobs.queue_probe"
 
 
