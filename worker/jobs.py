@@ -26,3 +26,10 @@ def photo_update(photo_id: str) -> str:
     from worker.update import photo_update_run
 
     return photo_update_run(photo_id)
+
+
+def people_cluster(user_id: int) -> str:
+    """Group the owner's faces into people (a full clustering run under a clustering grant)."""
+    from worker.people import people_cluster_run
+
+    return people_cluster_run(user_id)

@@ -2,8 +2,7 @@
 
 The worker opens the grant made to its in-memory key, decrypts the original, and runs STEPS in
 order; each step stores what it derives (encrypted blobs, sealed or plaintext-by-design fields)
-so that running the whole job again replaces rather than adds. Later issues append their steps
-(tags, faces) to STEPS.
+so that running the whole job again replaces rather than adds.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from vault.photos import blobs, granting, pipeline_state, storage
 from vault.photos.grants import GrantedKeys, GrantUnavailable, grant_open
 from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.processing.worker_keys import live_worker_keys
-from worker import identity, metadata, tags, thumbnails
+from worker import faces, identity, metadata, tags, thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +133,7 @@ STEPS: list[tuple[str, Step]] = [
     ("metadata", metadata.read_metadata),
     ("thumbnails", thumbnails.make_thumbnails),
     ("tags", tags.tag_photo),
+    ("faces", faces.find_faces),
 ]
 
 

@@ -1,7 +1,8 @@
 """The `photo_update` job: bring a photo that is already in the vault up to date with the
-pipeline (DESIGN §6) — today, tag it with the active tagger when an older model or none tagged
-it. Only the missing steps run, on the stored preview (already upright and small), so the
-original is not decrypted and decoded again. The photo stays ready and visible throughout."""
+pipeline (DESIGN §6): tag it with the active tagger, or look for faces with the active face
+models, when an older model or none did. Only the missing steps run, on the stored preview
+(already upright and small), so the original is not decrypted and decoded again. The photo
+stays ready and visible throughout."""
 
 from __future__ import annotations
 
@@ -11,24 +12,44 @@ import uuid
 
 from PIL import Image
 
+from vault.accounts.models import UserKeys
 from vault.crypto import DecryptionError
 from vault.photos import blobs
 from vault.photos.grants import GrantUnavailable, grant_open, grants_revoke
 from vault.photos.models import Blob, Photo
 from vault.photos.tagging import TAGGING_FAILED_PREFIX
-from worker import identity, tags
+from worker import faces, identity, tags
 from worker.pipeline import PhotoWork, photo_lock
 
 log = logging.getLogger(__name__)
 
 
-def _needs_tags(photo: Photo, active: str) -> bool:
-    return photo.tagged_by not in (active, TAGGING_FAILED_PREFIX + active)
+def _needs_tags(photo: Photo, active: dict[str, str | None]) -> bool:
+    model = active["tags"]
+    return model is not None and photo.tagged_by not in (model, TAGGING_FAILED_PREFIX + model)
 
 
-# (name, needed?(photo, active tagger id), step): the steps a ready photo may be missing, in
-# pipeline order.
-UPDATE_STEPS = [("tags", _needs_tags, tags.tag_photo)]
+def _needs_faces(photo: Photo, active: dict[str, str | None]) -> bool:
+    models = active["faces"]
+    return models is not None and photo.faces_by not in (models, TAGGING_FAILED_PREFIX + models)
+
+
+def _give_up_tags(photo: Photo, model: str) -> None:
+    Photo.objects.filter(pk=photo.pk).update(tagged_by=TAGGING_FAILED_PREFIX + model)
+
+
+def _give_up_faces(photo: Photo, models: str) -> None:
+    Photo.objects.filter(pk=photo.pk).update(faces_by=TAGGING_FAILED_PREFIX + models)
+
+
+# (name, needed?(photo, active model ids), step, give up(photo, model id)): the steps a ready
+# photo may be missing, in pipeline order. Giving up remembers that the active model could not
+# process the photo, so that the owner's visits do not grant it again and again; a newer model
+# tries afresh.
+UPDATE_STEPS = [
+    ("tags", _needs_tags, tags.tag_photo, _give_up_tags),
+    ("faces", _needs_faces, faces.find_faces, _give_up_faces),
+]
 
 
 def _input_image(photo: Photo, data_key: bytes) -> Image.Image:
@@ -59,12 +80,12 @@ def photo_update_run(photo_id: str) -> str:
         photo = Photo.objects.filter(pk=pid, state=Photo.State.READY).first()
         if photo is None:
             return "gone"  # deleted, or not ready (the processing job runs every step)
-        active = tags.active_tagger_id()
-        if active is None:
-            # This worker cannot tag (its model does not load, though the web thinks it is
-            # fine): keep the grant, so that the owner's visits do not grant the photo again
-            # and again; the grant expires, and the worker log says why.
-            return "no tagger"
+        active = {"tags": tags.active_tagger_id(), "faces": faces.active_faces_id()}
+        if not any(active.values()):
+            # This worker has no usable model (its files do not load, though the web thinks
+            # they are fine): keep the grant, so that the owner's visits do not grant the
+            # photo again and again; the grant expires, and the worker log says why.
+            return "no models"
         me = identity.current()
         try:
             keys = grant_open(photo=photo, worker_key_id=me.key_id, private_key=me.private_key)
@@ -72,30 +93,34 @@ def photo_update_run(photo_id: str) -> str:
             log.info("photo %s: %s", pid, error)
             return "no grant"
         try:
-            missing = [(name, step) for name, needed, step in UPDATE_STEPS if needed(photo, active)]
+            missing = [
+                (name, step, give_up)
+                for name, needed, step, give_up in UPDATE_STEPS
+                if needed(photo, active)
+            ]
             if not missing:
                 return "up to date"
             try:
                 image = _input_image(photo, keys.data_key)
             except LookupError:
-                _give_up(photo, active)
+                for name, _step, give_up in missing:
+                    give_up(photo, active[name])
                 return "failed"
-            work = PhotoWork(photo=photo, keys=keys, owner_public_key=b"", original=b"")
+            work = PhotoWork(
+                photo=photo,
+                keys=keys,
+                owner_public_key=bytes(UserKeys.objects.get(user_id=photo.owner_id).public_key),
+                original=b"",
+            )
             work.image = image
-            for name, step in missing:
+            for name, step, give_up in missing:
                 try:
                     step(work)
                 except Exception:
                     log.exception("photo %s: %s failed", pid, name)
-                    _give_up(photo, active)
-                    return "failed"
+                    give_up(photo, active[name])
+                    continue
                 log.info("photo %s: %s brought up to date", pid, name)
             return "updated"
         finally:
             grants_revoke(photo=photo)
-
-
-def _give_up(photo: Photo, active: str) -> None:
-    """Remember that the active tagger could not tag this photo, so that the owner's visits
-    do not grant it again and again; a new model tries afresh."""
-    Photo.objects.filter(pk=photo.pk).update(tagged_by=TAGGING_FAILED_PREFIX + active)

@@ -105,6 +105,7 @@ def preload_models() -> None:
     """Load the active models before the first job, so that the first photo does not wait and
     a missing or mismatching model file is reported at start. Without a usable model the worker
     still runs (thumbnails need none); the steps that need it say so."""
-    from worker import tags
+    from worker import faces, tags
 
     tags.tagger_or_reason()
+    faces.face_models_or_reason()

@@ -26,7 +26,9 @@ RUN_LOST_AFTER = dt.timedelta(minutes=15)
 
 def people_mark_changed(*, user) -> None:
     """Faces were found, or the owner changed people: a clustering run is due."""
-    PeopleState.objects.update_or_create(owner=user, defaults={"needs_clustering": True})
+    PeopleState.objects.update_or_create(
+        owner=user, defaults={"needs_clustering": True, "changed_at": timezone.now()}
+    )
 
 
 def _batch_running(user) -> bool:

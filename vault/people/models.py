@@ -122,6 +122,7 @@ class PeopleState(models.Model):
         related_name="people_state",
     )
     needs_clustering = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(null=True)  # faces found or people changed, last time
     clustered_at = models.DateTimeField(null=True)
     # When a clustering job was last granted and queued (a lost job is queued again later).
     requested_at = models.DateTimeField(null=True)

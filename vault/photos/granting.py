@@ -9,7 +9,7 @@ import logging
 from enum import StrEnum
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -18,8 +18,9 @@ from vault.crypto import DecryptionError
 from vault.photos import blobs
 from vault.photos.grants import grants_issue
 from vault.photos.models import Photo, ProcessingGrant
-from vault.photos.tag_status import active_tagger_id
+from vault.photos.tag_status import active_faces_id, active_tagger_id
 from vault.photos.tagging import TAGGING_FAILED_PREFIX
+from vault.processing import visits
 from vault.processing.queue import Job, enqueue, enqueue_on_commit
 from vault.processing.worker_keys import live_worker_keys
 
@@ -136,22 +137,40 @@ def photos_regrant(*, user, keyring: Keyring) -> int:
         log.info("user %s: re-granted %d photo(s) to %d worker(s)", user.pk, count, len(workers))
     _requeue_forgotten(user=user, workers=workers)
     photos_refresh(user=user, keyring=keyring, workers=workers)
+    visits.owner_visited(user=user, keyring=keyring, workers=workers)
     return count
+
+
+def _out_of_date() -> Q | None:
+    """Ready photos that a usable active model has not seen yet (tagger, face models); None
+    when no model is usable, so nothing can be brought up to date."""
+    conditions = []
+    for field, (model_id, _problem) in (
+        ("tagged_by", active_tagger_id()),
+        ("faces_by", active_faces_id()),
+    ):
+        if model_id is not None:
+            conditions.append(~Q(**{f"{field}__in": [model_id, TAGGING_FAILED_PREFIX + model_id]}))
+    if not conditions:
+        return None
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined |= condition
+    return combined
 
 
 def photos_refresh(*, user, keyring: Keyring, workers: dict[str, bytes]) -> int:
     """Bring the owner's ready photos up to date with the pipeline: those not tagged by the
-    active tagger (processed before tagging existed, by an older model, or while no model was
-    usable) are granted to the live workers for a `photo_update` job, a batch per visit. A
-    grant older than REQUEUE_AFTER counts as lost (its job too) and is replaced. Returns how
-    many photos were granted."""
-    active, _problem = active_tagger_id()
-    if active is None or not workers:
+    active tagger, or not looked at by the active face models (processed before the step
+    existed, by an older model, or while no model was usable), are granted to the live workers
+    for a `photo_update` job, a batch per visit. A grant older than REQUEUE_AFTER counts as
+    lost (its job too) and is replaced. Returns how many photos were granted."""
+    out_of_date = _out_of_date()
+    if out_of_date is None or not workers:
         return 0
     recent = _live_grants(workers).filter(created_at__gte=timezone.now() - REQUEUE_AFTER)
     stale = (
-        Photo.objects.filter(owner=user, state=Photo.State.READY)
-        .exclude(tagged_by__in=[active, TAGGING_FAILED_PREFIX + active])
+        Photo.objects.filter(out_of_date, owner=user, state=Photo.State.READY)
         .annotate(has_live_grant=Exists(recent.filter(photo=OuterRef("pk"))))
         .filter(has_live_grant=False)
         .order_by("-shown_at")[:REGRANT_BATCH]
@@ -161,16 +180,15 @@ def photos_refresh(*, user, keyring: Keyring, workers: dict[str, bytes]) -> int:
         try:
             data_key = blobs.original_data_key(photo, private_key=keyring.private_key)
         except (OSError, DecryptionError):
-            log.warning("photo %s: its original does not open; not re-tagged", photo.id)
-            Photo.objects.filter(pk=photo.pk).update(tagged_by=TAGGING_FAILED_PREFIX + active)
+            log.warning("photo %s: its original does not open; not brought up to date", photo.id)
+            _give_up_unreadable(photo)
             continue
         with transaction.atomic():
-            # Checked again under a row lock: deleted in another tab, tagged, or granted by
+            # Checked again under a row lock: deleted in another tab, updated, or granted by
             # another request since the query above.
             locked = (
                 Photo.objects.select_for_update()
-                .filter(pk=photo.pk, state=Photo.State.READY)
-                .exclude(tagged_by__in=[active, TAGGING_FAILED_PREFIX + active])
+                .filter(out_of_date, pk=photo.pk, state=Photo.State.READY)
                 .first()
             )
             if locked is None or recent.filter(photo=locked).exists():
@@ -181,8 +199,21 @@ def photos_refresh(*, user, keyring: Keyring, workers: dict[str, bytes]) -> int:
                 enqueue_on_commit(Job.PHOTO_UPDATE, str(locked.id))
                 count += 1
     if count:
-        log.info("user %s: %d photo(s) granted for tagging by %s", user.pk, count, active)
+        log.info("user %s: %d photo(s) granted to be brought up to date", user.pk, count)
     return count
+
+
+def _give_up_unreadable(photo: Photo) -> None:
+    """Its original does not open: remember it failed for the active models, so that it is not
+    granted again and again."""
+    changes = {}
+    for field, (model_id, _problem) in (
+        ("tagged_by", active_tagger_id()),
+        ("faces_by", active_faces_id()),
+    ):
+        if model_id is not None and getattr(photo, field) != model_id:
+            changes[field] = TAGGING_FAILED_PREFIX + model_id
+    Photo.objects.filter(pk=photo.pk).update(**changes)
 
 
 def _requeue_forgotten(*, user, workers: dict[str, bytes]) -> int:

@@ -48,9 +48,10 @@ class Photo(models.Model):
     # The model id (name@sha256 prefix) whose tags the photo carries; "" when not tagged yet.
     # A photo tagged by another model than the active one is re-tagged on its owner's visit.
     tagged_by = models.CharField(max_length=80, blank=True, default="")
-    # The face detector (name@sha256 prefix) that looked for faces in it; "" when none has.
-    # Like tagged_by: a photo not seen by the active detector is looked at on the owner's visit.
-    faces_by = models.CharField(max_length=80, blank=True, default="")
+    # The face models ("<detector id>+<embedder id>") that looked for faces in it; "" when none
+    # has. Like tagged_by: a photo not seen by the active models is looked at on the owner's
+    # visit ("failed:" + id when they could not read it).
+    faces_by = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
         constraints = [

@@ -45,3 +45,18 @@ def tagging_status(*, user) -> TaggingStatus:
     done = [model_id, TAGGING_FAILED_PREFIX + model_id] if model_id else []
     to_update = ready.exclude(tagged_by__in=done).count() if model_id else 0
     return TaggingStatus(model_id=model_id, problem=problem, to_update=to_update, total=total)
+
+
+FACE_TASKS = ("face_detector", "face_embedder")
+
+
+def active_faces_id() -> tuple[str | None, str]:
+    """("<detector id>+<embedder id>", "") of the usable face models — what Photo.faces_by
+    records — or (None, why faces cannot be found on this server)."""
+    ids = []
+    for task in FACE_TASKS:
+        try:
+            ids.append(modelcards.active_card(Path(settings.VAULT_MODELS_DIR), task).model_id)
+        except modelcards.CardError as error:
+            return None, str(error)
+    return "+".join(ids), ""

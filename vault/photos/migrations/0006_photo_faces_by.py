@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="photo",
             name="faces_by",
-            field=models.CharField(blank=True, default="", max_length=80),
+            field=models.CharField(blank=True, default="", max_length=120),
         ),
     ]
