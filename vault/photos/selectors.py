@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError, seal
+from vault.photos import photo_sets
 from vault.photos.models import Photo, Tag
 from vault.photos.sealing import exif_aad, name_aad
 
@@ -28,6 +29,9 @@ def photos_for_gallery(*, user, filters: dict | None = None) -> QuerySet[Photo]:
         photos = photos.filter(
             Exists(Tag.objects.filter(photo=OuterRef("pk"), label=label, rejected=False))
         )
+    for photo_set in photo_sets.registered():
+        if filters.get(photo_set.key):
+            photos = photos.filter(pk__in=photo_set.photo_ids(user, filters[photo_set.key]))
     tz = timezone.get_current_timezone()
     if filters.get("date_from"):
         start = dt.datetime.combine(filters["date_from"], dt.time.min, tzinfo=tz)

@@ -8,9 +8,15 @@ from django.http import QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from vault.photos import photo_sets
 from vault.photos.forms import MAX_TAGS_IN_FILTER, GalleryFilterForm
 
-FILTER_KEYS = ("tag", "date_from", "date_to")
+BASE_FILTER_KEYS = ("tag", "date_from", "date_to")
+
+
+def filter_keys() -> tuple[str, ...]:
+    """The query keys of the gallery's filters, in URL order: ours, then registered ones."""
+    return BASE_FILTER_KEYS + photo_sets.filter_keys()
 
 
 def wants_json(request) -> bool:
@@ -19,12 +25,11 @@ def wants_json(request) -> bool:
 
 def filters_query(filters: dict) -> str:
     """The query string of valid filters, in a fixed order: `tag` repeated per label."""
-    pairs = {
-        key: value.isoformat() if hasattr(value, "isoformat") else value
-        for key, value in filters.items()
-        if key in FILTER_KEYS and value
-    }
-    return urlencode({key: pairs[key] for key in FILTER_KEYS if key in pairs}, doseq=True)
+    pairs = {}
+    for key, value in filters.items():
+        if key in filter_keys() and value:
+            pairs[key] = value.isoformat() if hasattr(value, "isoformat") else value
+    return urlencode({key: pairs[key] for key in filter_keys() if key in pairs}, doseq=True)
 
 
 def _filters_from(params) -> tuple[GalleryFilterForm, dict, str]:
@@ -37,6 +42,10 @@ def _filters_from(params) -> tuple[GalleryFilterForm, dict, str]:
             present[key] = params[key]
     form = GalleryFilterForm(present if present else None)
     filters = form.filters()
+    for key in photo_sets.filter_keys():
+        value = photo_sets.parse(params.get(key))
+        if value is not None:
+            filters[key] = value
     return form, filters, filters_query(filters)
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import granting, selectors, tag_status
+from vault.photos import granting, photo_sets, selectors, tag_status
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
 from vault.photos.views.tags import tagger_unavailable_text, tagging_text
@@ -39,6 +39,28 @@ class TagChip:
     count: int  # photos the gallery would show with this tag selected (as well)
     selected: bool
     query: str  # the filter query with this tag toggled
+
+
+@dataclass(frozen=True)
+class SetChip:
+    """An active filter another app provides (a person): shown with a link that removes it."""
+
+    key: str
+    value: str
+    label: str
+    query: str  # the filter query without it
+
+
+def _set_chips(request, filters: dict) -> list[SetChip]:
+    chips = []
+    for photo_set in photo_sets.registered():
+        value = filters.get(photo_set.key)
+        if value is None:
+            continue
+        label = photo_set.describe(request.user, request.keyring, value) or "Not found"
+        rest = {key: v for key, v in filters.items() if key != photo_set.key}
+        chips.append(SetChip(photo_set.key, str(value), label, filters_query(rest)))
+    return chips
 
 
 def _tag_chips(*, user, filters: dict) -> list[TagChip]:
@@ -67,6 +89,7 @@ def gallery(request):
         "filter_form": form,
         "filters": filters,
         "tag_chips": _tag_chips(user=request.user, filters=filters),
+        "set_chips": _set_chips(request, filters),
         "tagging": tagging,
         "tagging_text": tagging_text(tagging),
         "tag_labels": Tag.Label.choices,
