@@ -1,0 +1,174 @@
+"""Review (DESIGN §8): the unassigned faces nearest to a named person ("Is this Ana?") and the
+unnamed groups that look like a named person. Runs in the web process on the owner's visit,
+with the keyring's metadata key: numpy only (no scikit-learn, no dlib — DESIGN §2).
+
+Vectors are the sealed 128-D dlib descriptors; the face distance is Euclidean, as dlib uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vault.crypto import DecryptionError
+from vault.people.models import Face, Person
+from vault.people.sealing import EMBEDDING_DIM, embedding_aad, exemplars_aad, vectors_open
+
+# dlib's own rule for its ResNet descriptors: two faces closer than 0.6 are the same person
+# (dlib.net/face_recognition.py.html; 99.38 % on LFW). Looser than the clustering's threshold
+# on purpose: review asks the owner, so a near miss costs one click, not a wrong person.
+REVIEW_THRESHOLD = 0.6
+REVIEW_LIMIT = 24  # faces offered at once ("Is this Ana?")
+# Newest unassigned faces compared per visit: bounds the page's cost (one AES-GCM open each,
+# about 20 µs) for owners with a huge backlog; older ones come up as these are answered.
+REVIEW_SCAN = 3000
+# A person's own faces added to their exemplars (the owner's placements first): a person
+# named and filled by hand has no exemplars until the next clustering run.
+OWN_FACES = 32
+# Faces opened per unnamed group that has no exemplars yet.
+GROUP_FACES = 8
+MERGE_SUGGESTIONS = 12
+
+
+def _rows(plain: bytes) -> np.ndarray:
+    return np.frombuffer(plain, dtype="<f4").reshape(-1, EMBEDDING_DIM)
+
+
+def _open(metadata_key: bytes, sealed, aad: bytes) -> np.ndarray | None:
+    """The sealed float32 rows, or None when absent or not opening (skipped, never fatal)."""
+    if sealed is None:
+        return None
+    try:
+        rows = _rows(vectors_open(metadata_key, bytes(sealed), aad))
+    except DecryptionError:
+        return None
+    return rows if len(rows) and np.isfinite(rows).all() else None
+
+
+def person_vectors(*, person: Person, metadata_key: bytes, own_faces: int = OWN_FACES):
+    """(k, 128) vectors standing for the person: its exemplars and some of its own faces; an
+    empty array when nothing opens."""
+    parts = []
+    exemplars = _open(metadata_key, person.exemplars_sealed, exemplars_aad(person.id))
+    if exemplars is not None:
+        parts.append(exemplars)
+    faces = (
+        Face.objects.filter(person=person, not_a_face=False, embedding_sealed__isnull=False)
+        .order_by("-assigned_by", "-score", "id")
+        .values_list("id", "embedding_sealed")[:own_faces]
+    )
+    for face_id, sealed in faces:
+        rows = _open(metadata_key, sealed, embedding_aad(face_id))
+        if rows is not None:
+            parts.append(rows[:1])
+    if not parts:
+        return np.empty((0, EMBEDDING_DIM), dtype=np.float32)
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def min_distances(candidates: np.ndarray, exemplars: np.ndarray) -> np.ndarray:
+    """(n,) Euclidean distance of each candidate row to its nearest exemplar row."""
+    if not len(candidates) or not len(exemplars):
+        return np.full(len(candidates), np.inf, dtype=np.float64)
+    c = candidates.astype(np.float64)
+    e = exemplars.astype(np.float64)
+    squared = (c * c).sum(1)[:, None] + (e * e).sum(1)[None, :] - 2.0 * (c @ e.T)
+    return np.sqrt(np.maximum(squared, 0.0)).min(axis=1)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    face: Face
+    distance: float
+
+
+def review_candidates(
+    *,
+    person: Person,
+    metadata_key: bytes,
+    threshold: float = REVIEW_THRESHOLD,
+    limit: int = REVIEW_LIMIT,
+) -> list[Candidate]:
+    """Unassigned, clusterable faces of the owner within `threshold` of the person, nearest
+    first. Never a face the owner already said is not this person (a veto), nor a face of a
+    photo where the person already is (one person is in a photo once, unless the owner says
+    otherwise)."""
+    exemplars = person_vectors(person=person, metadata_key=metadata_key)
+    if not len(exemplars):
+        return []
+    photos_with_person = Face.objects.filter(person=person).values("photo_id")
+    rows = list(
+        Face.objects.filter(
+            owner_id=person.owner_id,
+            person=None,
+            not_a_face=False,
+            clusterable=True,
+            embedding_sealed__isnull=False,
+        )
+        .exclude(vetoes__person=person)
+        .exclude(photo_id__in=photos_with_person)
+        .order_by("-created_at", "id")
+        .values_list("id", "embedding_sealed")[:REVIEW_SCAN]
+    )
+    ids, vectors = [], []
+    for face_id, sealed in rows:
+        opened = _open(metadata_key, sealed, embedding_aad(face_id))
+        if opened is not None:
+            ids.append(face_id)
+            vectors.append(opened[0])
+    if not ids:
+        return []
+    distances = min_distances(np.stack(vectors), exemplars)
+    order = np.argsort(distances, kind="stable")
+    close = [(ids[i], float(distances[i])) for i in order if distances[i] <= threshold][:limit]
+    faces = Face.objects.select_related("photo").in_bulk([face_id for face_id, _ in close])
+    return [Candidate(faces[face_id], d) for face_id, d in close if face_id in faces]
+
+
+@dataclass(frozen=True)
+class MergeSuggestion:
+    group: Person  # an unnamed group
+    person: Person  # the named person it looks like
+    distance: float
+
+
+def merge_suggestions(
+    *,
+    user,
+    metadata_key: bytes,
+    person: Person | None = None,
+    threshold: float = REVIEW_THRESHOLD,
+    limit: int = MERGE_SUGGESTIONS,
+) -> list[MergeSuggestion]:
+    """Unnamed, visible groups that are within `threshold` of a named person (only of `person`
+    when given), nearest first; each group is suggested for its nearest person."""
+    named = Person.objects.filter(owner=user, name_sealed__isnull=False, hidden=False)
+    if person is not None:
+        if person.name_sealed is None:
+            return []
+        named = named.filter(pk=person.pk)
+    named_vectors = {}
+    for candidate in named:
+        vectors = person_vectors(person=candidate, metadata_key=metadata_key)
+        if len(vectors):
+            named_vectors[candidate.pk] = (candidate, vectors)
+    if not named_vectors:
+        return []
+    suggestions = []
+    groups = Person.objects.filter(owner=user, name_sealed__isnull=True, hidden=False)
+    for group in groups:
+        vectors = person_vectors(person=group, metadata_key=metadata_key, own_faces=GROUP_FACES)
+        if not len(vectors):
+            continue
+        best = None
+        for candidate, exemplars in named_vectors.values():
+            # The median over the group's vectors, not the closest pair: one stray face in a
+            # group must not make the whole group look like someone.
+            distance = float(np.median(min_distances(vectors, exemplars)))
+            if distance <= threshold and (best is None or distance < best[1]):
+                best = (candidate, distance)
+        if best is not None:
+            suggestions.append(MergeSuggestion(group, best[0], best[1]))
+    suggestions.sort(key=lambda s: (s.distance, str(s.group.pk)))
+    return suggestions[:limit]
