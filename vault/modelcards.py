@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TASKS = ("tagger", "face-detector", "face-embedder")
+TASKS = ("tagger", "face_detector", "face_embedder")
 LABELS = ("human", "landscape", "animal", "vehicle", "fruit", "other")
 FORMATS = ("keras", "tflite", "dlib")
 ACTIVATIONS = ("softmax-logits", "softmax", "sigmoid")
@@ -55,6 +55,11 @@ class ModelCard:
     def get(self, key: str, default=None):
         return self.data.get(key, default)
 
+    def companion(self, role: str) -> Path:
+        """The path of a further file the model needs (`companions[role]`, e.g. the face
+        embedder's landmark predictor), verified with the card like its main file."""
+        return self.path.parent / self.data["companions"][role]["file"]
+
 
 def _check(data: dict, path: Path) -> None:
     missing = [key for key in REQUIRED if not isinstance(data.get(key), str) or not data[key]]
@@ -73,6 +78,23 @@ def _check(data: dict, path: Path) -> None:
         raise CardError(f"{path.name}: active must be true or false")
     if data["task"] == "tagger":
         _check_tagger(data, path)
+    companions = data.get("companions", {})
+    if not isinstance(companions, dict):
+        raise CardError(f"{path.name}: companions must be an object {{role: {{file, sha256}}}}")
+    for role, spec in companions.items():
+        if not isinstance(spec, dict):
+            raise CardError(f"{path.name}: companion {role!r} must be {{file, sha256}}")
+        name, sha = spec.get("file"), spec.get("sha256")
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise CardError(f"{path.name}: companion {role!r} file must be a name inside models/")
+        if (
+            not isinstance(sha, str)
+            or len(sha) != 64
+            or any(c not in "0123456789abcdef" for c in sha)
+        ):
+            raise CardError(
+                f"{path.name}: companion {role!r} sha256 must be 64 lower-case hex digits"
+            )
 
 
 def _check_tagger(data: dict, path: Path) -> None:
@@ -140,20 +162,28 @@ def file_sha256(path: Path) -> str:
     return _digests[key]
 
 
-def card_verify(card: ModelCard, *, fresh: bool = False) -> None:
-    """Raise CardError unless the card's file exists and matches its sha256. `fresh` re-hashes
-    even when the file looks unchanged (the worker does, right before loading it)."""
-    if not card.file.is_file():
-        raise CardError(f"{card.path.name}: model file {card.data['file']} is missing")
+def _verify_file(card: ModelCard, name: str, sha256: str, *, fresh: bool) -> None:
+    path = card.path.parent / name
+    if not path.is_file():
+        raise CardError(f"{card.path.name}: model file {name} is missing")
     if fresh:
-        for key in [key for key in _digests if key[0] == str(card.file)]:
+        for key in [key for key in _digests if key[0] == str(path)]:
             del _digests[key]
     try:
-        actual = file_sha256(card.file)
+        actual = file_sha256(path)
     except OSError as error:
         raise CardError(f"{card.path.name}: model file unreadable ({error.strerror})") from None
-    if actual != card.sha256:
-        raise CardError(f"{card.path.name}: sha256 of {card.data['file']} does not match its card")
+    if actual != sha256:
+        raise CardError(f"{card.path.name}: sha256 of {name} does not match its card")
+
+
+def card_verify(card: ModelCard, *, fresh: bool = False) -> None:
+    """Raise CardError unless the card's file (and each companion file) exists and matches its
+    sha256. `fresh` re-hashes even when a file looks unchanged (the worker does, right before
+    loading it)."""
+    _verify_file(card, card.data["file"], card.sha256, fresh=fresh)
+    for spec in card.get("companions", {}).values():
+        _verify_file(card, spec["file"], spec["sha256"], fresh=fresh)
 
 
 @dataclass
