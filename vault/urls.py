@@ -10,4 +10,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("vault.accounts.urls")),
     path("photos/", include("vault.photos.urls")),
+    path("people/", include("vault.people.urls")),
 ]

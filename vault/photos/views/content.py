@@ -136,11 +136,12 @@ def _cache_control(variant: str) -> str:
     return "private, no-store"
 
 
-def _blob_response(request, photo_id, variant: str, *, attachment: bool = False):
+def blob_response(request, photo_id, variant: str, *, index: int = 0, attachment: bool = False):
+    """Stream one of the request user's blobs (also serves the people app's face crops)."""
     # One query, the owner in it: another user's photo id finds nothing, just like a wrong one.
     blob = (
         Blob.objects.select_related("photo")
-        .filter(photo__owner=request.user, photo_id=photo_id, variant=variant, index=0)
+        .filter(photo__owner=request.user, photo_id=photo_id, variant=variant, index=index)
         .first()
     )
     if blob is None:
@@ -182,16 +183,16 @@ def _blob_response(request, photo_id, variant: str, *, attachment: bool = False)
 @require_GET
 @keyring_required
 def thumb(request, photo_id):
-    return _blob_response(request, photo_id, Blob.Variant.THUMB)
+    return blob_response(request, photo_id, Blob.Variant.THUMB)
 
 
 @require_GET
 @keyring_required
 def preview(request, photo_id):
-    return _blob_response(request, photo_id, Blob.Variant.PREVIEW)
+    return blob_response(request, photo_id, Blob.Variant.PREVIEW)
 
 
 @require_GET
 @keyring_required
 def download(request, photo_id):
-    return _blob_response(request, photo_id, Blob.Variant.ORIGINAL, attachment=True)
+    return blob_response(request, photo_id, Blob.Variant.ORIGINAL, attachment=True)
