@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -13,6 +14,14 @@ from vault.people import review, selectors
 from vault.people.clustering_state import clustering_status, people_refresh
 from vault.people.forms import FaceActionForm, PersonNameForm
 from vault.photos import granting
+
+
+def read_only(request):
+    """None for GET/HEAD, else a 405. Called after the owner's object was looked up, so that
+    another user's id is a 404 whatever the method (no route tells ids apart by method)."""
+    if request.method in ("GET", "HEAD"):
+        return None
+    return HttpResponseNotAllowed(["GET", "HEAD"])
 
 
 def _page_number(request) -> int:
@@ -51,12 +60,13 @@ def people_list(request):
     )
 
 
-@require_GET
 @never_cache
 @keyring_required
 def person_detail(request, person_id):
     user, key = request.user, request.keyring.metadata_key
     person = selectors.person_of_owner(user=user, person_id=person_id)
+    if refused := read_only(request):
+        return refused
     card = selectors.person_card(person=person, metadata_key=key)
     number = _page_number(request)
     faces, more_faces = selectors.faces_page(selectors.person_faces(person=person), number=number)
@@ -88,12 +98,13 @@ def person_detail(request, person_id):
     )
 
 
-@require_GET
 @never_cache
 @keyring_required
 def face_detail(request, face_id):
     user, key = request.user, request.keyring.metadata_key
     face = selectors.face_of_owner(user=user, face_id=face_id)
+    if refused := read_only(request):
+        return refused
     card = selectors.person_card(person=face.person, metadata_key=key) if face.person else None
     return render(
         request,
