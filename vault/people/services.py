@@ -5,7 +5,8 @@ merged or dropped by a run; it only gains faces).
 
 Every change runs in one transaction that locks the rows it changes (select_for_update, the
 owner in every query; ids that are not the owner's raise Http404 and change nothing), then
-marks a clustering run as due. An unprotected person left with no face is deleted.
+marks a clustering run as due. An unprotected person left with no face is deleted. Locks are
+taken people first, then faces, each in id order, so two changes never wait on each other.
 """
 
 from __future__ import annotations
@@ -208,8 +209,8 @@ def face_move(*, user, face_ids: Iterable, person_id) -> Person:
     again); the people they left get a veto. Two faces of one photo may go to one person: the
     owner knows about mirrors and photos of photos."""
     with transaction.atomic():
-        faces = _locked_faces(user, face_ids)
         [target] = _locked_people(user, [person_id])
+        faces = _locked_faces(user, face_ids)
         was_not_a_face = {f.photo_id for f in faces if f.not_a_face}
         previous = _assign(user, faces, target)
         _drop_if_empty(previous)

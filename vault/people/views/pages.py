@@ -89,11 +89,14 @@ def person_detail(request, person_id):
             "candidates": (
                 review.review_candidates(person=person, metadata_key=key) if named else []
             ),
-            "suggestions": (
-                review.merge_suggestions(user=user, metadata_key=key, person=person)
-                if named
-                else []
-            ),
+            "suggestions": [
+                (suggestion, selectors.person_card(person=suggestion.group, metadata_key=key))
+                for suggestion in (
+                    review.merge_suggestions(user=user, metadata_key=key, person=person)
+                    if named
+                    else []
+                )
+            ],
         },
     )
 
