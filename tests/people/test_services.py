@@ -305,3 +305,31 @@ def test_merge_suggestions_name_the_close_group_not_the_far_one(owner, mk):
     suggestions = review.merge_suggestions(user=owner, metadata_key=mk, person=ana)
     assert [(s.group.id, s.person.id) for s in suggestions] == [(close.id, ana.id)]
     assert far.id not in [s.group.id for s in review.merge_suggestions(user=owner, metadata_key=mk)]
+
+
+def test_faces_of_a_photo_come_in_detection_order_with_names(owner, mk, other_user, other_mk):
+    from vault.people.selectors import faces_of_photo
+
+    _, [face] = synthetic.person_with_faces(owner, mk, seed=1, count=1, name="Ana")
+    photo = face.photo
+    loose = synthetic.face_row(owner, photo, mk, synthetic.look(2, 0))
+    wrong = synthetic.face_row(owner, photo, mk, synthetic.look(3, 0))
+    services.faces_not_a_face(user=owner, face_ids=[wrong.id])
+    shown = faces_of_photo(user=owner, photo=photo, metadata_key=mk)
+    assert [(f.face.id, f.name) for f in shown] == [(face.id, "Ana"), (loose.id, None)]
+    assert faces_of_photo(user=other_user, photo=photo, metadata_key=other_mk) == []
+
+
+def test_a_group_without_exemplars_is_compared_by_its_faces(owner, mk):
+    ana, _ = synthetic.person_with_faces(owner, mk, seed=1, count=3, name="Ana")
+    group = synthetic.person_row(owner, mk)
+    for n in range(3):
+        synthetic.face_row(
+            owner, synthetic.photo_row(owner, mk), mk, synthetic.look(1, 60 + n), person=group
+        )
+    stray = synthetic.person_row(owner, mk)
+    synthetic.face_row(
+        owner, synthetic.photo_row(owner, mk), mk, synthetic.look(7, 0), person=stray
+    )
+    suggestions = review.merge_suggestions(user=owner, metadata_key=mk, person=ana)
+    assert [s.group.id for s in suggestions] == [group.id]
