@@ -62,8 +62,9 @@ class Tiling:
     """The second pass for small faces: pictures whose longer side is at least `min_side` px
     are cut into a grid of overlapping tiles (`columns` × `rows` for a landscape picture,
     swapped for a portrait one), each run through the model; a tile detection is kept only if
-    it is smaller than `max_face_fraction` of the tile's longer side (bigger faces are the whole
-    picture's pass's job, and a big face cut by a tile edge would give half a face)."""
+    it scores at least `min_score`, is smaller than `max_face_fraction` of the picture's longer
+    side (bigger faces are the whole picture's pass's job) and does not touch an inner tile
+    edge (a face cut by a tile edge would give half a face)."""
 
     # 4 × 3 found 11/16 faces of the 12 MP composite, 3 × 2 found 6/16, none 3/16
     # (training/face_detection_eval.py), with no false positive more.
@@ -71,7 +72,12 @@ class Tiling:
     rows: int = 3
     overlap: float = 0.25  # fraction of a tile's side shared with its neighbour
     min_side: int = 1200
-    max_face_fraction: float = 0.5
+    # A tile finds what the whole-picture pass is too coarse for: faces shorter than this
+    # fraction of the picture's longer side (the whole-picture pass finds bigger ones). Larger
+    # "faces" seen in a zoomed tile were collars and badges on the evaluation photos.
+    max_face_fraction: float = 0.1
+    # Zoomed tiles also see face-like texture: their detections need a higher score.
+    min_score: float = 0.6
     edge_margin: float = 0.02  # detections this close to an inner tile edge are cut faces
 
     def tiles(
@@ -220,14 +226,14 @@ class FaceDetector:
         if tiling is None or original_side < tiling.min_side:
             return []
         width, height = image.size
+        limit = tiling.max_face_fraction * max(width, height)
         kept = []
         for region in tiling.tiles(width, height, force=True):
             x0, y0, x1, y1 = region
-            limit = tiling.max_face_fraction * max(x1 - x0, y1 - y0)
             margin = tiling.edge_margin * max(x1 - x0, y1 - y0)
             for face in self._pass(image, region):
                 left, top, w, h = face.box
-                if max(w, h) > limit:
+                if max(w, h) > limit or face.score < tiling.min_score:
                     continue
                 # A face touching a tile edge that is not the picture's edge is probably cut.
                 cut = (
