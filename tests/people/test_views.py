@@ -366,3 +366,25 @@ def test_signed_out_visitors_go_to_the_login_page(client, owner, mk):
 def test_the_navigation_links_to_people(owner_client):
     page = owner_client.get(reverse("photos:gallery")).content.decode()
     assert f'href="{reverse("people:list")}"' in page
+
+
+def test_a_name_with_markup_is_shown_as_text(owner_client, owner, mk):
+    ana, _ = synthetic.person_with_faces(owner, mk, seed=1, count=1)
+    name = '<img src=x onerror="alert(1)">'
+    _follow_post(owner_client, reverse("people:rename", args=[ana.id]), {"name": name})
+    for url in (reverse("people:list"), reverse("people:detail", args=[ana.id])):
+        page = owner_client.get(url).content.decode()
+        assert name not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+
+
+def test_a_change_posted_without_the_csrf_token_is_refused(owner_client, owner, mk):
+    ana, [face] = synthetic.person_with_faces(owner, mk, seed=1, count=1, name="Ana")
+    client = owner_client
+    client.handler.enforce_csrf_checks = True  # signed in; from now on, as a browser would
+    for name, data in (
+        ("rename", {"name": "Mallory"}),
+        ("faces", {"face": [str(face.id)], "action": "not_a_face"}),
+    ):
+        assert client.post(reverse(f"people:{name}", args=[ana.id]), data).status_code == 403
+    assert name_open(mk, Person.objects.get(pk=ana.pk)) == "Ana"
+    assert not Face.objects.get(pk=face.pk).not_a_face
