@@ -1,0 +1,541 @@
+"""Grouping a user's faces into people: exact DBSCAN over the 128-D face embeddings, and the
+user's corrections as hard constraints on top of it. Pure functions on numpy arrays (no Django,
+no database, no keys): worker/people.py loads the rows, calls cluster_faces, writes the result.
+
+Distances are Euclidean between dlib ResNet embeddings (worker/ai/face_embedder.py), where dlib's
+own same-person threshold is 0.6. The constants below are tuned on real identities by
+training/evaluate_faces.py (serengil/deepface tests/unit/dataset) — see their comments.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# DBSCAN's eps and the join radius of incremental assignment (Euclidean, dlib embeddings).
+# Provisional: re-tuned on the deepface set by training/evaluate_faces.py.
+DISTANCE_THRESHOLD = 0.5
+# DBSCAN's min_samples (the point itself included): a group of fewer faces makes no person.
+MIN_CLUSTER_SIZE = 3
+# Embeddings kept per person for incremental assignment and review: enough to cover poses,
+# ages and lighting of one person, few enough that 500 people cost ~8 MB and < 1 ms a face.
+MAX_EXEMPLARS = 32
+
+NEW_PREFIX = "new:"
+# Float32 rounding in the distance bounds of the neighbour search; widening the candidate
+# window by this much keeps the search exact (never drops a true neighbour).
+_BOUND_SLACK = 1e-4
+# Cells of the distance blocks computed at once (~80 MB of float32): bounds memory at any n.
+_BLOCK_CELLS = 20_000_000
+# Widest spread of distance-to-pivot within one block of rows (see _bucket_blocks).
+_ROW_SPAN = 0.05
+
+
+@dataclass(frozen=True)
+class FaceItem:
+    face_id: str
+    photo_id: str
+    embedding: np.ndarray  # (128,) float32
+    person_id: str | None  # current person, None if unassigned
+    locked: bool = False  # the user put it there: never moved by clustering
+    vetoed: frozenset[str] = frozenset()  # persons this face must never join ("not this person")
+
+
+@dataclass(frozen=True)
+class PersonItem:
+    person_id: str
+    protected: bool  # named or merged by the user: never renamed/split/merged, only gains faces
+
+
+@dataclass
+class Clustering:
+    assignments: dict[str, str | None]  # face_id -> person_id, a "new:<n>" key, or None
+    new_people: list[str] = field(default_factory=list)  # the "new:<n>" keys used
+    emptied: list[str] = field(default_factory=list)  # unprotected person ids left faceless
+
+
+# --- exact DBSCAN with a pruned neighbour search ----------------------------------------------
+
+
+def dbscan(x: np.ndarray, *, eps: float, min_samples: int) -> np.ndarray:
+    """DBSCAN labels (n,) int: clusters 0.. numbered by their first member, -1 for noise.
+
+    x: (n, d) float. Same definition as sklearn.cluster.DBSCAN (a core point has at least
+    min_samples points, itself included, within distance <= eps; clusters are the connected
+    core points plus the border points within eps of a core), with one difference that makes it
+    deterministic: a border point within reach of two clusters joins the one of its nearest core
+    point (sklearn gives it to whichever cluster its scan reaches first). The core partition is
+    identical to sklearn's (tests/worker/test_clustering.py checks it).
+
+    Why not sklearn's DBSCAN itself: on 100k faces its brute search takes minutes (every pair),
+    its ball and kd trees are slower still in 128 dimensions (measured: bench/faces_clustering.py),
+    and it keeps every neighbourhood in memory — a person with 15k faces alone is 2×10^8 pairs.
+    Here the points are bucketed around k-means pivots, a bucket is compared only with the points
+    the triangle inequality cannot rule out (|d(x,p) - d(y,p)| > eps), in bounded blocks, and the
+    neighbourhoods are reduced on the fly to counts (pass 1) and a spanning forest (pass 2).
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n = len(x)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    search = _NeighbourSearch(x, eps)
+    counts = np.zeros(n, dtype=np.int64)
+    for rows, _cols, within, _ in search.blocks(np.ones(n, dtype=bool)):
+        counts[rows] += within.sum(axis=1)
+    core = counts >= min_samples
+    if not core.any():
+        return np.full(n, -1, dtype=np.int64)
+
+    # Pass 2: core-core edges reduced to a spanning forest block by block; each non-core point
+    # remembers its nearest core within eps (its cluster, if any).
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    forest_a: list[np.ndarray] = []
+    forest_b: list[np.ndarray] = []
+    nearest_core = np.full(n, -1, dtype=np.int64)
+    nearest_dist = np.full(n, np.inf, dtype=np.float32)
+    for rows, cols, within, d2 in search.blocks(core, rows_mask=counts > 1):
+        row_core = core[rows]
+        if row_core.any():
+            r, c = np.nonzero(within[row_core])
+            if len(r):
+                local_rows = rows[row_core]
+                used, c = np.unique(c, return_inverse=True)  # only columns with an edge
+                nodes = np.concatenate([local_rows, cols[used]])
+                k = len(local_rows)
+                graph = coo_matrix(
+                    (np.ones(len(r), dtype=np.int8), (r, c + k)), shape=(len(nodes),) * 2
+                )
+                _, comp = connected_components(graph, directed=False)
+                # one edge from each node to its component's first node keeps connectivity
+                first = np.full(comp.max() + 1, -1, dtype=np.int64)
+                order = np.arange(len(nodes))[::-1]
+                first[comp[order]] = order
+                forest_a.append(nodes)
+                forest_b.append(nodes[first[comp]])
+        if not row_core.all():
+            border = ~row_core
+            masked = np.where(within[border], d2[border], np.inf)
+            best = masked.argmin(axis=1)
+            best_d = masked[np.arange(len(best)), best]
+            idx = rows[border]
+            better = np.isfinite(best_d) & (best_d < nearest_dist[idx])
+            nearest_dist[idx[better]] = best_d[better]
+            nearest_core[idx[better]] = cols[best[better]]
+
+    a = np.concatenate(forest_a) if forest_a else np.zeros(0, dtype=np.int64)
+    b = np.concatenate(forest_b) if forest_b else np.zeros(0, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    labels = np.full(n, -1, dtype=np.int64)
+    labels[core] = comp[core]
+    attached = ~core & (nearest_core >= 0)
+    labels[attached] = comp[nearest_core[attached]]
+    # renumber clusters by their first member, so labels do not depend on the search's order
+    clustered = np.flatnonzero(labels >= 0)
+    _, first_seen = np.unique(labels[clustered], return_index=True)
+    rank = np.empty(labels.max() + 1, dtype=np.int64)
+    rank[labels[clustered][np.sort(first_seen)]] = np.arange(len(first_seen))
+    labels[clustered] = rank[labels[clustered]]
+    return labels
+
+
+class _NeighbourSearch:
+    """All pairs within eps, as blocks, without computing most of the pairs that are not."""
+
+    def __init__(self, x: np.ndarray, eps: float) -> None:
+        self.x = x
+        self.eps = eps
+        self.sq = np.einsum("ij,ij->i", x, x)
+        n = len(x)
+        self.pivots = _pivots(x)
+        # each point's nearest pivot and its distance to it
+        self.bucket = np.empty(n, dtype=np.int64)
+        self.to_pivot = np.empty(n, dtype=np.float32)
+        step = max(1, _BLOCK_CELLS // max(1, len(self.pivots)))
+        for start in range(0, n, step):
+            d = _distances(x[start : start + step], self.pivots, self.sq[start : start + step])
+            self.bucket[start : start + step] = d.argmin(axis=1)
+            self.to_pivot[start : start + step] = d.min(axis=1)
+
+    def blocks(self, cols_mask: np.ndarray, rows_mask: np.ndarray | None = None):
+        """Yield (rows, cols, within, d2): row indices (r,), column indices (c,), the bool
+        (r, c) matrix of pairs within eps and their squared distances. Every pair (i, j) with
+        i in rows_mask, j in cols_mask and d(i, j) <= eps is in exactly one block."""
+        n = len(self.x)
+        order = np.lexsort((self.to_pivot, self.bucket))
+        starts = np.searchsorted(self.bucket[order], np.arange(len(self.pivots) + 1))
+        col_all = np.flatnonzero(cols_mask)
+        step = max(1, _BLOCK_CELLS // max(1, n))
+        for first in range(0, len(self.pivots), step):
+            group = slice(first, min(len(self.pivots), first + step))
+            # distance of every allowed column to each pivot of this group (c, g)
+            to_group = _distances(self.x[col_all], self.pivots[group], self.sq[col_all])
+            for g, p in enumerate(range(group.start, group.stop)):
+                members = order[starts[p] : starts[p + 1]]
+                if rows_mask is not None:
+                    members = members[rows_mask[members]]
+                if not len(members):
+                    continue
+                yield from self._bucket_blocks(
+                    members, self.to_pivot[members], col_all, to_group[:, g]
+                )
+
+    def _bucket_blocks(self, members, member_d, col_all, col_d):
+        eps = self.eps + _BOUND_SLACK
+        window = (col_d >= member_d[0] - eps) & (col_d <= member_d[-1] + eps)
+        cand = col_all[window]
+        cand_d = col_d[window]
+        by_d = np.argsort(cand_d, kind="stable")
+        cand, cand_d = cand[by_d], cand_d[by_d]
+        eps2 = np.float32(self.eps) ** 2
+        # Row blocks span at most _ROW_SPAN of distance to the pivot: the candidate window of a
+        # block is its span widened by eps, so one far-out face must not widen it for the rest.
+        rows_per_block = max(8, min(1024, _BLOCK_CELLS // max(1, len(cand))))
+        start = 0
+        while start < len(members):
+            stop = min(
+                start + rows_per_block,
+                int(np.searchsorted(member_d, member_d[start] + _ROW_SPAN, side="right")),
+            )
+            stop = max(stop, start + 1)
+            rows = members[start:stop]
+            lo, hi = member_d[start], member_d[stop - 1]
+            start = stop
+            a = np.searchsorted(cand_d, lo - eps, side="left")
+            b = np.searchsorted(cand_d, hi + eps, side="right")
+            cols = cand[a:b]
+            # Second bound, through each column's own pivot q: d(x, y) >= |d(x, q) - d(y, q)|.
+            # The first bound keeps other people's faces that lie as far from this pivot as
+            # the rows do; this one drops them, since the rows are far from their pivot.
+            to_all = _distances(self.x[rows], self.pivots, self.sq[rows])
+            low = to_all.min(axis=0) - eps
+            high = to_all.max(axis=0) + eps
+            own = self.bucket[cols]
+            cols = cols[(self.to_pivot[cols] >= low[own]) & (self.to_pivot[cols] <= high[own])]
+            if not len(cols):
+                continue
+            d2 = _squared(self.x[rows], self.x[cols], self.sq[rows], self.sq[cols])
+            yield rows, cols, d2 <= eps2, d2
+
+
+def _pivots(x: np.ndarray) -> np.ndarray:
+    """(k, d) k-means centres of a sample: buckets tight enough for the triangle bound to rule
+    out other people's faces. k ~ n/64 keeps a bucket around one person's pose cluster."""
+    n = len(x)
+    k = int(min(1024, max(1, n // 64)))
+    if k == 1:
+        return x.mean(axis=0, keepdims=True)
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(0)
+    sample = x if n <= 20 * k else x[np.sort(rng.choice(n, 20 * k, replace=False))]
+    km = KMeans(n_clusters=k, init="random", n_init=1, max_iter=10, random_state=0).fit(sample)
+    return km.cluster_centers_.astype(np.float32)
+
+
+def _squared(a, b, a_sq, b_sq) -> np.ndarray:
+    d2 = a @ b.T
+    d2 *= -2
+    d2 += a_sq[:, None]
+    d2 += b_sq[None, :]
+    np.maximum(d2, 0, out=d2)
+    return d2
+
+
+def _distances(a, b, a_sq) -> np.ndarray:
+    return np.sqrt(_squared(a, b, a_sq, np.einsum("ij,ij->i", b, b)))
+
+
+# --- the clustering with the user's constraints -----------------------------------------------
+
+
+def cluster_faces(
+    faces: Sequence[FaceItem],
+    people: Sequence[PersonItem],
+    *,
+    threshold: float = DISTANCE_THRESHOLD,
+    min_size: int = MIN_CLUSTER_SIZE,
+) -> Clustering:
+    """A full re-clustering of one user's faces under the user's corrections.
+
+    Hard constraints, whatever the embeddings say:
+    - a locked face keeps its person (or stays unassigned if it is locked without one);
+    - a face never joins a person in its `vetoed` set (a veto also takes a face out of an
+      unlocked protected person it sits in);
+    - two faces of one photo are never put into one person here (pairs the user made stay);
+    - protected people keep their id and every face they have, are never merged with anyone,
+      and gain the free faces that DBSCAN clusters with their faces (each such face goes to the
+      nearest protected or locked face of its cluster), or that lie within `threshold` of one.
+    Unprotected people are re-formed from DBSCAN clusters (eps=threshold, min_samples=min_size);
+    a cluster keeps an old person's id when most of its faces were that person's (the person
+    with most faces in it wins when several qualify), else it gets a "new:<n>" key.
+    Deterministic and independent of the order of `faces` and `people`.
+    """
+    faces = sorted(faces, key=lambda face: face.face_id)
+    index = {face.face_id: i for i, face in enumerate(faces)}
+    if len(index) != len(faces):
+        raise ValueError("duplicate face_id in faces")
+    protected = {p.person_id for p in people if p.protected}
+    known = {p.person_id for p in people} | {f.person_id for f in faces if f.person_id}
+    n = len(faces)
+    assigned: list[str | None] = [None] * n
+    fixed = np.zeros(n, dtype=bool)
+    for i, face in enumerate(faces):
+        # a veto taking a face out of a protected person wins over its old place there
+        keeps = face.person_id in protected and face.person_id not in face.vetoed
+        if face.locked or keeps:
+            assigned[i], fixed[i] = face.person_id, True
+
+    x = (
+        np.stack([np.asarray(f.embedding, dtype=np.float32).reshape(-1) for f in faces])
+        if n
+        else np.zeros((0, 128), np.float32)
+    )
+    labels = dbscan(x, eps=threshold, min_samples=min_size)
+    # photo -> persons present there (the cannot-link bookkeeping), starting with fixed faces
+    in_photo: dict[str, set[str]] = defaultdict(set)
+    for i in np.flatnonzero(fixed):
+        if assigned[i] is not None:
+            in_photo[faces[i].photo_id].add(assigned[i])
+
+    def allowed(i: int, person: str) -> bool:
+        return person not in faces[i].vetoed and person not in in_photo[faces[i].photo_id]
+
+    anchors = np.flatnonzero(fixed & np.array([a is not None for a in assigned], dtype=bool))
+    free_clusters: list[np.ndarray] = []
+    for label in range(labels.max() + 1 if n else 0):
+        members = np.flatnonzero(labels == label)
+        cluster_anchors = np.intersect1d(members, anchors)
+        free = members[~fixed[members]]
+        if not len(free):
+            continue
+        if len(cluster_anchors):
+            _join_nearest_anchor(free, cluster_anchors, x, faces, assigned, allowed, in_photo)
+        else:
+            free_clusters.append(free)
+
+    new_people: list[str] = []
+    owner = _majority_owners(free_clusters, faces, protected)
+    for number, free in enumerate(free_clusters):
+        person = owner.get(number)
+        if person is None:
+            person = f"{NEW_PREFIX}{len(new_people) + 1}"
+        members = [i for i in free if allowed(i, person)]
+        members = _one_per_photo(members, x, faces)
+        if len(members) < min_size:
+            continue
+        if person.startswith(NEW_PREFIX):
+            new_people.append(person)
+        for i in members:
+            assigned[i] = person
+            in_photo[faces[i].photo_id].add(person)
+
+    # Free faces still without a person join the nearest protected or locked face within
+    # threshold: a person of two faces is no DBSCAN core, yet a third close face is theirs.
+    leftover = np.array([i for i in range(n) if not fixed[i] and assigned[i] is None], dtype=int)
+    if len(leftover) and len(anchors):
+        _join_nearest_anchor(
+            leftover, anchors, x, faces, assigned, allowed, in_photo, threshold=threshold
+        )
+
+    used = {person for person in assigned if person is not None}
+    emptied = sorted((known - protected) - used)
+    return Clustering(
+        assignments={face.face_id: assigned[i] for i, face in enumerate(faces)},
+        new_people=new_people,
+        emptied=emptied,
+    )
+
+
+def _join_nearest_anchor(free, anchors, x, faces, assigned, allowed, in_photo, threshold=None):
+    """Each free face joins the person of its nearest anchor face that it may join (not
+    vetoed, no face of that person in its photo yet), within threshold if one is given. The
+    faces nearest an anchor are settled first, so of two faces of one photo the closer wins."""
+    persons = sorted({assigned[a] for a in anchors})
+    owner = np.array([persons.index(assigned[a]) for a in anchors])
+    by_owner = np.argsort(owner, kind="stable")
+    anchors, owner = anchors[by_owner], owner[by_owner]
+    starts = np.searchsorted(owner, np.arange(len(persons)))
+    anchor_sq = np.einsum("ij,ij->i", x[anchors], x[anchors])
+    # (free, persons): distance of each free face to each person's nearest anchor
+    per_person = np.empty((len(free), len(persons)), dtype=np.float32)
+    step = max(1, _BLOCK_CELLS // max(1, len(anchors)))
+    for s in range(0, len(free), step):
+        rows = x[free[s : s + step]]
+        d2 = _squared(rows, x[anchors], np.einsum("ij,ij->i", rows, rows), anchor_sq)
+        per_person[s : s + step] = np.sqrt(np.minimum.reduceat(d2, starts, axis=1))
+    if threshold is not None:
+        per_person[per_person > threshold] = np.inf
+    best = per_person.min(axis=1)
+    for k in sorted(range(len(free)), key=lambda k: (best[k], faces[free[k]].face_id)):
+        if not np.isfinite(best[k]):
+            break
+        i = int(free[k])
+        for j in np.argsort(per_person[k], kind="stable"):
+            if not np.isfinite(per_person[k, j]):
+                break
+            if allowed(i, persons[j]):
+                assigned[i] = persons[j]
+                in_photo[faces[i].photo_id].add(persons[j])
+                break
+
+
+def _majority_owners(
+    clusters: list[np.ndarray], faces: Sequence[FaceItem], protected: set[str]
+) -> dict[int, str]:
+    """cluster number -> old unprotected person id that holds a strict majority of its faces;
+    a person that is the majority of several clusters stays with the one holding most of its
+    faces (ties: the cluster with the smallest face id, i.e. the lower number)."""
+    bids: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for number, members in enumerate(clusters):
+        votes = Counter(
+            faces[i].person_id
+            for i in members
+            if faces[i].person_id is not None and faces[i].person_id not in protected
+        )
+        for person, count in votes.items():
+            if 2 * count > len(members):
+                bids[person].append((-count, number))
+    return {min(offers)[1]: person for person, offers in bids.items()}
+
+
+def _one_per_photo(members: list[int], x: np.ndarray, faces: Sequence[FaceItem]) -> list[int]:
+    """Of several faces of one photo in a group, the one nearest the group's centre stays."""
+    if not members:
+        return members
+    centre = x[members].mean(axis=0)
+    dist = np.linalg.norm(x[members] - centre, axis=1)
+    keep: dict[str, tuple[float, str, int]] = {}
+    for d, i in zip(dist, members, strict=True):
+        photo = faces[i].photo_id
+        candidate = (float(d), faces[i].face_id, i)
+        if photo not in keep or candidate < keep[photo]:
+            keep[photo] = candidate
+    return sorted(entry[2] for entry in keep.values())
+
+
+# --- exemplars, incremental assignment, review -----------------------------------------------
+
+
+def exemplars(embeddings: np.ndarray, k: int = MAX_EXEMPLARS) -> np.ndarray:
+    """(m, d) -> (min(m, k), d): members that represent a person for incremental assignment.
+
+    With more than k faces: k-means with k centres, and the member nearest each centre (a real
+    face, not an average; a stray face rarely wins a centre). Deterministic for the same rows.
+    """
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if len(embeddings) <= k:
+        return embeddings.copy()
+    from sklearn.cluster import KMeans
+
+    centres = KMeans(n_clusters=k, n_init=1, max_iter=50, random_state=0).fit(embeddings)
+    centres = centres.cluster_centers_.astype(np.float32)
+    d = _distances(centres, embeddings, np.einsum("ij,ij->i", centres, centres))
+    chosen: set[int] = set()
+    for row in d:
+        for j in np.argsort(row, kind="stable"):
+            if int(j) not in chosen:
+                chosen.add(int(j))
+                break
+    return embeddings[sorted(chosen)]
+
+
+class ExemplarIndex(Mapping):
+    """person_id -> (k, 128) exemplars, stacked once: pass it to assign_incremental for every
+    new face of a job instead of a dict, so the (people × k, 128) matrix is not rebuilt for
+    each face (~8 MB for 500 people: a copy costs more than the distances)."""
+
+    def __init__(self, people: Mapping[str, np.ndarray]) -> None:
+        self._people = {
+            p: np.asarray(e, dtype=np.float32).reshape(len(e), -1)
+            for p, e in people.items()
+            if len(e)
+        }
+        self.ids = sorted(self._people)
+        rows = [self._people[p] for p in self.ids]
+        self.stacked = np.concatenate(rows) if rows else np.zeros((0, 128), np.float32)
+        self.starts = np.cumsum([0] + [len(r) for r in rows[:-1]]).astype(np.int64)
+        self.sq = np.einsum("ij,ij->i", self.stacked, self.stacked)
+
+    def __getitem__(self, person_id: str) -> np.ndarray:
+        return self._people[person_id]
+
+    def __iter__(self):
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def distances(self, queries: np.ndarray) -> np.ndarray:
+        """(q, 128) -> (q, len(ids)): each query's distance to each person's nearest exemplar."""
+        queries = np.asarray(queries, dtype=np.float32).reshape(-1, self.stacked.shape[1])
+        if not self.ids:
+            return np.zeros((len(queries), 0), dtype=np.float32)
+        d2 = _squared(queries, self.stacked, np.einsum("ij,ij->i", queries, queries), self.sq)
+        return np.sqrt(np.minimum.reduceat(d2, self.starts, axis=1))
+
+
+def assign_incremental(
+    embedding: np.ndarray,
+    people: Mapping[str, np.ndarray],
+    *,
+    excluded: Collection[str] = (),
+    threshold: float = DISTANCE_THRESHOLD,
+) -> str | None:
+    """The person whose nearest exemplar is nearest to `embedding` (128,), if within
+    threshold, skipping `excluded` (vetoed, or already has a face in this photo); else None.
+    people: person_id -> (k, 128) exemplars, or an ExemplarIndex of them (faster for many
+    faces). Ties go to the smaller person id."""
+    index = people if isinstance(people, ExemplarIndex) else ExemplarIndex(people)
+    if not index.ids:
+        return None
+    d = index.distances(embedding)[0]
+    for j in np.argsort(d, kind="stable"):
+        if d[j] > threshold:
+            return None
+        if index.ids[j] not in excluded:
+            return index.ids[j]
+    return None
+
+
+def nearest_faces(
+    person: np.ndarray, candidates: Mapping[str, np.ndarray], *, limit: int, threshold: float
+) -> list[tuple[str, float]]:
+    """ "Is this Ana?": up to `limit` (face_id, distance) of the candidate faces (face_id ->
+    (128,)) within `threshold` of the person's exemplars (k, 128), nearest first (ties: id)."""
+    if not candidates or not len(person) or limit <= 0:
+        return []
+    ids = sorted(candidates)
+    queries = np.stack([np.asarray(candidates[f], dtype=np.float32).reshape(-1) for f in ids])
+    d = ExemplarIndex({"person": person}).distances(queries)[:, 0]
+    found = sorted(
+        (float(dist), face) for face, dist in zip(ids, d, strict=True) if dist <= threshold
+    )
+    return [(face, dist) for dist, face in found[:limit]]
+
+
+def suggest_merges(
+    named: Mapping[str, np.ndarray], groups: Mapping[str, np.ndarray], *, threshold: float
+) -> list[tuple[str, str, float]]:
+    """(group_id, named_person_id, distance), nearest first: for each unnamed group, the named
+    person it is closest to, if within threshold. Distance = median over the group's exemplars
+    of their nearest distance to the person's exemplars — one stray face does not make a match
+    (single linkage would), a group mostly made of that person's faces does."""
+    index = ExemplarIndex(named)
+    if not index.ids:
+        return []
+    out = []
+    for group in sorted(groups):
+        rows = np.asarray(groups[group], dtype=np.float32)
+        if not len(rows):
+            continue
+        score = np.median(index.distances(rows), axis=0)
+        best = int(np.argmin(score))
+        if score[best] <= threshold:
+            out.append((group, index.ids[best], float(score[best])))
+    return sorted(out, key=lambda row: (row[2], row[0]))
