@@ -46,8 +46,10 @@ def face_crop(image: Image.Image, face: DetectedFace, size: int = 160) -> Image.
     """The face thumbnail: a square RGB crop around the box with a CROP_MARGIN margin (black
     where it reaches past the picture's edge), resized to size × size px."""
     region = tuple(round(v) for v in _region(image, face.box, CROP_MARGIN))
-    crop = image.convert("RGB").crop(region)  # PIL fills outside the picture with black
-    return crop.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    crop = image.crop(region)  # PIL fills outside the picture with black
+    if crop.mode != "RGB":
+        crop = crop.convert("RGB")  # after cropping: never a copy of a 12 MP picture
+    return crop.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
 @dataclass
