@@ -144,17 +144,21 @@ def _apply(owner_id: int, result, seen: dict, started) -> int:
     """Write the run's assignments, skipping faces the owner changed while it computed."""
     changed = 0
     with transaction.atomic():
-        current = {
-            str(face_id): (str(person_id) if person_id else None, assigned_by)
-            for face_id, person_id, assigned_by in Face.objects.select_for_update()
-            .filter(owner_id=owner_id, pk__in=list(result.assignments))
-            .values_list("id", "person_id", "assigned_by")
-        }
+        # People before faces, each in id order: the order the owner's corrections lock
+        # them in (vault/people/services.py), so the two never deadlock.
         existing_people = {
             str(pid)
             for pid in Person.objects.select_for_update()
             .filter(owner_id=owner_id)
+            .order_by("id")
             .values_list("id", flat=True)
+        }
+        current = {
+            str(face_id): (str(person_id) if person_id else None, assigned_by)
+            for face_id, person_id, assigned_by in Face.objects.select_for_update()
+            .filter(owner_id=owner_id, pk__in=list(result.assignments))
+            .order_by("id")
+            .values_list("id", "person_id", "assigned_by")
         }
         new_people: dict[str, str] = {}
         for key in result.new_people:
