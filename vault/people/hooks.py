@@ -26,11 +26,26 @@ def _start_due_clustering(*, user, keyring, workers) -> None:
     people_refresh(user=user, keyring=keyring, workers=workers)
 
 
+def _faces_panel(request, photo):
+    """Who is in the photo, on its page: each face's crop, and its person's name or a link to
+    say who it is."""
+    from vault.people.selectors import faces_of_photo
+    from vault.photos.photo_panels import Panel
+
+    faces = faces_of_photo(
+        user=request.user, photo=photo, metadata_key=request.keyring.metadata_key
+    )
+    if not faces:
+        return None
+    return Panel("people/_photo_faces.html", {"faces": faces})
+
+
 def register() -> None:
-    from vault.photos import photo_sets
+    from vault.photos import photo_panels, photo_sets
     from vault.processing import visits
 
     visits.on_owner_visit(_start_due_clustering)
+    photo_panels.register(_faces_panel)
     photo_sets.register(
         photo_sets.PhotoSetFilter(
             key="person", photo_ids=_person_photo_ids, describe=_describe_person

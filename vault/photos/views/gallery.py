@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import granting, photo_sets, selectors, tag_status
+from vault.photos import granting, photo_panels, photo_sets, selectors, tag_status
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
 from vault.photos.views.tags import tagger_unavailable_text, tagging_text
@@ -123,6 +123,7 @@ def photo_detail(request, photo_id):
             "not_tagged_yet": not tags and not photo.tagged_by,
             "tagger_unavailable": "" if tagger_id else tagger_unavailable_text(tagger_problem),
             "user_source": Tag.USER,
+            "panels": photo_panels.panels_for(request, photo),
         },
     )
 

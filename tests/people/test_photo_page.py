@@ -1,0 +1,36 @@
+"""The photo page says who is in the photo: each face's crop with its person's name, or a link
+to say who it is; faces marked "not a face" are not listed."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests.people import synthetic
+from tests.people.faces_support import keyring_of
+from tests.users import PASSWORD
+from vault.people.models import Face
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_photo_page_names_the_people_in_it(owner_client, owner):
+    mk = keyring_of(owner, PASSWORD).metadata_key
+    ana, [face] = synthetic.person_with_faces(owner, mk, seed=1, count=1, name="Ana Lima")
+    stranger = synthetic.face_row(owner, face.photo, mk, synthetic.look(2, 0), index=1)
+    wrong = synthetic.face_row(owner, face.photo, mk, synthetic.look(3, 0), index=2)
+    Face.objects.filter(pk=wrong.pk).update(not_a_face=True)
+
+    page = owner_client.get(reverse("photos:detail", args=[face.photo_id])).content.decode()
+    assert "Ana Lima" in page
+    assert reverse("people:detail", args=[ana.id]) in page
+    assert reverse("people:crop", args=[face.id]) in page
+    assert reverse("people:face", args=[stranger.id]) in page and "Who is this?" in page
+    assert reverse("people:crop", args=[wrong.id]) not in page
+
+
+def test_a_photo_without_faces_has_no_people_panel(owner_client, owner):
+    mk = keyring_of(owner, PASSWORD).metadata_key
+    photo = synthetic.photo_row(owner, mk)
+    page = owner_client.get(reverse("photos:detail", args=[photo.id])).content.decode()
+    assert 'class="photo-faces"' not in page
