@@ -250,6 +250,8 @@ def detection_table(deepface: Path | None = None, *, thresholds=THRESHOLDS) -> l
         sets[photo.name] = [photo]
     rows = []
     for name, members in sets.items():
+        if not members:  # e.g. no group photo without the deepface set
+            continue
         for threshold in thresholds:
             for tiles in (False, True):
                 configured = dataclasses.replace(
