@@ -10,8 +10,8 @@ from django.core import checks
 
 from vault import modelcards
 
-# Tasks whose active model the pipeline needs today (faces will add theirs).
-REQUIRED_TASKS = ("tagger",)
+# Tasks whose active model the pipeline needs: tags, then faces (detector and embedder).
+REQUIRED_TASKS = ("tagger", "face_detector", "face_embedder")
 
 
 @checks.register("vault", deploy=True)

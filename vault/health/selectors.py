@@ -11,6 +11,7 @@ from django.db import connection
 from rq import Worker
 
 from vault import modelcards
+from vault.health.checks import REQUIRED_TASKS
 from vault.processing import queue
 from vault.processing.worker_keys import live_worker_keys
 
@@ -88,15 +89,18 @@ def models_check() -> Check:
     models_dir = Path(settings.VAULT_MODELS_DIR)
     rows = [row.as_dict() for row in modelcards.cards_scan(models_dir)]
     detail: dict = {"files": rows}
-    try:
-        detail["tagger"] = {
-            "ok": True,
-            "model": modelcards.active_card(models_dir, "tagger").model_id,
-        }
-    except modelcards.CardError as error:
-        # Photos are still stored and thumbnailed; they are tagged once a usable model is active.
-        detail["tagger"] = {"ok": False, "error": str(error)}
-    return Check(all(row["ok"] for row in rows) and detail["tagger"]["ok"], detail)
+    for task in REQUIRED_TASKS:
+        try:
+            detail[task] = {
+                "ok": True,
+                "model": modelcards.active_card(models_dir, task).model_id,
+            }
+        except modelcards.CardError as error:
+            # Photos are still stored and thumbnailed; they are tagged, or their faces found,
+            # once a usable model is active.
+            detail[task] = {"ok": False, "error": str(error)}
+    tasks_ok = all(detail[task]["ok"] for task in REQUIRED_TASKS)
+    return Check(all(row["ok"] for row in rows) and tasks_ok, detail)
 
 
 def health_report() -> dict:
