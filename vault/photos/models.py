@@ -48,6 +48,9 @@ class Photo(models.Model):
     # The model id (name@sha256 prefix) whose tags the photo carries; "" when not tagged yet.
     # A photo tagged by another model than the active one is re-tagged on its owner's visit.
     tagged_by = models.CharField(max_length=80, blank=True, default="")
+    # An animated WebP or APNG: its thumbnails show one frame (worker/pictures.py), the original
+    # plays. Plaintext like the media type and dimensions: it says nothing about the content.
+    animated = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
