@@ -264,6 +264,21 @@ def test_a_16_bit_png_over_the_pixel_limit_is_refused_by_the_worker(vault, setti
     assert "too many pixels" in Photo.objects.get().failure_reason
 
 
+@pytest.mark.django_db
+def test_re_tagging_without_a_stored_preview_decodes_the_original_as_the_pipeline_does(vault):
+    """The update job tags from the preview; without one it reads the original, which must
+    then look like the original too (it was convert("RGB"): a white 16-bit ramp)."""
+    from vault.photos.blobs import original_data_key
+    from worker.update import _input_image
+
+    photo = vault.process(("grey-16.png", png_raw(_ramp_16()[..., None], 16, GREY)))["grey-16.png"]
+    photo.blobs.filter(variant="preview").delete()
+    private_key = keys_unlock_with_password(vault.owner, PASSWORD).private_key
+    image = _input_image(photo, original_data_key(photo, private_key=private_key))
+    assert image.mode == "RGB"
+    assert [at(image, x)[0] for x in RAMP_POINTS] == [grey(x, 65536) for x in RAMP_POINTS]
+
+
 # 2. Transparency in every form ---------------------------------------------------------------
 
 
