@@ -168,7 +168,8 @@ def _eight_bits(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     if mode == "RGB" and key is None:
         return image, None
     if mode in ("RGBA", "RGBa", "PA", "RGB") or (mode == "P" and key is not None):
-        rgba = image.convert("RGBA")  # premultiplied, palette and key alpha become plain alpha
+        # Premultiplied, palette and key alpha become plain alpha (RGBA itself is not copied).
+        rgba = image if mode == "RGBA" else image.convert("RGBA")
         return rgba.convert("RGB"), rgba.getchannel("A")
     return image.convert("RGB"), None  # P, YCbCr, HSV, RGBX: Pillow's conversion is exact
 
@@ -201,9 +202,10 @@ def _colour_managed(colour: Image.Image, profile: bytes | None) -> tuple[Image.I
     """(RGB pixels, the RGB profile they are in or None for sRGB).
 
     RGB with an RGB profile keeps both: a Display P3 or Adobe RGB photo keeps its gamut on a
-    screen that has it. Grey, CMYK and Lab go through their profile to sRGB with LittleCMS, as
-    a browser would never do with a CMYK profile on an RGB JPEG. A profile that does not fit
-    the pixels (another colour space, unreadable) is dropped: the pixels are read as sRGB.
+    screen that has it. Grey, CMYK and Lab go through their profile to sRGB with LittleCMS:
+    their profile cannot travel with RGB thumbnails (a browser would misapply it). A profile
+    that does not fit the pixels (another colour space, unreadable) is dropped: the pixels are
+    read as sRGB.
     """
     parsed = _profile_for(colour.mode, profile)
     if colour.mode == "RGB":
