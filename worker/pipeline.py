@@ -8,7 +8,6 @@ so that running the whole job again replaces rather than adds.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import random
 import time
@@ -20,14 +19,14 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from vault.accounts.models import UserKeys
 from vault.photos import blobs, granting, pipeline_state, storage
 from vault.photos.grants import GrantedKeys, GrantUnavailable, grant_open
 from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.processing.worker_keys import live_worker_keys
-from worker import faces, identity, metadata, tags, thumbnails
+from worker import faces, identity, metadata, pictures, tags, thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class PhotoWork:
     owner_public_key: bytes
     original: bytes = field(repr=False)
     original_size: tuple[int | None, int | None] = (None, None)  # as stored, before turning
-    image: Image.Image | None = field(default=None, repr=False)  # decoded, upright, RGB
+    image: Image.Image | None = field(default=None, repr=False)  # decoded: see pictures.Decoded
     exif: Image.Exif | None = field(default=None, repr=False)  # GPS, camera: never in logs
     orientation: int = 1  # EXIF orientation of the original (the image itself is turned upright)
 
@@ -60,34 +59,15 @@ class PhotoWork:
         )
 
 
-# Pillow's names for the formats the upload check lets in: nothing else is ever parsed.
-PILLOW_FORMATS = {
-    "image/jpeg": "JPEG",
-    "image/png": "PNG",
-    "image/webp": "WEBP",
-    "image/heic": "HEIF",
-}
 TOO_MANY_PIXELS = "This image has too many pixels to process."
 
 
 def decode(work: PhotoWork) -> None:
+    """The picture the later steps use (worker/pictures.py), and whether the photo animates."""
     try:
-        pillow_format = PILLOW_FORMATS.get(work.photo.media_type)
-        if pillow_format is None:
-            raise UnidentifiedImageError(work.photo.media_type)
-        image = Image.open(io.BytesIO(work.original), formats=[pillow_format])
-        if image.width * image.height > settings.VAULT_MAX_PIXELS:
-            # The upload check read the size from the header; this is the decoder's own view.
-            raise PhotoUnreadable(TOO_MANY_PIXELS)
-        # JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers the largest picture made
-        # (the preview): a 12-megapixel photo decodes in a quarter of the time.
-        image.draft("RGB", thumbnails.preview_size(*image.size))
-        image.load()
-        work.exif = image.getexif()
-        work.orientation = work.exif.get(ExifTags.Base.Orientation, 1)
-        if work.orientation != 1:
-            # In place: no copy of a full-size image. (It also drops the tag from work.exif.)
-            ImageOps.exif_transpose(image, in_place=True)
+        decoded = pictures.picture_decode(
+            work.original, work.photo.media_type, max_pixels=settings.VAULT_MAX_PIXELS
+        )
     except Image.DecompressionBombError:
         raise PhotoUnreadable(TOO_MANY_PIXELS) from None
     except UnidentifiedImageError:
@@ -97,16 +77,10 @@ def decode(work: PhotoWork) -> None:
             "The image data is damaged or incomplete, so no picture can be made from it. "
             "Delete it, and upload the original again if you have it."
         ) from None
-    work.image = _to_rgb(image)
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB") if image.mode != "RGB" else image
+    work.image, work.exif, work.orientation = decoded.image, decoded.exif, decoded.orientation
+    if work.photo.animated != decoded.animated:
+        work.photo.animated = decoded.animated
+        work.photo.save(update_fields=["animated"])
 
 
 def _hold_after(step_name: str) -> None:

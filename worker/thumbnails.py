@@ -15,6 +15,10 @@ JPEG_QUALITY = 82
 def _encode(image: Image.Image, icc_profile: bytes | None) -> bytes:
     out = io.BytesIO()
     # The colour profile travels along: wide-gamut (Display P3) phone photos keep their colours.
+    # Only an RGB one (ICC header, bytes 16–20): the decode step has already converted grey,
+    # CMYK and Lab pictures to sRGB, and a browser misapplies such a profile to RGB pixels.
+    if icc_profile and icc_profile[16:20] != b"RGB ":
+        icc_profile = None
     image.save(out, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
     return out.getvalue()
 
@@ -30,7 +34,7 @@ def preview_size(width: int, height: int) -> tuple[int, int]:
 
 
 def make_thumbnails(work) -> None:
-    image = work.image
+    image = work.image  # 8-bit RGB, upright (worker/pictures.py)
     icc_profile = image.info.get("icc_profile")
     # Bicubic: on this class of CPU it is a third faster than Lanczos, and at these reductions
     # (the decoder has already scaled by 1/2 to 1/8) the difference does not show.

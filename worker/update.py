@@ -10,6 +10,7 @@ import io
 import logging
 import uuid
 
+from django.conf import settings
 from PIL import Image
 
 from vault.accounts.models import UserKeys
@@ -18,7 +19,7 @@ from vault.photos import blobs
 from vault.photos.grants import GrantUnavailable, grant_open, grants_revoke
 from vault.photos.models import Blob, Photo
 from vault.photos.tagging import TAGGING_FAILED_PREFIX
-from worker import faces, identity, tags
+from worker import faces, identity, pictures, tags
 from worker.pipeline import PhotoWork, photo_lock
 
 log = logging.getLogger(__name__)
@@ -53,19 +54,30 @@ UPDATE_STEPS = [
 
 
 def _input_image(photo: Photo, data_key: bytes) -> Image.Image:
-    """The stored preview (≤ 1600 px, upright, RGB JPEG), else the original."""
+    """The stored preview (≤ 1600 px, upright, RGB JPEG), else the original decoded as the
+    pipeline does (upright, 8-bit RGB, a representative frame)."""
     for variant in (Blob.Variant.PREVIEW, Blob.Variant.ORIGINAL):
         blob = photo.blobs.filter(variant=variant, index=0).first()
         if blob is None:
             continue
         try:
             with blobs.blob_open(blob, data_key=data_key) as reader:
-                image = Image.open(io.BytesIO(reader.read_all()))
+                data = reader.read_all()
+            if variant == Blob.Variant.PREVIEW:
+                image = Image.open(io.BytesIO(data), formats=["JPEG"])
                 image.load()
-        except (OSError, DecryptionError, SyntaxError, ValueError):
+                return pictures.picture_rgb(image)
+            limit = settings.VAULT_MAX_PIXELS
+            return pictures.picture_decode(data, photo.media_type, max_pixels=limit).image
+        except (
+            OSError,  # Pillow's UnidentifiedImageError is one
+            Image.DecompressionBombError,
+            DecryptionError,
+            SyntaxError,
+            ValueError,
+            EOFError,
+        ):
             log.warning("photo %s: its %s does not open", photo.id, variant)
-            continue
-        return image.convert("RGB") if image.mode != "RGB" else image
     raise LookupError("no readable picture")
 
 

@@ -231,9 +231,10 @@ def test_worker_side_blob_check_rejects_a_moved_blob(owner_client, owner, worker
 
 
 def test_thumbnails_keep_the_colour_profile(owner_client, owner, worker_key):
-    from PIL import ImageCms
+    """A wide-gamut RGB profile travels along (other kinds: tests/photos/test_pictures.py)."""
+    from tests.photos import icc
 
-    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    profile = icc.display_p3()
     out = io.BytesIO()
     support.picture().save(out, "JPEG", icc_profile=profile)
     [outcome] = upload(owner_client, ("wide-gamut.jpg", out.getvalue()))

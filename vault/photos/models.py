@@ -52,6 +52,9 @@ class Photo(models.Model):
     # has. Like tagged_by: a photo not seen by the active models is looked at on the owner's
     # visit ("failed:" + id when they could not read it).
     faces_by = models.CharField(max_length=120, blank=True, default="")
+    # An animated WebP or APNG: its thumbnails show one frame (worker/pictures.py), the original
+    # plays. Plaintext like the media type and dimensions: it says nothing about the content.
+    animated = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

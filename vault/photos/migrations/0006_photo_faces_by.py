@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("photos", "0003_tagging"),
+        ("photos", "0004_photo_animated"),
     ]
 
     operations = [
