@@ -2,7 +2,8 @@
 face, load time and memory; then the clustering rows of bench/faces_clustering.py when it is
 there.
 
-Run: .venv/bin/python bench/faces.py   (about 2 minutes on 2 cores; `--quick` about 1)
+Run: .venv/bin/python bench/faces.py   (about 2 minutes on 2 cores for the face models, plus
+bench/faces_clustering.py's ~10; `--quick` about 1 + 3; `--no-clustering` skips the latter)
 
 - the 12 MP photo is training/face_detection_eval.py's composite: the real photos with faces
   that installed packages carry (and deepface's group photos when $DEEPFACE_DATASET names
@@ -173,6 +174,9 @@ def face_rows(runs: int) -> tuple[list[tuple], dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs")
+    parser.add_argument(
+        "--no-clustering", action="store_true", help="skip bench/faces_clustering.py's rows"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -206,6 +210,8 @@ def main() -> None:
         (f"VmHWM (peak) after {photos} photos (MiB)", f"{fresh['after_work']['VmHWM']:.0f}"),
     ]
     print_table(("fresh process", "value"), memory_rows)
+    if args.no_clustering:
+        return
     try:
         from bench import faces_clustering
     except ImportError:
@@ -213,7 +219,7 @@ def main() -> None:
         return
     print()
     header = getattr(faces_clustering, "HEADER", None)
-    clustering = faces_clustering.rows()
+    clustering = faces_clustering.rows(quick=args.quick)
     if header is None:
         header = tuple(f"column {i + 1}" for i in range(len(clustering[0]))) if clustering else ()
     print_table(tuple(header), [tuple(str(cell) for cell in row) for row in clustering])
