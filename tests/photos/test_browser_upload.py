@@ -4,7 +4,8 @@ in words of its own (not uploaded yet, uploading, waiting to be processed, proce
 failed, not uploaded); the rows being uploaded kept in view unless the user scrolls away; no
 drop zone on a phone; the gallery's filters folded there so that photos start on the first
 screen; a welcome in an empty vault; a 1×1 picture and a thin panorama as tiles one can see.
-Any CSP violation or console error fails the test (as with the `page` fixture)."""
+Any CSP violation or console error fails the test (as with the `page` fixture). Without a
+browser: when the gallery's filters start open, and the empty pages' words."""
 
 from __future__ import annotations
 
@@ -15,12 +16,11 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.photos import support
+from tests.photos.uploads import upload
 from tests.users import PASSWORD
 from vault.accounts.testing import sign_in_browser
 from vault.photos.models import Photo
 from vaultdev.pytest_plugin import _CSP_LISTENER
-
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 PHOTOS = 40  # small generated JPEGs, besides the odd files below
@@ -107,6 +107,13 @@ def box_in_sight(page, locator) -> bool:
     )
 
 
+def after_scroll(page) -> None:
+    """Wait until the page has seen the scroll: scroll events run before the next frame."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
 def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path):
     settings.VAULT_MODELS_DIR = tmp_path / "no-models"  # thumbnails only: no TensorFlow
     hold = tmp_path / "hold"
@@ -160,12 +167,13 @@ def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path
 
     # The user scrolls up to read something: the page leaves them there as uploads go on...
     phone.evaluate("window.scrollTo(0, 0)")
-    phone.wait_for_function("window.scrollY === 0")
+    after_scroll(phone)
     held.release(1)
     expect(results.nth(LET_THROUGH + 2)).to_have_text(re.compile(r"Uploading \d+%"))
     assert phone.evaluate("window.scrollY") == 0
     # ...until they come back to the uploads, which the page then follows again.
     rows.nth(LET_THROUGH + 2).scroll_into_view_if_needed()
+    after_scroll(phone)
     held.release()
     expect(counts).to_have_text(f"{total - 1} of {total} uploaded, 0 processed")
     assert box_in_sight(phone, rows.last)
@@ -222,11 +230,13 @@ def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path
     expect(phone.get_by_role("heading", name="No photos match these filters")).to_be_visible()
     expect(phone.locator("form.filters")).to_be_visible()
     expect(toggle).to_have_text(re.compile(r"Filter \(1 in use\)"))
-    phone.get_by_role("link", name="clear the filters").click()
+    phone.get_by_role("link", name="Clear the filters").click()
     expect(phone.locator(".tile")).to_have_count(total - 2)
     expect(phone.locator("form.filters")).to_be_hidden()
 
 
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
 def test_on_a_desktop_the_drop_zone_and_the_filters_show(page, owner):
     sign_in_browser(page, email=owner.email, password=PASSWORD)
     expect(page.locator(".welcome")).to_be_visible()
@@ -255,3 +265,36 @@ def test_on_a_desktop_the_drop_zone_and_the_filters_show(page, owner):
     expect(page.locator("form.filters")).to_be_visible()
     expect(page.locator("#filter-box > summary")).to_be_hidden()
     expect(page.locator(".tile .tile-label")).to_have_text("Waiting to be processed")
+
+
+FILTER_BOX = re.compile(r'<details class="filter-box" id="filter-box"( open)?>')
+
+
+@pytest.mark.django_db
+def test_the_filters_fold_unless_in_use(owner_client):
+    gallery = reverse("photos:gallery")
+    empty = owner_client.get(gallery).content.decode()
+    assert "Welcome! Your vault is empty" in empty
+    assert not FILTER_BOX.search(empty) and 'class="filters' not in empty
+
+    upload(owner_client, ("a.jpg", support.jpeg(support.picture(64, 48))))
+    folded = FILTER_BOX.search(owner_client.get(gallery).content.decode())
+    assert folded and not folded.group(1)
+    for query, in_use in [
+        ({"tag": ["human", "animal"]}, "(2 in use)"),
+        ({"date_from": "2020-01-01"}, "(1 in use)"),
+        ({"date_from": "yesterday"}, None),  # a mistyped date stays in sight with its message
+        ({"tag": "dragons"}, None),
+    ]:
+        html = owner_client.get(gallery, query).content.decode()
+        assert FILTER_BOX.search(html).group(1) == " open", query
+        assert (in_use in html) if in_use else "in use)" not in html
+
+
+@pytest.mark.django_db
+def test_past_the_last_page_is_not_called_a_filter_that_matches_nothing(owner_client):
+    upload(owner_client, ("a.jpg", support.jpeg(support.picture(64, 48))))
+    html = owner_client.get(reverse("photos:gallery"), {"page": 5}).content.decode()
+    assert "No more photos" in html and "No photos match" not in html
+    html = owner_client.get(reverse("photos:gallery"), {"date_to": "2001-01-01"}).content.decode()
+    assert "No photos match these filters" in html and "Clear the filters" in html
