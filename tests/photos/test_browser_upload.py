@@ -25,6 +25,7 @@ from vaultdev.pytest_plugin import _CSP_LISTENER
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 PHOTOS = 40  # small generated JPEGs, besides the odd files below
 LET_THROUGH = 30  # uploads the test lets through before it holds the rest
+SLOW = 60_000  # ms, for what waits on the server or the worker on a busy machine
 LOADED = "i => i && i.complete && i.naturalWidth > 0"  # an <img> that decoded a real picture
 
 
@@ -130,8 +131,10 @@ def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path
     expect(welcome.get_by_role("heading")).to_have_text("Welcome! Your vault is empty")
     assert phone.locator(".filter-box, .filters").count() == 0
     welcome.get_by_role("link", name="Upload your first photos").click()
+    phone.wait_for_url(lambda url: url.endswith(reverse("photos:upload")))  # and its script ran
 
     # No drop zone on a phone: the picker button alone.
+    expect(phone.get_by_text("Drop photos here")).to_have_count(1)
     expect(phone.get_by_text("Drop photos here")).to_be_hidden()
     expect(phone.locator("label", has_text="Choose photos")).to_be_visible()
 
@@ -142,7 +145,7 @@ def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path
     expect(rows).to_have_count(total)
     # Mid-batch: 30 sent (one refused), two uploading, the rest not sent yet; the worker holds
     # the first photo half-way and the others wait their turn.
-    expect(counts).to_have_text(f"{LET_THROUGH - 1} of {total} uploaded, 0 processed")
+    expect(counts).to_have_text(f"{LET_THROUGH - 1} of {total} uploaded, 0 processed", timeout=SLOW)
     results = rows.locator(".upload-result")
     for n in (LET_THROUGH, LET_THROUGH + 1):
         expect(results.nth(n)).to_have_text(re.compile(r"Uploading \d+%"))
@@ -150,7 +153,7 @@ def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path
     # (The first two files are sent together: either may be the first one processed.)
     expect(
         rows.filter(has=phone.locator(".upload-result", has_text=re.compile(r"^Processing \d+%$")))
-    ).to_have_count(1)
+    ).to_have_count(1, timeout=SLOW)
     expect(results.filter(has_text=re.compile("^Waiting to be processed$"))).to_have_count(
         LET_THROUGH - 2
     )
@@ -169,13 +172,13 @@ def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path
     phone.evaluate("window.scrollTo(0, 0)")
     after_scroll(phone)
     held.release(1)
-    expect(results.nth(LET_THROUGH + 2)).to_have_text(re.compile(r"Uploading \d+%"))
+    expect(results.nth(LET_THROUGH + 2)).to_have_text(re.compile(r"Uploading \d+%"), timeout=SLOW)
     assert phone.evaluate("window.scrollY") == 0
     # ...until they come back to the uploads, which the page then follows again.
     rows.nth(LET_THROUGH + 2).scroll_into_view_if_needed()
     after_scroll(phone)
     held.release()
-    expect(counts).to_have_text(f"{total - 1} of {total} uploaded, 0 processed")
+    expect(counts).to_have_text(f"{total - 1} of {total} uploaded, 0 processed", timeout=SLOW)
     assert box_in_sight(phone, rows.last)
     expect(phone.locator("#upload-details")).to_have_text(
         "All sent: processing goes on in the vault even if you leave this page. "
@@ -217,6 +220,7 @@ def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path
         assert shown["width"] >= 100 and shown["height"] >= 100, (width, height, shown)
     # The 1×1 picture's own page shows it in a box one can see too, not as a dot.
     picture.click()
+    phone.wait_for_url(lambda url: url.endswith(reverse("photos:detail", args=[photo.id])))
     phone.wait_for_function(f"() => [document.querySelector('.preview img')].every({LOADED})")
     shown = phone.locator(".preview img").bounding_box()
     assert shown["width"] >= 150 and shown["height"] >= 150, shown
@@ -231,7 +235,7 @@ def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path
     expect(phone.locator("form.filters")).to_be_visible()
     expect(toggle).to_have_text(re.compile(r"Filter \(1 in use\)"))
     phone.get_by_role("link", name="Clear the filters").click()
-    expect(phone.locator(".tile")).to_have_count(total - 2)
+    expect(phone.locator(".tile")).to_have_count(total - 2, timeout=SLOW)
     expect(phone.locator("form.filters")).to_be_hidden()
 
 
