@@ -30,6 +30,8 @@
   const queue = [];
   const following = new Map(); // photo id -> rows naming it (a batch may hold a file twice)
   let running = 0;
+  let current = null; // the row whose upload started last
+  let tracking = true; // whether the page follows the uploads (see keepInSight)
 
   function show(row, className, text, percent) {
     row.li.className = `upload-item ${className}`;
@@ -148,6 +150,7 @@
   function add(files) {
     if (!files || !files.length) return;
     for (const file of files) queue.push([file, item(file)]);
+    tracking = true; // files just chosen: show them going up, wherever the last batch was
     summary.hidden = false;
     changed();
     pump();
@@ -213,8 +216,6 @@
   // Keeping the rows being uploaded in sight: the page scrolls to each row as its upload starts,
   // as long as the user can see the row before it. Once they scroll away (to read a reason
   // further up, say) the page stays where they put it, until they scroll back to the uploads.
-  let current = null; // the row whose upload started last
-  let tracking = true;
   function visibleTop() {
     return Math.max(0, summary.getBoundingClientRect().bottom);
   }
