@@ -90,9 +90,26 @@
     }
   }
 
-  function refused(row, message) {
+  // Not uploaded. When the file itself was not the problem (the connection, the session, the
+  // server), a button sends it again.
+  function refused(row, message, file = null) {
     row.phase = "rejected";
     show(row, "rejected", `Not uploaded: ${message}`, null);
+    if (!file) return;
+    const again = document.createElement("button");
+    again.type = "button";
+    again.className = "button upload-again";
+    again.textContent = "Send again";
+    again.addEventListener("click", () => {
+      again.remove();
+      row.phase = "waiting";
+      row.sent = 0;
+      show(row, "waiting", "Not uploaded yet", null);
+      queue.push([file, row]);
+      changed();
+      pump();
+    });
+    row.li.append(again);
   }
 
   function send(file, row) {
@@ -120,14 +137,14 @@
       } else if (body && body.error) {
         refused(row, body.error);
       } else if (xhr.responseURL && xhr.responseURL.includes("/accounts/login")) {
-        refused(row, "your session has ended. Sign in again, then send this file again.");
+        refused(row, "Your session has ended. Sign in again (in another tab), then send it again.", file);
       } else {
-        refused(row, `the server refused the upload (${xhr.status}). Try again.`);
+        refused(row, `The server could not take it (error ${xhr.status}).`, file);
       }
       done();
     });
     xhr.addEventListener("error", () => {
-      refused(row, "the connection broke during the upload. Try again.");
+      refused(row, "The connection broke during the upload.", file);
       done();
     });
     xhr.send(data);
