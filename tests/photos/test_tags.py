@@ -422,6 +422,8 @@ def test_other_user_sees_only_their_own_counts_and_progress(other_client, album,
     tagger_install(models_dir)
     body = other_client.get(reverse("photos:tagging_status")).json()
     assert body["total"] == 0 and body["updating"] is False
+    # A photo of their own, so that their gallery has tag chips (an empty vault shows none).
+    upload(other_client, ("mine.jpg", support.jpeg(support.picture(64, 48, seed=99))))
     html = other_client.get(reverse("photos:gallery"), {"tag": "animal"}).content.decode()
     assert tile_ids(other_client.get(reverse("photos:gallery"), {"tag": "animal"})) == []
     assert re.search(r'class="chip-count">0<', chip(html, "landscape"))

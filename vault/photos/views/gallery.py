@@ -75,6 +75,11 @@ def _tag_chips(*, user, filters: dict) -> list[TagChip]:
     return chips
 
 
+def _filters_in_use(filters: dict) -> int:
+    """How many filter values narrow the gallery (each selected tag counts), for the button."""
+    return sum(len(value) if isinstance(value, list | tuple) else 1 for value in filters.values())
+
+
 @require_GET
 @keyring_required
 def gallery(request):
@@ -94,6 +99,9 @@ def gallery(request):
         "tagging_text": tagging_text(tagging),
         "tag_labels": Tag.Label.choices,
         "has_any_photo": request.user.photos.exists(),
+        "filters_in_use": _filters_in_use(filters),
+        # Folded on a phone unless the user is filtering (or mistyped a filter): see gallery.html.
+        "filters_open": bool(query or form.errors or form.ignored_tags),
     }
     return render(request, "photos/gallery.html", context)
 

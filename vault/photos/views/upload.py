@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect, ensure_csrf_
 
 from vault.accounts.decorators import keyring_required
 from vault.photos import granting, services
+from vault.photos.models import Photo
 from vault.photos.upload_handler import EncryptingUploadHandler
 from vault.photos.views.common import wants_json
 
@@ -20,6 +21,8 @@ def _limits(context: dict | None = None) -> dict:
     return {
         "max_megabytes": f"{settings.VAULT_MAX_UPLOAD_BYTES / (1024 * 1024):g}",
         "max_megapixels": f"{settings.VAULT_MAX_PIXELS / 1e6:g}",
+        # The page says what the gallery says about a photo's state, in the same words.
+        "state_labels": dict(Photo.State.choices),
         **(context or {}),
     }
 

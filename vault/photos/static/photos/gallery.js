@@ -2,6 +2,13 @@
 // thumbnails as pending photos become ready.
 "use strict";
 
+// The filters: always open on a screen wide enough for them. vault.css already shows them there
+// without a script; opening the <details> as well keeps what assistive technology is told in step.
+(() => {
+  const box = document.getElementById("filter-box");
+  if (box && window.matchMedia("(min-width: 641px) and (min-height: 541px)").matches) box.open = true;
+})();
+
 (() => {
   const gallery = document.getElementById("gallery");
   if (!gallery) return;
