@@ -154,7 +154,7 @@ def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path
     expect(
         rows.filter(has=phone.locator(".upload-result", has_text=re.compile(r"^Processing \d+%$")))
     ).to_have_count(1, timeout=SLOW)
-    expect(results.filter(has_text=re.compile("^Waiting to be processed$"))).to_have_count(
+    expect(results.filter(has_text=re.compile("^Queued for processing$"))).to_have_count(
         LET_THROUGH - 2
     )
     expect(results.nth(2)).to_have_text(re.compile(r"^Not uploaded: .+"))
@@ -280,14 +280,14 @@ def test_on_a_desktop_the_drop_zone_and_the_filters_show(page, owner):
     # Chromium logs the broken request; that error was provoked on purpose.
     page.vault_problems[:] = [p for p in page.vault_problems if "ERR_CONNECTION_RESET" not in p]
     expect(page.locator("#upload-counts")).to_have_text("1 of 1 uploaded, 0 processed")
-    expect(page.locator(".upload-item .upload-result")).to_have_text("Waiting to be processed")
+    expect(page.locator(".upload-item .upload-result")).to_have_text("Queued for processing")
     expect(page.locator(".upload-item")).to_have_count(1)
 
     # The gallery: the filters show without a click, and the tile says the same words.
     page.goto(reverse("photos:gallery"))
     expect(page.locator("form.filters")).to_be_visible()
     expect(page.locator("#filter-box > summary")).to_be_hidden()
-    expect(page.locator(".tile .tile-label")).to_have_text("Waiting to be processed")
+    expect(page.locator(".tile .tile-label")).to_have_text("Queued for processing")
 
 
 FILTER_BOX = re.compile(r'<details class="filter-box" id="filter-box"( open)?>')

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 class Photo(models.Model):
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting to be processed"
+        PENDING = "pending", "Queued for processing"
         PROCESSING = "processing", "Processing"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
