@@ -101,6 +101,21 @@ def test_dbscan_finds_the_same_clusters_as_sklearn(people, noise, min_samples, e
         assert ours[i] == ours[core][np.argmin(d)]
 
 
+def test_dbscan_gives_the_same_labels_whatever_its_threads_and_memory_bounds(monkeypatch):
+    from worker import clustering
+
+    world = World(seed=5)
+    centres = [world.centre() for _ in range(15)]
+    x = np.array([world.near(c) for c in centres for _ in range(world.rng.integers(2, 40))])
+    expected = dbscan(x, eps=0.5, min_samples=3, threads=1)
+    assert len(set(expected)) > 10
+    assert np.array_equal(dbscan(x, eps=0.5, min_samples=3, threads=2), expected)
+    # tiny blocks and edge buffers: many partial spanning forests, many pivot groups
+    monkeypatch.setattr(clustering, "_EDGE_BUFFER", 50)
+    monkeypatch.setattr(clustering, "_BLOCK_CELLS", 2000)
+    assert np.array_equal(dbscan(x, eps=0.5, min_samples=3, threads=2), expected)
+
+
 def test_dbscan_of_nothing_and_of_strangers():
     assert dbscan(np.zeros((0, DIM), np.float32), eps=0.5, min_samples=3).shape == (0,)
     world = World()
