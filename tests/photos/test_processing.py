@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from tests.photos import support
+from tests.photos import camera_files, support
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
@@ -361,3 +361,37 @@ def test_an_original_the_server_cannot_read_fails_with_a_reason_and_can_be_retri
     response = owner_client.post(reverse("photos:retry", args=[photo_id]), follow=True)
     assert "back in the queue" in response.content.decode()
     assert run_jobs() == ["ready"]
+
+
+def quadrants(width: int = 800, height: int = 600) -> Image.Image:
+    """Four flat colours, one per quarter: any misplaced or mis-decoded byte shows."""
+    image = Image.new("RGB", (width, height), (200, 30, 40))
+    image.paste((30, 160, 60), (width // 2, 0, width, height // 2))
+    image.paste((40, 60, 200), (0, height // 2, width // 2, height))
+    image.paste((230, 220, 50), (width // 2, height // 2, width, height))
+    return image
+
+
+def test_heic_laid_out_as_samsung_phones_write_it_is_stored_and_processed(
+    owner_client, owner, worker_key
+):
+    """ftyp, then 3 MB of image data, then meta: stored, and its thumbnail is the picture."""
+    data = camera_files.heic_meta_last(
+        support.heic(quadrants(), taken="2024:06:01 09:30:00", offset="+09:00"),
+        padding=3 * 1024 * 1024,
+    )
+    [outcome] = upload(owner_client, ("20240601_093000.heic", data))
+    assert outcome["status"] == "stored", outcome["message"]
+    assert run_jobs() == ["ready"]
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert (photo.media_type, photo.width, photo.height) == ("image/heic", 800, 600)
+    assert photo.taken_at == dt.datetime(2024, 6, 1, 0, 30, tzinfo=dt.UTC)
+    thumb = Image.open(io.BytesIO(decrypted(photo, "thumb", owner))).convert("RGB")
+    assert thumb.size == (533, 400)
+    for (x, y), colour in {
+        (130, 100): (200, 30, 40),
+        (400, 100): (30, 160, 60),
+        (130, 300): (40, 60, 200),
+        (400, 300): (230, 220, 50),
+    }.items():
+        assert thumb.getpixel((x, y)) == pytest.approx(colour, abs=12), (x, y)
