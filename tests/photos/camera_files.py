@@ -82,7 +82,7 @@ def jpeg(
     out = io.BytesIO()
     extra = {"xmp": xmp} if xmp else {}
     (image or support.picture(320, 240)).save(
-        out, "JPEG", quality=85, exif=exif_data or Image.Exif(), **extra
+        out, "JPEG", quality=85, exif=exif_data if exif_data is not None else Image.Exif(), **extra
     )
     data = out.getvalue()
     if iptc:

@@ -3,6 +3,7 @@ decrypted thumbnails and downloads, and deleting with confirmation."""
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -220,3 +221,45 @@ def test_delete_without_a_selection_says_so(owner_client, album):
     response = owner_client.post(reverse("photos:delete"), {}, follow=True)
     assert "Select the photos to delete first." in response.content.decode()
     assert Photo.objects.count() == 4
+
+
+def test_a_burst_comes_out_in_capture_order_then_upload_order(
+    owner_client, worker_key, monkeypatch
+):
+    """Six photos taken in the same second: three with sub-seconds, three at the very same
+    instant. Newest first, the sub-seconds decide; where the capture time ties, the one
+    uploaded last is the newer — never the random order of the photo ids."""
+    from tests.photos import camera_files as cf
+
+    def shot(seed, subsec):
+        tags = {cf.DATE_TIME_ORIGINAL: "2024:05:18 16:20:31", cf.OFFSET_TIME_ORIGINAL: "+02:00"}
+        if subsec:
+            tags[cf.SUB_SEC_TIME_ORIGINAL] = subsec
+        return cf.jpeg(image=support.picture(64, 48, seed=seed), exif_data=cf.exif(sub=tags))
+
+    uploaded = ["50", "10", "30", "30", "30", "90"]  # in this order, one request
+    outcomes = upload(
+        owner_client, *[(f"burst_{i}.jpg", shot(i, s)) for i, s in enumerate(uploaded)]
+    )
+    assert run_jobs() == ["ready"] * 6
+    ids = [o["photo"] for o in outcomes]
+    photos = {str(p.id): p for p in Photo.objects.all()}
+    assert photos[ids[0]].taken_at == dt.datetime(2024, 5, 18, 14, 20, 31, 500_000, tzinfo=dt.UTC)
+    expected = [ids[5], ids[0], ids[4], ids[3], ids[2], ids[1]]  # .9, .5, .3 ×3 (last first), .1
+    assert tile_ids(owner_client.get(reverse("photos:gallery"))) == expected
+
+    # Paging and the photo page's newer/older links follow the same order.
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 4)
+    pages = [
+        tile_ids(owner_client.get(reverse("photos:gallery"), {"page": n}, HTTP_X_VAULT_PARTIAL="1"))
+        for n in (1, 2)
+    ]
+    assert pages[0] + pages[1] == expected
+    for position, photo_id in enumerate(expected):
+        page = owner_client.get(reverse("photos:detail", args=[photo_id])).content.decode()
+        newer = re.search(r'rel="prev"[^>]*href="/photos/([0-9a-f-]{36})', page)
+        older = re.search(r'rel="next"[^>]*href="/photos/([0-9a-f-]{36})', page)
+        assert (newer.group(1) if newer else None) == (expected[position - 1] if position else None)
+        assert (older.group(1) if older else None) == (
+            expected[position + 1] if position + 1 < len(expected) else None
+        )
