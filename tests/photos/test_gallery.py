@@ -5,8 +5,10 @@ import datetime as dt
 import io
 import re
 
+import hypothesis
 import pytest
 from django.urls import reverse
+from hypothesis import strategies as st
 from PIL import Image
 
 from tests.photos import support
@@ -160,6 +162,71 @@ def test_download_gives_the_original_bytes_under_the_original_name(owner_client,
     assert b"".join(response.streaming_content) == data
     assert response["Content-Disposition"] == 'attachment; filename="Rocket launch (2).jpg"'
     assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    ("name", "header"),
+    [
+        (
+            "Été à Paris.jpg",
+            'attachment; filename="Ete a Paris.jpg"; '
+            "filename*=UTF-8''%C3%89t%C3%A9%20%C3%A0%20Paris.jpg",
+        ),
+        (
+            "東京タワー.heic",
+            'attachment; filename="photo.heic"; '
+            "filename*=UTF-8''%E6%9D%B1%E4%BA%AC%E3%82%BF%E3%83%AF%E3%83%BC.heic",
+        ),
+        (
+            "🎉 party.jpg",
+            "attachment; filename=\"party.jpg\"; filename*=UTF-8''%F0%9F%8E%89%20party.jpg",
+        ),
+        (
+            'say "cheese".jpg',
+            "attachment; filename=\"say _cheese.jpg\"; filename*=UTF-8''say%20%22cheese%22.jpg",
+        ),
+        (
+            "a; filename=evil.exe.jpg",
+            'attachment; filename="a_ filename=evil.exe.jpg"; '
+            "filename*=UTF-8''a%3B%20filename%3Devil.exe.jpg",
+        ),
+        (
+            "back\\slash 100%.jpg",  # Django keeps only what follows a backslash...
+            "attachment; filename=\"slash 100.jpg\"; filename*=UTF-8''slash%20100%25.jpg",
+        ),
+        (
+            "写真",  # ...and the vault adds the extension of the stored type
+            "attachment; filename=\"photo.jpg\"; filename*=UTF-8''%E5%86%99%E7%9C%9F.jpg",
+        ),
+        (
+            "Ｆｕｌｌ ｗｉｄｔｈ.jpg",
+            "attachment; filename=\"Full width.jpg\"; filename*=UTF-8''"
+            "%EF%BC%A6%EF%BD%95%EF%BD%8C%EF%BD%8C%20%EF%BD%97%EF%BD%89%EF%BD%84%EF%BD%94%EF%BD%88.jpg",
+        ),
+    ],
+)
+def test_download_of_a_non_ascii_or_odd_name_sends_both_forms(owner_client, name, header):
+    [outcome] = upload(owner_client, (name, support.jpeg()))
+    response = owner_client.get(reverse("photos:download", args=[outcome["photo"]]))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == header
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.text(min_size=1, max_size=80))
+def test_any_name_gives_a_safe_fallback_and_the_exact_name(name):
+    from urllib.parse import unquote
+
+    from vault.photos.views.content import attachment_disposition
+
+    header = attachment_disposition(name)
+    header.encode("ascii")  # nothing but ASCII on the wire
+    match = re.fullmatch(r"attachment; filename=\"([^\"]*)\"(?:; filename\*=UTF-8''(\S+))?", header)
+    assert match, header
+    fallback, exact = match.groups()
+    assert re.fullmatch(r"[A-Za-z0-9 !#$&'()+,\-.=@\[\]^_`{}~]+", fallback), fallback
+    assert not fallback.startswith((".", " ")) or fallback == name
+    assert unquote(exact, errors="strict") == name if exact else fallback == name
 
 
 def test_download_can_resume_with_a_byte_range(owner_client, worker_key):
