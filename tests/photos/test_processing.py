@@ -98,12 +98,21 @@ def test_heic_from_an_iphone_is_processed_and_downloads_as_it_came(owner_client,
     assert response["Content-Type"] == "image/heic"
 
 
-def test_photo_without_exif_is_shown_at_its_upload_date(owner_client, worker_key):
-    [outcome] = upload(owner_client, ("chelsea.png", support.real_photo("chelsea.png")))
+def test_photo_without_a_date_is_shown_at_its_upload_date(owner_client, worker_key):
+    [outcome] = upload(owner_client, ("coffee.png", support.real_photo("coffee.png")))
     run_jobs()
     photo = Photo.objects.get(pk=outcome["photo"])
     assert photo.state == "ready"
     assert photo.taken_at is None and photo.shown_at == photo.uploaded_at
+
+
+def test_a_png_without_exif_is_dated_by_its_xmp(owner_client, worker_key):
+    # scikit-image's chelsea.png carries the XMP its camera raw converter wrote:
+    # xmp:CreateDate 2009-02-09T11:11:30, no offset (read in the server's zone, UTC here).
+    [outcome] = upload(owner_client, ("chelsea.png", support.real_photo("chelsea.png")))
+    run_jobs()
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert photo.taken_at == dt.datetime(2009, 2, 9, 11, 11, 30, tzinfo=dt.UTC)
 
 
 def test_running_the_job_again_leaves_exactly_one_set_of_blobs(owner_client, owner, worker_key):
