@@ -259,10 +259,14 @@ def test_date_time_of_the_file_is_the_last_resort():
     assert found == dt.datetime(2011, 11, 11, 11, 11, 11, 110_000, tzinfo=tz(11))
 
 
-def test_xmp_in_a_png_and_a_webp_is_read():
+def test_xmp_in_a_png_a_webp_and_a_heic_is_read():
     xmp = cf.xmp_packet(attributes={"xmp:CreateDate": "2019-08-03T17:45:10+02:00"})
     expected = dt.datetime(2019, 8, 3, 17, 45, 10, tzinfo=tz(2))
     assert taken(xmp=xmp, image_format="WEBP") == expected
+    heic = io.BytesIO()
+    cf.support.picture(64, 48).save(heic, "HEIF", xmp=xmp)
+    found_xmp, _iptc = metadata.packets(heic.getvalue(), "image/heic")
+    assert metadata.capture_time(Image.Exif(), xmp=found_xmp) == expected
     out = io.BytesIO()
     from PIL import PngImagePlugin
 
