@@ -3,9 +3,12 @@ decrypted thumbnails and downloads, and deleting with confirmation."""
 
 import datetime as dt
 import io
+import re
 
+import hypothesis
 import pytest
 from django.urls import reverse
+from hypothesis import strategies as st
 from PIL import Image
 
 from tests.photos import support
@@ -161,6 +164,71 @@ def test_download_gives_the_original_bytes_under_the_original_name(owner_client,
     assert "no-store" in response["Cache-Control"]
 
 
+@pytest.mark.parametrize(
+    ("name", "header"),
+    [
+        (
+            "Été à Paris.jpg",
+            'attachment; filename="Ete a Paris.jpg"; '
+            "filename*=UTF-8''%C3%89t%C3%A9%20%C3%A0%20Paris.jpg",
+        ),
+        (
+            "東京タワー.heic",
+            'attachment; filename="photo.heic"; '
+            "filename*=UTF-8''%E6%9D%B1%E4%BA%AC%E3%82%BF%E3%83%AF%E3%83%BC.heic",
+        ),
+        (
+            "🎉 party.jpg",
+            "attachment; filename=\"party.jpg\"; filename*=UTF-8''%F0%9F%8E%89%20party.jpg",
+        ),
+        (
+            'say "cheese".jpg',
+            "attachment; filename=\"say _cheese.jpg\"; filename*=UTF-8''say%20%22cheese%22.jpg",
+        ),
+        (
+            "a; filename=evil.exe.jpg",
+            'attachment; filename="a_ filename=evil.exe.jpg"; '
+            "filename*=UTF-8''a%3B%20filename%3Devil.exe.jpg",
+        ),
+        (
+            "back\\slash 100%.jpg",  # Django keeps only what follows a backslash...
+            "attachment; filename=\"slash 100.jpg\"; filename*=UTF-8''slash%20100%25.jpg",
+        ),
+        (
+            "写真",  # ...and the vault adds the extension of the stored type
+            "attachment; filename=\"photo.jpg\"; filename*=UTF-8''%E5%86%99%E7%9C%9F.jpg",
+        ),
+        (
+            "Ｆｕｌｌ ｗｉｄｔｈ.jpg",
+            "attachment; filename=\"Full width.jpg\"; filename*=UTF-8''"
+            "%EF%BC%A6%EF%BD%95%EF%BD%8C%EF%BD%8C%20%EF%BD%97%EF%BD%89%EF%BD%84%EF%BD%94%EF%BD%88.jpg",
+        ),
+    ],
+)
+def test_download_of_a_non_ascii_or_odd_name_sends_both_forms(owner_client, name, header):
+    [outcome] = upload(owner_client, (name, support.jpeg()))
+    response = owner_client.get(reverse("photos:download", args=[outcome["photo"]]))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == header
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.text(min_size=1, max_size=80))
+def test_any_name_gives_a_safe_fallback_and_the_exact_name(name):
+    from urllib.parse import unquote
+
+    from vault.photos.views.content import attachment_disposition
+
+    header = attachment_disposition(name)
+    header.encode("ascii")  # nothing but ASCII on the wire
+    match = re.fullmatch(r"attachment; filename=\"([^\"]*)\"(?:; filename\*=UTF-8''(\S+))?", header)
+    assert match, header
+    fallback, exact = match.groups()
+    assert re.fullmatch(r"[A-Za-z0-9 !#$&'()+,\-.=@\[\]^_`{}~]+", fallback), fallback
+    assert not fallback.startswith((".", " ")) or fallback == name
+    assert unquote(exact, errors="strict") == name if exact else fallback == name
+
+
 def test_download_can_resume_with_a_byte_range(owner_client, worker_key):
     data = support.real_photo("rocket.jpg")
     [outcome] = upload(owner_client, ("rocket.jpg", data))
@@ -220,3 +288,45 @@ def test_delete_without_a_selection_says_so(owner_client, album):
     response = owner_client.post(reverse("photos:delete"), {}, follow=True)
     assert "Select the photos to delete first." in response.content.decode()
     assert Photo.objects.count() == 4
+
+
+def test_a_burst_comes_out_in_capture_order_then_upload_order(
+    owner_client, worker_key, monkeypatch
+):
+    """Six photos taken in the same second: three with sub-seconds, three at the very same
+    instant. Newest first, the sub-seconds decide; where the capture time ties, the one
+    uploaded last is the newer — never the random order of the photo ids."""
+    from tests.photos import camera_files as cf
+
+    def shot(seed, subsec):
+        tags = {cf.DATE_TIME_ORIGINAL: "2024:05:18 16:20:31", cf.OFFSET_TIME_ORIGINAL: "+02:00"}
+        if subsec:
+            tags[cf.SUB_SEC_TIME_ORIGINAL] = subsec
+        return cf.jpeg(image=support.picture(64, 48, seed=seed), exif_data=cf.exif(sub=tags))
+
+    uploaded = ["50", "10", "30", "30", "30", "90"]  # in this order, one request
+    outcomes = upload(
+        owner_client, *[(f"burst_{i}.jpg", shot(i, s)) for i, s in enumerate(uploaded)]
+    )
+    assert run_jobs() == ["ready"] * 6
+    ids = [o["photo"] for o in outcomes]
+    photos = {str(p.id): p for p in Photo.objects.all()}
+    assert photos[ids[0]].taken_at == dt.datetime(2024, 5, 18, 14, 20, 31, 500_000, tzinfo=dt.UTC)
+    expected = [ids[5], ids[0], ids[4], ids[3], ids[2], ids[1]]  # .9, .5, .3 ×3 (last first), .1
+    assert tile_ids(owner_client.get(reverse("photos:gallery"))) == expected
+
+    # Paging and the photo page's newer/older links follow the same order.
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 4)
+    pages = [
+        tile_ids(owner_client.get(reverse("photos:gallery"), {"page": n}, HTTP_X_VAULT_PARTIAL="1"))
+        for n in (1, 2)
+    ]
+    assert pages[0] + pages[1] == expected
+    for position, photo_id in enumerate(expected):
+        page = owner_client.get(reverse("photos:detail", args=[photo_id])).content.decode()
+        newer = re.search(r'rel="prev"[^>]*href="/photos/([0-9a-f-]{36})', page)
+        older = re.search(r'rel="next"[^>]*href="/photos/([0-9a-f-]{36})', page)
+        assert (newer.group(1) if newer else None) == (expected[position - 1] if position else None)
+        assert (older.group(1) if older else None) == (
+            expected[position + 1] if position + 1 < len(expected) else None
+        )

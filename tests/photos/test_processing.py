@@ -5,12 +5,13 @@ import contextlib
 import datetime as dt
 import io
 import json
+import re
 
 import pytest
 from django.urls import reverse
 from PIL import Image
 
-from tests.photos import support
+from tests.photos import camera_files, support
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
@@ -20,6 +21,7 @@ from vault.crypto import seal
 from vault.photos import storage
 from vault.photos.blobs import blob_open
 from vault.photos.models import Blob, Photo, ProcessingGrant
+from vault.photos.sealing import exif_aad
 from vault.processing.worker_keys import advertise, withdraw
 from worker import identity
 from worker.pipeline import photo_process_run
@@ -96,12 +98,21 @@ def test_heic_from_an_iphone_is_processed_and_downloads_as_it_came(owner_client,
     assert response["Content-Type"] == "image/heic"
 
 
-def test_photo_without_exif_is_shown_at_its_upload_date(owner_client, worker_key):
-    [outcome] = upload(owner_client, ("chelsea.png", support.real_photo("chelsea.png")))
+def test_photo_without_a_date_is_shown_at_its_upload_date(owner_client, worker_key):
+    [outcome] = upload(owner_client, ("coffee.png", support.real_photo("coffee.png")))
     run_jobs()
     photo = Photo.objects.get(pk=outcome["photo"])
     assert photo.state == "ready"
     assert photo.taken_at is None and photo.shown_at == photo.uploaded_at
+
+
+def test_a_png_without_exif_is_dated_by_its_xmp(owner_client, worker_key):
+    # scikit-image's chelsea.png carries the XMP its camera raw converter wrote:
+    # xmp:CreateDate 2009-02-09T11:11:30, no offset (read in the server's zone, UTC here).
+    [outcome] = upload(owner_client, ("chelsea.png", support.real_photo("chelsea.png")))
+    run_jobs()
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert photo.taken_at == dt.datetime(2009, 2, 9, 11, 11, 30, tzinfo=dt.UTC)
 
 
 def test_running_the_job_again_leaves_exactly_one_set_of_blobs(owner_client, owner, worker_key):
@@ -362,3 +373,141 @@ def test_an_original_the_server_cannot_read_fails_with_a_reason_and_can_be_retri
     response = owner_client.post(reverse("photos:retry", args=[photo_id]), follow=True)
     assert "back in the queue" in response.content.decode()
     assert run_jobs() == ["ready"]
+
+
+def quadrants(width: int = 800, height: int = 600) -> Image.Image:
+    """Four flat colours, one per quarter: any misplaced or mis-decoded byte shows."""
+    image = Image.new("RGB", (width, height), (200, 30, 40))
+    image.paste((30, 160, 60), (width // 2, 0, width, height // 2))
+    image.paste((40, 60, 200), (0, height // 2, width // 2, height))
+    image.paste((230, 220, 50), (width // 2, height // 2, width, height))
+    return image
+
+
+def test_heic_laid_out_as_samsung_phones_write_it_is_stored_and_processed(
+    owner_client, owner, worker_key
+):
+    """ftyp, then 3 MB of image data, then meta: stored, and its thumbnail is the picture."""
+    data = camera_files.heic_meta_last(
+        support.heic(quadrants(), taken="2024:06:01 09:30:00", offset="+09:00"),
+        padding=3 * 1024 * 1024,
+    )
+    [outcome] = upload(owner_client, ("20240601_093000.heic", data))
+    assert outcome["status"] == "stored", outcome["message"]
+    assert run_jobs() == ["ready"]
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert (photo.media_type, photo.width, photo.height) == ("image/heic", 800, 600)
+    assert photo.taken_at == dt.datetime(2024, 6, 1, 0, 30, tzinfo=dt.UTC)
+    thumb = Image.open(io.BytesIO(decrypted(photo, "thumb", owner))).convert("RGB")
+    assert thumb.size == (533, 400)
+    for (x, y), colour in {
+        (130, 100): (200, 30, 40),
+        (400, 100): (30, 160, 60),
+        (130, 300): (40, 60, 200),
+        (400, 300): (230, 220, 50),
+    }.items():
+        assert thumb.getpixel((x, y)) == pytest.approx(colour, abs=12), (x, y)
+
+
+def _page(owner_client, photo_id) -> str:
+    return owner_client.get(reverse("photos:detail", args=[photo_id])).content.decode()
+
+
+def test_a_gps_block_of_0_over_0_is_no_location_and_no_nan_on_the_page(
+    owner_client, owner, worker_key
+):
+    r = camera_files.rational
+    data = camera_files.jpeg(
+        exif_data=camera_files.exif(
+            ifd0={0x010F: "Samsung", 0x0110: "Galaxy S23"},
+            sub={camera_files.EXPOSURE_TIME: r(0, 0), camera_files.FOCAL_LENGTH: r(0, 0)},
+            gps={
+                camera_files.GPS_LATITUDE_REF: "N",
+                camera_files.GPS_LATITUDE: (r(0, 0),) * 3,
+                camera_files.GPS_LONGITUDE_REF: "E",
+                camera_files.GPS_LONGITUDE: (r(0, 0),) * 3,
+                camera_files.GPS_ALTITUDE: r(0, 0),
+            },
+        )
+    )
+    [outcome] = upload(owner_client, ("no-fix.jpg", data))
+    assert run_jobs() == ["ready"]
+    page = _page(owner_client, outcome["photo"])
+    assert "Galaxy S23" in page
+    assert "<dt>Place</dt>" not in page
+    assert not re.search(r"\bnan\b", page, re.IGNORECASE)
+    umk = keys_unlock_with_password(owner, PASSWORD).umk
+    photo = Photo.objects.get(pk=outcome["photo"])
+    sealed = seal.open(
+        crypto_keys.metadata_key(umk), bytes(photo.exif_sealed), exif_aad(photo.id)
+    ).decode()
+    assert json.loads(sealed) == {"camera_make": "Samsung", "camera_model": "Galaxy S23"}
+
+
+def test_a_void_gps_block_is_no_location(owner_client, worker_key):
+    r = camera_files.rational
+    data = camera_files.jpeg(
+        exif_data=camera_files.exif(
+            gps={
+                camera_files.GPS_STATUS: "V",
+                camera_files.GPS_LATITUDE_REF: "N",
+                camera_files.GPS_LATITUDE: (r(48, 1), r(51, 1), r(24, 1)),
+                camera_files.GPS_LONGITUDE_REF: "E",
+                camera_files.GPS_LONGITUDE: (r(2, 1), r(21, 1), r(3, 1)),
+            }
+        )
+    )
+    [outcome] = upload(owner_client, ("void.jpg", data))
+    assert run_jobs() == ["ready"]
+    assert Photo.objects.get(pk=outcome["photo"]).exif_sealed is None
+    assert "<dt>Place</dt>" not in _page(owner_client, outcome["photo"])
+
+
+def test_a_place_on_the_equator_is_shown(owner_client, worker_key):
+    [outcome] = upload(owner_client, ("kampala.jpg", support.jpeg(gps=(0.0, 32.5825))))
+    assert run_jobs() == ["ready"]
+    assert "<dt>Place</dt><dd>0.00000, 32.58250</dd>" in _page(owner_client, outcome["photo"])
+
+
+@pytest.mark.parametrize(
+    "sealed_before",
+    [
+        {"camera_model": "X100", "latitude": float("nan"), "longitude": float("nan")},
+        {"camera_model": "X100", "latitude": 0.0, "longitude": 0.0, "altitude": float("inf")},
+        {"camera_model": "X100", "latitude": 123.0, "longitude": 45.0},
+        {"camera_model": "X100", "latitude": 48.8, "longitude": None},
+    ],
+)
+def test_a_place_sealed_before_these_checks_is_not_shown(
+    owner_client, owner, worker_key, sealed_before
+):
+    """Photos processed by an older worker may hold NaN or an impossible place."""
+    [outcome] = upload(owner_client, ("old.jpg", support.jpeg()))
+    assert run_jobs() == ["ready"]
+    umk = keys_unlock_with_password(owner, PASSWORD).umk
+    photo = Photo.objects.get(pk=outcome["photo"])
+    photo.exif_sealed = seal.seal(
+        crypto_keys.metadata_key(umk), json.dumps(sealed_before).encode(), exif_aad(photo.id)
+    )
+    photo.save(update_fields=["exif_sealed"])
+    page = _page(owner_client, photo.id)
+    assert "X100" in page and "<dt>Place</dt>" not in page
+    assert not re.search(r"\b(nan|inf|infinity)\b", page, re.IGNORECASE)
+
+
+def test_capture_time_from_iptc_when_exif_has_none(owner_client, worker_key):
+    data = camera_files.jpeg(iptc={(2, 55): b"20190803", (2, 60): b"174510+0200"})
+    [outcome] = upload(owner_client, ("scan.jpg", data))
+    assert run_jobs() == ["ready"]
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert photo.taken_at == dt.datetime(2019, 8, 3, 15, 45, 10, tzinfo=dt.UTC)
+    assert photo.shown_at == photo.taken_at
+
+
+def test_an_impossible_capture_date_falls_back_to_the_upload_date(owner_client, worker_key):
+    data = support.jpeg(taken="0000:00:00 00:00:00")
+    [outcome] = upload(owner_client, ("zeros.jpg", data))
+    assert run_jobs() == ["ready"]
+    photo = Photo.objects.get(pk=outcome["photo"])
+    assert photo.taken_at is None and photo.shown_at == photo.uploaded_at
+    assert "Unknown (uploaded" in _page(owner_client, photo.id)

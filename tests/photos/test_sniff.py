@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.photos import support
+from tests.photos import camera_files, support
 from vault.photos.sniff import ImageSniffer, Rejected
 
 LIMIT = 100_000_000
@@ -110,13 +110,13 @@ def test_jpeg_fill_bytes_before_a_marker_are_skipped():
     assert sniff(photo[:2] + b"\xff" * 100_000 + photo[2:], piece=1000).width == 640
 
 
-def test_heic_whose_size_is_not_in_the_first_megabyte_is_refused():
-    # A 'free' box of 2 MB before the 'meta' box that would declare the size.
+def test_heic_whose_size_is_not_in_the_first_megabyte_is_accepted():
+    # A 'free' box of 2 MB before the 'meta' box that declares the size.
     heic = support.heic()
     ftyp_size = int.from_bytes(heic[:4], "big")
     free = (2_000_008).to_bytes(4, "big") + b"free" + bytes(2_000_000)
-    with pytest.raises(Rejected, match="header cannot be read"):
-        sniff(heic[:ftyp_size] + free + heic[ftyp_size:], piece=256 * 1024)
+    found = sniff(heic[:ftyp_size] + free + heic[ftyp_size:], piece=256 * 1024)
+    assert (found.media_type, found.width, found.height) == ("image/heic", 640, 480)
 
 
 def test_a_stream_of_empty_heic_boxes_is_refused_early():
@@ -146,3 +146,164 @@ def test_empty_pieces_change_nothing():
     for piece in (photo[:-1], b"", photo[-1:], b""):  # the end marker split around nothing
         sniffer.feed(piece)
     assert sniffer.finish().width == 640
+
+
+# ---- HEIF: boxes in any order, damage, and what cannot be decoded ---------------------------
+
+SAMSUNG_PADDING = 3 * 1024 * 1024  # the mdat alone is larger than HEAD_LIMIT
+
+
+@pytest.mark.parametrize(("piece", "padding"), [(9, 0), (4096, 0), (256 * 1024, SAMSUNG_PADDING)])
+def test_heic_with_its_meta_box_after_a_large_mdat_is_accepted(piece, padding):
+    """Samsung phones write ftyp, mdat (megabytes), then meta."""
+    heic = camera_files.heic_meta_last(support.heic(support.picture(320, 240)), padding=padding)
+    assert [kind for kind, _box in camera_files.top_boxes(heic)] == [b"ftyp", b"mdat", b"meta"]
+    found = sniff(heic, piece=piece)
+    assert (found.media_type, found.width, found.height) == ("image/heic", 320, 240)
+
+
+def test_pixel_limit_applies_to_a_meta_box_at_the_end():
+    heic = camera_files.heic_meta_last(support.heic(), padding=SAMSUNG_PADDING)
+    with pytest.raises(Rejected, match=r"640 × 480 pixels .* up to 0.1 megapixels"):
+        sniff(heic, piece=256 * 1024, max_pixels=100_000)
+
+
+def test_the_mdat_is_never_held_in_memory():
+    """64 MiB of image data before the meta box: what the check keeps stays under a few
+    hundred kilobytes (it copies the meta box only)."""
+    import tracemalloc
+
+    heic = camera_files.heic_meta_last(support.heic(support.picture(320, 240)))
+    [(_f, ftyp), (_m, mdat), (_x, meta)] = camera_files.top_boxes(heic)
+    extra = 64 * 1024 * 1024
+    piece = bytes(256 * 1024)
+    sniffer = ImageSniffer(max_pixels=LIMIT)
+    tracemalloc.start()
+    try:
+        sniffer.feed(ftyp)
+        sniffer.feed((len(mdat) + extra).to_bytes(4, "big") + mdat[4:])
+        for _ in range(extra // len(piece)):
+            sniffer.feed(piece)
+        sniffer.feed(meta)
+        found = sniffer.finish()
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (found.width, found.height) == (320, 240)
+    assert peak < 512 * 1024, peak
+
+
+def _samsung() -> bytes:
+    return camera_files.heic_meta_last(support.heic(support.picture(320, 240)), padding=100_000)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("cut in the mdat", "incomplete"),
+        ("cut in the meta", "incomplete"),
+        ("no meta", "header cannot be read"),
+        ("a box of size 4", r"damaged \(its structure is broken\)"),
+        ("mdat longer than the file", "incomplete"),
+        ("two meta boxes", r"damaged \(its structure is broken\)"),
+        ("meta larger than the header buffer", "header cannot be read"),
+        ("meta with a field past its end", "header cannot be read"),
+        ("meta without a primary item", "header cannot be read"),
+        ("meta without an image size", "declares no image size"),
+    ],
+)
+def test_damaged_heic_is_refused_wherever_its_meta_box_is(damage, message):
+    heic = _samsung()
+    [(_f, ftyp), (_m, mdat), (_x, meta)] = camera_files.top_boxes(heic)
+    hevc_items = {1: b"hvc1"}
+    damaged = {
+        "cut in the mdat": ftyp + mdat[: len(mdat) // 2],
+        "cut in the meta": heic[:-20],
+        "no meta": ftyp + mdat,
+        "a box of size 4": ftyp + b"\x00\x00\x00\x04free" + mdat + meta,
+        "mdat longer than the file": ftyp + meta + (len(mdat) + 10).to_bytes(4, "big") + mdat[4:],
+        "two meta boxes": ftyp + meta + mdat + meta,
+        "meta larger than the header buffer": ftyp
+        + mdat
+        + camera_files.box(b"meta", bytes(4) + camera_files.box(b"free", bytes(1_100_000))),
+        "meta with a field past its end": ftyp
+        + mdat
+        + camera_files.full_box(b"meta", camera_files.full_box(b"pitm", b"")),
+        "meta without a primary item": ftyp + mdat + camera_files.heif_meta(hevc_items, primary=7),
+        "meta without an image size": ftyp
+        + mdat
+        + camera_files.heif_meta(hevc_items).replace(b"ispe", b"ispx"),
+    }[damage]
+    with pytest.raises(Rejected, match=message):
+        sniff(damaged, piece=64 * 1024)
+
+
+def test_a_meta_box_that_runs_to_the_end_of_the_file_is_read():
+    heic = _samsung()
+    [(_f, ftyp), (_m, mdat), (_x, meta)] = camera_files.top_boxes(heic)
+    found = sniff(ftyp + mdat + bytes(4) + meta[4:])  # size 0: "up to the end of the file"
+    assert (found.width, found.height) == (320, 240)
+
+
+def _heif(major: bytes, *compatible: bytes, items=None, tiles=None, primary: int = 1) -> bytes:
+    meta = camera_files.heif_meta(items or {1: b"hvc1"}, tiles=tiles, primary=primary)
+    return (
+        camera_files.ftyp(major, *compatible)
+        + camera_files.box(b"mdat", bytes(2000))
+        + meta  # after the image data, as Samsung phones put it
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_heif(b"avif", b"mif1", b"miaf"), "^AVIF images are not supported yet"),
+        (_heif(b"avis", b"msf1"), "^AVIF images are not supported yet"),
+        (_heif(b"mif1", b"avif", b"miaf"), "^AVIF images are not supported yet"),
+        (_heif(b"mif1", b"miaf", items={1: b"av01"}), "^AVIF images are not supported yet"),
+        (
+            _heif(b"mif1", items={1: b"grid", 2: b"av01", 3: b"av01"}, tiles={1: [2, 3]}),
+            "^AVIF images are not supported yet",
+        ),
+        (
+            camera_files.ftyp(b"mif3", b"heic") + camera_files.box(b"mini", bytes(200)),
+            r"^Compact HEIF \(mif3\) images are not supported yet",
+        ),
+        (_heif(b"mif1", b"jpeg"), "^JPEG-compressed HEIF images are not supported yet"),
+        (_heif(b"mif1", items={1: b"jpeg"}), "^JPEG-compressed HEIF images are not supported"),
+        (_heif(b"mif1", items={1: b"unci"}), "^Uncompressed HEIF images are not supported yet"),
+        (_heif(b"vvic", b"mif1"), r"^VVC \(H.266\) HEIF images are not supported yet"),
+        (_heif(b"avci", b"mif1"), r"^H.264 \(AVC\) HEIF images are not supported yet"),
+        (_heif(b"j2ki", b"mif1"), "^JPEG 2000 HEIF images are not supported yet"),
+        (_heif(b"crx ", b"isom"), "^Canon CR3 raw images are not supported yet"),
+        (_heif(b"miaf", b"heic", b"mif1"), '^HEIF images of type "miaf" are not supported yet'),
+        (_heif(b"mif1", items={1: b"xyz1"}), "not HEVC-coded"),
+        (_heif(b"qt  ", b"qt  "), "^This is a video, not a photo"),
+        (_heif(b"isom", b"iso2", b"avc1", b"mp41"), "^This is a video, not a photo"),
+        (_heif(b"abcd", b"efgh"), "not JPEG, HEIC, PNG or WebP"),
+    ],
+)
+def test_heif_the_server_cannot_decode_is_named_in_the_message(data, message):
+    with pytest.raises(Rejected, match=message):
+        sniff(data, piece=100)
+
+
+@pytest.mark.parametrize(
+    ("items", "tiles", "accepted"),
+    [
+        ({1: b"hvc1", 2: b"Exif"}, None, True),
+        ({1: b"grid", 2: b"hvc1", 3: b"hvc1", 4: b"mime"}, {1: [2, 3]}, True),  # an iPhone's
+        ({1: b"iden", 2: b"grid", 3: b"hvc1"}, {1: [2], 2: [3]}, True),
+        ({1: b"grid", 2: b"hvc1", 3: b"av01"}, {1: [2, 3]}, False),  # one tile AVIF
+        ({1: b"grid", 2: b"hvc1"}, None, False),  # a grid of nothing
+        ({1: b"grid", 2: b"grid"}, {1: [2], 2: [1]}, False),  # a loop, no picture
+        ({1: b"grid"}, {1: [9]}, False),  # a tile never declared
+    ],
+)
+def test_the_primary_image_must_be_hevc_through_its_grid(items, tiles, accepted):
+    data = _heif(b"heic", b"mif1", b"heic", items=items, tiles=tiles)
+    if accepted:
+        assert (sniff(data).width, sniff(data).height) == (64, 48)
+    else:
+        with pytest.raises(Rejected):
+            sniff(data)

@@ -10,7 +10,7 @@ from django.http import Http404
 
 from vault.people.models import Face, Person
 from vault.people.sealing import name_open
-from vault.photos.models import Photo
+from vault.photos.models import GALLERY_ORDER, Photo
 
 # How much one page shows; the rest is a link or a "more" away. An owner with thousands of
 # unnamed groups (a big first import) still gets a page that renders at once.
@@ -143,7 +143,7 @@ def people_choices(*, user, metadata_key: bytes, exclude=None) -> list[tuple[str
 def person_photos(*, user, person: Person) -> QuerySet[Photo]:
     """The person's photos in gallery order (newest first)."""
     has_face = Face.objects.filter(photo=OuterRef("pk"), person=person, not_a_face=False)
-    return Photo.objects.filter(owner=user).filter(Exists(has_face)).order_by("-shown_at", "-id")
+    return Photo.objects.filter(owner=user).filter(Exists(has_face)).order_by(*GALLERY_ORDER)
 
 
 def person_faces(*, person: Person) -> QuerySet[Face]:

@@ -13,6 +13,12 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+# The gallery's order, newest first: capture time (else upload time; microseconds, so a burst
+# keeps its sub-second order), then upload time (photos taken in the same instant stay in the
+# order they were uploaded), then the id, so that the order is total and never changes between
+# two queries: paging and the photo page's newer/older links rely on it.
+GALLERY_ORDER = ("-shown_at", "-uploaded_at", "-id")
+
 
 class Photo(models.Model):
     class State(models.TextChoices):
@@ -60,8 +66,8 @@ class Photo(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["owner", "content_mac"], name="photo_unique_content"),
         ]
-        indexes = [models.Index(fields=["owner", "-shown_at", "-id"], name="photo_gallery")]
-        ordering = ["-shown_at", "-id"]
+        indexes = [models.Index(fields=["owner", *GALLERY_ORDER], name="photo_gallery")]
+        ordering = list(GALLERY_ORDER)
 
     def __str__(self) -> str:
         return f"photo {self.id}"

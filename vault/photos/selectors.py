@@ -13,7 +13,8 @@ from django.utils import timezone
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError, seal
 from vault.photos import photo_sets
-from vault.photos.models import Photo, Tag
+from vault.photos.models import GALLERY_ORDER, Photo, Tag
+from vault.photos.places import place_is_real
 from vault.photos.sealing import exif_aad, name_aad
 
 PAGE_SIZE = 60
@@ -39,7 +40,7 @@ def photos_for_gallery(*, user, filters: dict | None = None) -> QuerySet[Photo]:
     if filters.get("date_to"):
         end = dt.datetime.combine(filters["date_to"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
         photos = photos.filter(shown_at__lt=end)
-    return photos.order_by("-shown_at", "-id")
+    return photos.order_by(*GALLERY_ORDER)
 
 
 @dataclass
@@ -88,15 +89,21 @@ def photo_of_owner(*, user, photo_id) -> Photo:
 def photo_neighbours(*, user, photo: Photo, filters: dict) -> tuple[Photo | None, Photo | None]:
     """(newer, older) neighbours in the gallery's order under the same filters."""
     photos = photos_for_gallery(user=user, filters=filters)
-    newer = (
-        photos.filter(Q(shown_at__gt=photo.shown_at) | Q(shown_at=photo.shown_at, id__gt=photo.id))
-        .order_by("shown_at", "id")
-        .first()
-    )
-    older = photos.filter(
-        Q(shown_at__lt=photo.shown_at) | Q(shown_at=photo.shown_at, id__lt=photo.id)
-    ).first()
+    newer = photos.filter(_beyond(photo, newer=True)).reverse().first()
+    older = photos.filter(_beyond(photo, newer=False)).first()
     return newer, older
+
+
+def _beyond(photo: Photo, *, newer: bool) -> Q:
+    """The photos after `photo` in the gallery's order (older), or before it (newer): a keyset
+    condition on every key of GALLERY_ORDER, each compared only where the ones before tie."""
+    lookup = "gt" if newer else "lt"
+    condition, ties = Q(), Q()
+    for key in (field.lstrip("-") for field in GALLERY_ORDER):
+        value = getattr(photo, key)
+        condition |= ties & Q(**{f"{key}__{lookup}": value})
+        ties &= Q(**{key: value})
+    return condition
 
 
 def photo_original_name(photo: Photo, keyring: Keyring) -> str:
@@ -109,14 +116,24 @@ def photo_original_name(photo: Photo, keyring: Keyring) -> str:
 
 
 def photo_private_exif(photo: Photo, keyring: Keyring) -> dict:
+    """The sealed camera and place fields. Photos sealed before the worker checked its numbers
+    may hold NaN (from 0/0 rationals) or an impossible place: those read as absent."""
     if not photo.exif_sealed:
         return {}
     try:
-        return json.loads(
-            seal.open(keyring.metadata_key, bytes(photo.exif_sealed), exif_aad(photo.id))
+        fields = json.loads(
+            seal.open(keyring.metadata_key, bytes(photo.exif_sealed), exif_aad(photo.id)),
+            parse_constant=lambda _nan_or_infinity: None,
         )
     except (DecryptionError, ValueError):
         return {}
+    if not isinstance(fields, dict):
+        return {}
+    fields = {key: value for key, value in fields.items() if value is not None}
+    if not place_is_real(fields.get("latitude"), fields.get("longitude")):
+        for key in ("latitude", "longitude", "altitude"):
+            fields.pop(key, None)
+    return fields
 
 
 def tag_counts(*, user, filters: dict | None = None) -> dict[str, int]:

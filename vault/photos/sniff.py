@@ -9,15 +9,59 @@ import re
 import struct
 from dataclasses import dataclass
 
-HEAD_LIMIT = 1024 * 1024  # bytes kept in memory (never on disk) to read the image header
+# HEIC: the most bytes of its 'meta' box (where the image size and codec are declared) kept in
+# memory, never on disk, wherever in the file the box comes. Real ones are a few kilobytes.
+HEAD_LIMIT = 1024 * 1024
+_HEAD = 4096  # the first bytes of every upload, kept to tell its format and read PNG/WebP sizes
 _TAIL = 4096
 
 # (media type, what to call it in a message)
 JPEG, PNG, WEBP, HEIC = "image/jpeg", "image/png", "image/webp", "image/heic"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"IEND\xaeB`\x82"
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
-_AVIF_BRANDS = {b"avif", b"avis"}
+# ISO-BMFF files (HEIF, AVIF, MP4, QuickTime, CR3) say what they are in the brands of their
+# 'ftyp' box. Pillow's HEIF plugin (pillow-heif 1.8.1) opens a file only by its major brand, and
+# only these; its libheif decodes HEVC and nothing else (no AV1, JPEG, VVC, H.264 or JPEG 2000
+# decoder in the wheel), so the codec itself is checked in the 'meta' box too.
+_HEIF_MAJOR_BRANDS = {
+    *(b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"),
+    *(b"mif1", b"msf1"),  # structural brands: the codec is learnt from the 'meta' box
+}
+_HEVC_BRANDS = _HEIF_MAJOR_BRANDS - {b"mif1", b"msf1"}
+_FTYP_LIMIT = 1024  # brands read from the 'ftyp' box; real ones list fewer than ten
+# Brands we recognise but cannot decode, by the name a message gives them. 'mif3' is the
+# compact HEIF layout (a 'mini' box instead of 'meta'): Pillow's plugin refuses it.
+_UNSUPPORTED_BRANDS = {
+    **dict.fromkeys((b"avif", b"avis", b"avio"), "AVIF"),
+    b"mif3": "Compact HEIF (mif3)",
+    **dict.fromkeys((b"jpeg", b"jpgs"), "JPEG-compressed HEIF"),
+    **dict.fromkeys((b"vvic", b"vvis"), "VVC (H.266) HEIF"),
+    **dict.fromkeys((b"avci", b"avcs"), "H.264 (AVC) HEIF"),
+    **dict.fromkeys((b"j2ki", b"j2is"), "JPEG 2000 HEIF"),
+    b"crx ": "Canon CR3 raw",
+}
+_VIDEO_BRANDS = {
+    *(b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"qt  "),
+    *(b"M4V ", b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"dash", b"MSNV", b"XAVC"),
+}
+# Item types of HEIF images: coded ones (by what a message calls them) and derived ones, whose
+# pixels come from the coded items they reference ('dimg').
+_HEVC_ITEM = b"hvc1"
+_CODED_ITEMS = {
+    b"av01": "AVIF",
+    b"jpeg": "JPEG-compressed HEIF",
+    b"vvc1": "VVC (H.266) HEIF",
+    b"avc1": "H.264 (AVC) HEIF",
+    b"j2k1": "JPEG 2000 HEIF",
+    b"unci": "Uncompressed HEIF",
+}
+_DERIVED_ITEMS = {b"grid", b"iovl", b"iden"}
+_HEIC_BROKEN = "This HEIC image is damaged (its structure is broken)."
+_HEADER_UNREADABLE = "This image is damaged: its header cannot be read."
+_NOT_A_PHOTO = (
+    "Not a photo the vault can store: the file's content is not JPEG, HEIC, PNG or WebP "
+    "(the vault checks what is inside a file, not its name)."
+)
 _STANDALONE_MARKERS = {0x01, *range(0xD0, 0xD8)}
 _SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
 _FILL = re.compile(rb"\xff+")
@@ -50,21 +94,46 @@ def _sniff_type(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return WEBP
     if head[4:8] == b"ftyp":
-        (box_size,) = struct.unpack_from(">I", head, 0)
-        if len(head) < min(box_size, 64):
-            return None
-        brands = {head[i : i + 4] for i in range(8, min(box_size, 64), 4)} - {bytes(4)}
-        if brands & _AVIF_BRANDS:
-            raise Rejected(
-                "AVIF images cannot be read by this server. Save the photo as JPEG, HEIC, PNG "
-                "or WebP and upload that."
-            )
-        if head[8:12] in _HEIF_BRANDS:
-            return HEIC
-    raise Rejected(
-        "Not a photo the vault can store: the file's content is not JPEG, HEIC, PNG or WebP "
-        "(the vault checks what is inside a file, not its name)."
+        return _bmff_type(head)
+    raise Rejected(_NOT_A_PHOTO)
+
+
+def _not_supported(what: str) -> Rejected:
+    return Rejected(
+        f"{what} are not supported yet. Save the photo as JPEG, HEIC, PNG or WebP and upload that."
     )
+
+
+def _bmff_type(head: bytes) -> str | None:
+    """HEIC, or Rejected naming what the 'ftyp' box says the file is; None while the box has
+    not fully arrived."""
+    (box_size,) = struct.unpack_from(">I", head, 0)
+    end = min(box_size, _FTYP_LIMIT)
+    if len(head) < end:
+        return None
+    major = head[8:12]
+    compatible = {head[i : i + 4] for i in range(16, end - 3, 4)}
+    other_codecs = [_UNSUPPORTED_BRANDS[b] for b in sorted(compatible & _UNSUPPORTED_BRANDS.keys())]
+    if major in _UNSUPPORTED_BRANDS:
+        raise _not_supported(f"{_UNSUPPORTED_BRANDS[major]} images")
+    if major in _HEIF_MAJOR_BRANDS:
+        if other_codecs and major not in _HEVC_BRANDS and not compatible & _HEVC_BRANDS:
+            # 'mif1' says only "HEIF"; an 'avif' beside it and no HEVC brand says the codec.
+            raise _not_supported(f"{other_codecs[0]} images")
+        return HEIC
+    if major in _VIDEO_BRANDS:
+        raise Rejected(
+            "This is a video, not a photo: the vault stores photos (JPEG, HEIC, PNG or WebP)."
+        )
+    if other_codecs:
+        raise _not_supported(f"{other_codecs[0]} images")
+    if compatible & (_HEIF_MAJOR_BRANDS | {b"mif2", b"miaf"}):
+        # A HEIF under a major brand the decoder does not open ('miaf', 'mif2', ...).
+        name = major.decode("ascii", "replace")
+        raise _not_supported(
+            f'HEIF images of type "{name}"' if name.isalnum() else "These HEIF images"
+        )
+    raise Rejected(_NOT_A_PHOTO)
 
 
 def _webp_size(head: bytes) -> tuple[int, int] | None:
@@ -110,26 +179,105 @@ def _boxes(data: bytes, start: int, end: int):
         pos += size
 
 
-def _heif_size(head: bytes) -> tuple[int, int] | None:
-    """The largest image extent ('ispe') declared in the 'meta' box: the primary image (a grid
-    on iPhones) is the largest. None while the meta box has not fully arrived."""
-    for kind, start, end in _boxes(head, 0, len(head)):
-        if kind != b"meta":
-            continue
+def _children(data: bytes, start: int, end: int) -> dict[bytes, tuple[int, int]]:
+    """The first box of each type in data[start:end], as (payload start, payload end)."""
+    found: dict[bytes, tuple[int, int]] = {}
+    for kind, c_start, c_end in _boxes(data, start, end):
+        found.setdefault(kind, (c_start, c_end))
+    return found
+
+
+def _heif_meta(meta: bytes) -> tuple[int, int]:
+    """(width, height) from a whole top-level 'meta' box, once its primary image is known to be
+    HEVC-coded; Rejected naming the codec otherwise, or saying the box is damaged.
+
+    The size is the largest image extent ('ispe'): the primary image (a grid on iPhones) is
+    the largest."""
+    header = 16 if meta[:4] == b"\0\0\0\1" else 8
+    try:
+        boxes = _children(meta, header + 4, len(meta))  # meta is a full box: skip version, flags
+        _check_primary_codec(meta, boxes)
         sizes = []
-        for child, c_start, c_end in _boxes(head, start + 4, end):  # meta is a full box
-            if child != b"iprp":
-                continue
-            for container_kind, p_start, p_end in _boxes(head, c_start, c_end):
-                if container_kind != b"ipco":
-                    continue
-                for prop, q_start, q_end in _boxes(head, p_start, p_end):
-                    if prop == b"ispe" and q_end - q_start >= 12:
-                        sizes.append(struct.unpack_from(">II", head, q_start + 4))
-        if not sizes:
-            raise Rejected("This HEIC image is damaged: it declares no image size.")
-        return max(sizes, key=lambda size: size[0] * size[1])
-    return None
+        iprp = boxes.get(b"iprp")
+        ipco = _children(meta, *iprp).get(b"ipco") if iprp else None
+        for prop, q_start, q_end in _boxes(meta, *ipco) if ipco else ():
+            if prop == b"ispe" and q_end - q_start >= 12:
+                sizes.append(struct.unpack_from(">II", meta, q_start + 4))
+    except (struct.error, IndexError):  # a field runs past the end of its box
+        raise Rejected(_HEADER_UNREADABLE) from None
+    if not sizes:
+        raise Rejected("This HEIC image is damaged: it declares no image size.")
+    return max(sizes, key=lambda size: size[0] * size[1])
+
+
+def _check_primary_codec(meta: bytes, boxes: dict[bytes, tuple[int, int]]) -> None:
+    """Rejected unless the primary item ('pitm') is coded in HEVC, the one codec the decoder
+    has, directly or through the tiles of a grid (iPhones), overlay or transformed image."""
+    if b"pitm" not in boxes or b"iinf" not in boxes:
+        raise Rejected(_HEADER_UNREADABLE)
+    start, _end = boxes[b"pitm"]
+    primary = struct.unpack_from(">H" if meta[start] == 0 else ">I", meta, start + 4)[0]
+    types = _item_types(meta, *boxes[b"iinf"])
+    references = _derived_from(meta, *boxes[b"iref"]) if b"iref" in boxes else {}
+    to_check, seen, coded = [primary], set(), False
+    while to_check:
+        item = to_check.pop()
+        if item in seen:
+            continue
+        seen.add(item)
+        kind = types.get(item)
+        if kind in _DERIVED_ITEMS:
+            if not references.get(item):
+                raise Rejected(_HEADER_UNREADABLE)
+            to_check.extend(references[item])
+        elif kind in _CODED_ITEMS:
+            raise _not_supported(f"{_CODED_ITEMS[kind]} images")
+        elif kind == _HEVC_ITEM:
+            coded = True
+        elif kind is None:  # referred to, never declared
+            raise Rejected(_HEADER_UNREADABLE)
+        else:
+            raise Rejected(
+                "This HEIF image is stored in a way the server cannot read (its picture is "
+                "not HEVC-coded). Save the photo as JPEG, HEIC, PNG or WebP and upload that."
+            )
+    if not coded:  # derived images that only refer to each other
+        raise Rejected(_HEADER_UNREADABLE)
+
+
+def _item_types(meta: bytes, start: int, end: int) -> dict[int, bytes]:
+    """Item id → item type (four letters) from the 'iinf' box's 'infe' entries (version 2 or
+    3; the older ones carry no type and no decoder reads them as images)."""
+    count_size = 2 if meta[start] == 0 else 4
+    types = {}
+    for kind, e_start, _e_end in _boxes(meta, start + 4 + count_size, end):
+        if kind != b"infe" or meta[e_start] not in (2, 3):
+            continue
+        if meta[e_start] == 2:
+            item, _protection, item_type = struct.unpack_from(">HH4s", meta, e_start + 4)
+        else:
+            item, _protection, item_type = struct.unpack_from(">IH4s", meta, e_start + 4)
+        types.setdefault(item, item_type)
+    return types
+
+
+def _derived_from(meta: bytes, start: int, end: int) -> dict[int, list[int]]:
+    """Item id → the items it is derived from ('dimg' references in the 'iref' box)."""
+    id_format = ">H" if meta[start] == 0 else ">I"
+    id_size = struct.calcsize(id_format)
+    references: dict[int, list[int]] = {}
+    for kind, r_start, r_end in _boxes(meta, start + 4, end):
+        if kind != b"dimg":
+            continue
+        (source,) = struct.unpack_from(id_format, meta, r_start)
+        (count,) = struct.unpack_from(">H", meta, r_start + id_size)
+        first = r_start + id_size + 2
+        if first + count * id_size > r_end:
+            raise Rejected(_HEADER_UNREADABLE)
+        references.setdefault(source, []).extend(
+            struct.unpack_from(id_format, meta, first + i * id_size)[0] for i in range(count)
+        )
+    return references
 
 
 def _png_size(head: bytes) -> tuple[int, int] | None:
@@ -218,13 +366,94 @@ class _JpegWalker:
             self.ended = True
 
 
+class _BoxWalker:
+    """Follows an ISO-BMFF file's top-level boxes as its bytes arrive (HEIC): checks that their
+    sizes chain up to the end of the file, and keeps a copy of the one 'meta' box wherever it
+    comes — before the image data as iPhones write it, or after a large 'mdat' as Samsung
+    phones do. Nothing else is kept, so memory stays under HEAD_LIMIT whatever the file."""
+
+    def __init__(self) -> None:
+        self.at: int | None = 0  # absolute offset of the next box; None once a box runs to the end
+        self.carry = b""  # a box header split by a chunk boundary
+        self.count = 0
+        self.meta = bytearray()
+        self.meta_from: int | None = None  # absolute offset of the 'meta' box
+        self.meta_to: int | None = None  # where it ends; None while it runs to the end of file
+        self.kinds: set[bytes] = set()
+        self.read = False  # the 'meta' box has been read (and its copy dropped)
+
+    @property
+    def meta_complete(self) -> bool:
+        if self.read:
+            return True
+        return self.meta_to is not None and len(self.meta) == self.meta_to - self.meta_from
+
+    def feed(self, chunk: bytes, start: int) -> None:
+        data, base = self.carry + chunk, start - len(self.carry)
+        self.carry = b""
+        self._walk(data, base)
+        self._keep_meta(data, base)
+
+    def _walk(self, data: bytes, base: int) -> None:
+        while self.at is not None and base <= self.at < base + len(data):
+            offset = self.at - base
+            header = data[offset : offset + 16]
+            large = header[:4] == b"\0\0\0\1"
+            if len(header) < (16 if large else 8):
+                self.carry = data[offset:]
+                return
+            size, kind = struct.unpack_from(">I4s", header, 0)
+            if large:
+                (size,) = struct.unpack_from(">Q", header, 8)
+            self.count += 1
+            if (size and size < (16 if large else 8)) or self.count > _MAX_TOP_BOXES:
+                raise Rejected(_HEIC_BROKEN)
+            self.kinds.add(kind)
+            if kind == b"meta":
+                if self.meta_from is not None:  # a file has one; two could disagree
+                    raise Rejected(_HEIC_BROKEN)
+                if size > HEAD_LIMIT:
+                    raise Rejected(_HEADER_UNREADABLE)
+                self.meta_from = self.at
+                self.meta_to = self.at + size if size else None
+            if size == 0:  # the last box runs to the end of the file
+                self.at = None
+                return
+            self.at += size
+
+    def _keep_meta(self, data: bytes, base: int) -> None:
+        if self.meta_from is None or self.meta_complete:
+            return
+        kept_to = self.meta_from + len(self.meta)
+        end = base + len(data) if self.meta_to is None else min(self.meta_to, base + len(data))
+        if end > kept_to:
+            self.meta += data[kept_to - base : end - base]
+        if len(self.meta) > HEAD_LIMIT:
+            raise Rejected(_HEADER_UNREADABLE)
+
+    def complete(self, size: int) -> bool:
+        """Whether the file ends exactly where its last box does."""
+        if self.at is None and self.meta_from is not None and self.meta_to is None:
+            self.meta_to = size  # the 'meta' box itself ran to the end
+        return self.at is None or self.at == size
+
+    def image_size(self) -> tuple[int, int]:
+        """From the whole 'meta' box (call once complete); Rejected if there is none."""
+        if not self.meta_complete:
+            if b"moov" in self.kinds:  # tracks but no still image
+                raise _not_supported("HEIF image sequences without a still image")
+            raise Rejected(_HEADER_UNREADABLE)
+        meta, self.meta, self.read = bytes(self.meta), bytearray(), True
+        return _heif_meta(meta)
+
+
 class ImageSniffer:
     """Feed it the upload chunk by chunk; call finish() at the end.
 
     Raises Rejected (with a message for the user) as soon as the bytes show the file is not a
     supported photo, claims too many pixels, or — at finish() — is cut short. Each byte is
     looked at a bounded number of times, whatever the file: a hostile upload costs no more
-    CPU than a photo of its size.
+    CPU than a photo of its size, and no more memory than HEAD_LIMIT and a few pages.
     """
 
     def __init__(self, *, max_pixels: int) -> None:
@@ -236,17 +465,15 @@ class ImageSniffer:
         self._head = bytearray()
         self._tail = b""
         self._jpeg = _JpegWalker()
-        self._box_at: int | None = 0  # HEIC: absolute offset of the next top-level box
-        self._box_carry = b""
-        self._boxes_seen = 0
+        self._boxes = _BoxWalker()
 
     def feed(self, chunk: bytes) -> None:
         if not chunk:
             return
         start = self.size
         self.size += len(chunk)
-        if len(self._head) < HEAD_LIMIT:
-            self._head += chunk[: HEAD_LIMIT - len(self._head)]
+        if len(self._head) < _HEAD:
+            self._head += chunk[: _HEAD - len(self._head)]
         if self.media_type is None:
             self.media_type = _sniff_type(bytes(self._head))
             if self.media_type is not None:
@@ -255,7 +482,7 @@ class ImageSniffer:
         if self.media_type == JPEG:
             self._jpeg.feed(chunk, start)
         elif self.media_type == HEIC:
-            self._walk_boxes(chunk, start)
+            self._boxes.feed(chunk, start)
         if self.media_type is not None and self.width is None:
             self._read_dimensions(final=False)
         if len(chunk) >= _TAIL:
@@ -267,14 +494,18 @@ class ImageSniffer:
         if self.media_type == JPEG:
             size = self._jpeg.size
             header_read = self._jpeg.scan_from is not None  # the frame header comes before
+        elif self.media_type == HEIC:
+            # Wherever the 'meta' box is; at the end, its absence is the answer.
+            if not (final or self._boxes.meta_complete):
+                return
+            size, header_read = self._boxes.image_size(), True
         else:
             head = bytes(self._head)
-            read = {PNG: _png_size, WEBP: _webp_size, HEIC: _heif_size}[self.media_type]
-            size = read(head)
-            header_read = size is not None or len(head) >= HEAD_LIMIT
+            size = {PNG: _png_size, WEBP: _webp_size}[self.media_type](head)
+            header_read = size is not None
         if size is None:
             if final or header_read:
-                raise Rejected("This image is damaged: its header cannot be read.")
+                raise Rejected(_HEADER_UNREADABLE)
             return
         self._check_pixels(*size)
 
@@ -295,29 +526,6 @@ class ImageSniffer:
         """Every byte so far: the head, plus the rest of this chunk if the head is full."""
         head = bytes(self._head)
         return head if self.size <= len(head) else head + chunk[len(head) - start :]
-
-    def _walk_boxes(self, chunk: bytes, start: int) -> None:
-        """Follow the top-level boxes (ISO-BMFF) as they arrive, so that finish() can tell
-        whether the file ends exactly where its last box does."""
-        data, base = self._box_carry + chunk, start - len(self._box_carry)
-        self._box_carry = b""
-        while self._box_at is not None and base <= self._box_at < base + len(data):
-            offset = self._box_at - base
-            header = data[offset : offset + 16]
-            large = header[:4] == b"\0\0\0\1"
-            if len(header) < (16 if large else 8):
-                self._box_carry = data[offset:]
-                return
-            (size,) = struct.unpack_from(">I", header, 0)
-            if large:
-                (size,) = struct.unpack_from(">Q", header, 8)
-            elif size == 0:  # the last box runs to the end of the file
-                self._box_at = None
-                return
-            self._boxes_seen += 1
-            if size < (16 if large else 8) or self._boxes_seen > _MAX_TOP_BOXES:
-                raise Rejected("This HEIC image is damaged (its structure is broken).")
-            self._box_at += size
 
     def finish(self) -> Identified:
         if self.size == 0:
@@ -343,5 +551,5 @@ class ImageSniffer:
             (riff_size,) = struct.unpack_from("<I", self._head, 4)
             return self.size >= riff_size + 8
         if self.media_type == HEIC:
-            return self._box_at is None or self._box_at == self.size
+            return self._boxes.complete(self.size)
         return False

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("photos", "0004_photo_animated"),
+        ("photos", "0005_gallery_order"),
     ]
 
     operations = [

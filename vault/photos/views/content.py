@@ -8,10 +8,11 @@ import errno
 import logging
 import re
 import socket
+import unicodedata
+from urllib.parse import quote
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
@@ -30,6 +31,41 @@ _EXTENSIONS = {
 
 
 _RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
+# What a plain filename="..." may hold: printable ASCII without quotes, backslashes, path
+# separators, ";" (naive header parsers split on it), "%" (some clients percent-decode it,
+# RFC 6266 appendix D) or characters Windows refuses in a filename.
+_FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9 !#$&\'()+,\-.=@\[\]^_`{}~]")
+_RFC5987_SAFE = "!#$&+^`|"  # attr-char (RFC 5987) beyond what quote() always keeps
+
+
+def _ascii_fallback(name: str) -> str:
+    """An ASCII stand-in for a filename: accents dropped ("Été" → "Ete"), every other
+    character that is not safe in a quoted header value an underscore; "photo" when nothing
+    of the stem is left."""
+    folded = "".join(
+        "".join(c for c in unicodedata.normalize("NFKD", char) if c.isascii()) or "_"
+        for char in name
+    )
+    folded = re.sub(r"_+", "_", _FALLBACK_UNSAFE.sub("_", folded))
+    stem, dot, extension = folded.rpartition(".")
+    if not dot:
+        stem, extension = folded, ""
+    stem = stem.strip(" ._")
+    if not any(c.isalnum() for c in stem):
+        stem = "photo"
+    extension = extension if extension.isalnum() else ""
+    return f"{stem}.{extension}" if extension else stem
+
+
+def attachment_disposition(name: str) -> str:
+    """Content-Disposition for a download (RFC 6266): the exact name, percent-encoded UTF-8,
+    in filename* (RFC 5987), and an ASCII filename for clients that ignore it; the plain form
+    alone when the name is already safe ASCII."""
+    fallback = _ascii_fallback(name)
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    exact = quote(name, safe=_RFC5987_SAFE)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
 
 
 class StreamAborted(ConnectionResetError):
@@ -176,7 +212,7 @@ def blob_response(request, photo_id, variant: str, *, index: int = 0, attachment
         name = selectors.photo_original_name(photo, request.keyring)
         if "." not in name:
             name += _EXTENSIONS.get(blob.media_type, "")
-        response["Content-Disposition"] = content_disposition_header(True, name)
+        response["Content-Disposition"] = attachment_disposition(name)
     return response
 
 
