@@ -9,7 +9,7 @@ bench/faces_clustering.py's ~10; `--quick` about 1 + 3; `--no-clustering` skips 
   that installed packages carry (and deepface's group photos when $DEEPFACE_DATASET names
   them) pasted onto a 4000 × 3000 picture, faces 40-300 px; decoded once, in memory, as the
   pipeline hands it over;
-- detection: `FaceDetector.detect` as shipped (whole picture + 4 × 3 tiles), the whole-picture
+- detection: `FaceDetector.detect` as shipped (whole picture + its tiles), the whole-picture
   pass alone, and the baseline: the same picture at the 1600 × 1200 preview size, measured in
   the same run (the models take turns within each run); median of several runs;
 - embedding: `FaceEmbedder.embed` per face (5-point alignment + ResNet), the crop
@@ -148,6 +148,7 @@ def face_rows(runs: int) -> tuple[list[tuple], dict]:
         "check": timed(lambda: [face_is_clusterable(large, face) for face in faces], runs),
     }
     base = ms["preview"][0]
+    grid = f"{detector.tiling.columns} x {detector.tiling.rows}" if detector.tiling else "no"
 
     def row(label: str, measured: tuple[float, float], ratio: bool = True, per: int = 1):
         wall_ms, cpu_ms = measured[0] / per, measured[1] / per
@@ -155,7 +156,7 @@ def face_rows(runs: int) -> tuple[list[tuple], dict]:
 
     rows = [
         row("detect, 1600 x 1200 preview, shipped (baseline)", ms["preview"]),
-        row("detect, 12 MP, shipped (whole picture + 4 x 3 tiles)", ms["shipped"]),
+        row(f"detect, 12 MP, shipped (whole picture + {grid} tiles)", ms["shipped"]),
         row("detect, 12 MP, whole-picture pass only", ms["whole"]),
         row("embed (5-point alignment + ResNet), per face", per_face["embed"], False, count),
         row("face_crop (160 px thumbnail), per face", per_face["crop"], False, count),

@@ -32,7 +32,7 @@ TASK = "face_detector"
 
 # Confidence a detection needs (the model's sigmoid score; mediapipe's default too). On
 # training/datasets/face_boxes.csv: 0.3 gives false positives on 5 of the 16 photos without a
-# face; 0.4 none, and one face more than 0.5 on the 12 MP composite (11/16 against 10/16), the
+# face; 0.4 none, and one face more than 0.5 on the 12 MP composite (14/16 against 13/16), the
 # same elsewhere. 0.5 keeps a margin from the 0.3 cliff on a no-face set this small.
 SCORE_THRESHOLD = 0.5
 # The lowest score mediapipe reports to us (the evaluation's threshold sweep starts here).
@@ -41,9 +41,10 @@ CANDIDATE_SCORE = 0.3
 # for its own weighted non-maximum suppression, and ours across passes).
 NMS_IOU = 0.3
 # Each pass (the whole picture, or one tile) is first shrunk by PIL (antialiased) so its longer
-# side is at most this many px (the model's own input; 384 found no more faces on the
-# evaluation set and gave false positives at lower thresholds); mediapipe letterboxes it to
-# 192 × 192. Handing mediapipe a 12 MP array costs more than the model.
+# side is at most this many px (the model's own input: 384 found at most one face more on the
+# evaluation set, at twice the time, and false positives on 3 photos without a face at a 0.4
+# threshold); mediapipe letterboxes it to 192 × 192. Handing mediapipe a 12 MP array costs more
+# than the model.
 PASS_SIDE = 192
 
 # A face shorter than this (px of the original picture, shorter box side) is kept as detected but
@@ -69,10 +70,12 @@ class Tiling:
     side (bigger faces are the whole picture's pass's job) and does not touch an inner tile
     edge (a face cut by a tile edge would give half a face)."""
 
-    # 4 × 3 found 11/16 faces of the 12 MP composite, 3 × 2 found 6/16, none 3/16
-    # (training/face_detection_eval.py), with no false positive more.
-    columns: int = 4
-    rows: int = 3
+    # Faces found on the 12 MP composite of training/face_detection_eval.py: without tiles 3/16,
+    # 3 × 2 tiles 4/16, 4 × 3 10/16, 5 × 4 13/16 (and its one off-centre box placed right), none
+    # of them with a false positive on the photos without a face. Each tile costs about what
+    # the whole-picture pass does (bench/faces.py).
+    columns: int = 5
+    rows: int = 4
     overlap: float = 0.25  # fraction of a tile's side shared with its neighbour
     min_side: int = 1200
     # A tile finds what the whole-picture pass is too coarse for: faces shorter than this
