@@ -75,6 +75,20 @@ class Clustering:
 def dbscan(
     x: np.ndarray, *, eps: float, min_samples: int, threads: int | None = None
 ) -> np.ndarray:
+    """DBSCAN labels (n,) int: see _dbscan."""
+    return _dbscan(x, eps=eps, min_samples=min_samples, threads=threads).labels
+
+
+@dataclass(frozen=True)
+class _Density:
+    labels: np.ndarray  # (n,) cluster 0.. or -1
+    core: np.ndarray  # (n,) bool
+    # every neighbour within eps of each non-core point: (point, neighbour, distance) arrays,
+    # sorted by point, then distance, then neighbour
+    loose: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _dbscan(x: np.ndarray, *, eps: float, min_samples: int, threads: int | None = None) -> _Density:
     """DBSCAN labels (n,) int: clusters 0.. numbered by their first member, -1 for noise.
 
     x: (n, d) float. Same definition as sklearn.cluster.DBSCAN (a core point has at least
@@ -99,7 +113,8 @@ def dbscan(
     x = np.ascontiguousarray(x, dtype=np.float32)
     n = len(x)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        nothing = np.zeros(0, dtype=np.int64)
+        return _Density(nothing, nothing.astype(bool), (nothing, nothing, nothing.astype(float)))
     search = _NeighbourSearch(x, eps, _threads(threads))
     lock = threading.Lock()
     counts = np.ones(n, dtype=np.int64)  # every point is its own neighbour
@@ -112,34 +127,22 @@ def dbscan(
 
     search.run(count, np.ones(n, dtype=bool))
     core = counts >= min_samples
-    if not core.any():
-        return np.full(n, -1, dtype=np.int64)
 
-    # Pass 2: core-core edges, reduced to a spanning forest whenever a few million have
-    # gathered (memory stays bounded however large a person is); each non-core point remembers
-    # its nearest core within eps (its cluster, if any; ties: the lower index).
+    # Pass 2: core-core edges, reduced to a spanning forest whenever a million have gathered
+    # (memory stays bounded however large a person is), and every pair with a non-core end:
+    # few, since a non-core point has fewer than min_samples neighbours.
     forest: list[tuple[np.ndarray, np.ndarray]] = []
     edges: list[tuple[np.ndarray, np.ndarray]] = []
     pending = [0]
-    nearest_core = np.full(n, n, dtype=np.int64)
-    nearest_dist = np.full(n, np.inf, dtype=np.float32)
-
-    def nearest(points, cores, d2):
-        """points (p,), cores (c,), d2 (p, c) with inf where not linked."""
-        best = d2.argmin(axis=1)  # the first of equal distances: the lowest index, as sorted
-        best_d = d2[np.arange(len(points)), best]
-        found = np.isfinite(best_d)
-        points, best, best_d = points[found], cores[best[found]], best_d[found]
-        old_d, old = nearest_dist[points], nearest_core[points]
-        better = (best_d < old_d) | ((best_d == old_d) & (best < old))
-        nearest_dist[points[better]] = best_d[better]
-        nearest_core[points[better]] = best[better]
+    none = np.zeros(0, dtype=np.int64)
+    loose: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(none, none, none.astype(np.float32))]
 
     def link(rows, cols, within, d2):
         row_core, col_core = core[rows], core[cols]
-        both = within & row_core[:, None] & col_core[None, :]
-        r, c = np.nonzero(both)
+        r, c = np.nonzero(within & row_core[:, None] & col_core[None, :])
+        lr, lc = np.nonzero(within & ~(row_core[:, None] & col_core[None, :]))
         with lock:
+            loose.append((rows[lr], cols[lc], np.sqrt(d2[lr, lc])))
             if len(r):
                 edges.append((rows[r], cols[c]))
                 pending[0] += len(r)
@@ -149,15 +152,6 @@ def dbscan(
                     forest[:] = [_spanning_forest(edges, n)]
                     edges.clear()
                     pending[0] = 0
-            # border points: rows reached by core columns, columns reached by core rows
-            if not row_core.all() and col_core.any():
-                part = np.where(within[~row_core][:, col_core], d2[~row_core][:, col_core], np.inf)
-                order = np.argsort(cols[col_core], kind="stable")
-                nearest(rows[~row_core], cols[col_core][order], part[:, order])
-            if not col_core.all() and row_core.any():
-                part = np.where(within[row_core][:, ~col_core], d2[row_core][:, ~col_core], np.inf)
-                order = np.argsort(rows[row_core], kind="stable")
-                nearest(cols[~col_core], rows[row_core][order], part.T[:, order])
 
     search.run(link, counts > 1)
     forest.append(_spanning_forest(edges, n))
@@ -168,15 +162,26 @@ def dbscan(
     _, comp = connected_components(graph, directed=False)
     labels = np.full(n, -1, dtype=np.int64)
     labels[core] = comp[core]
-    attached = ~core & (nearest_core < n)
-    labels[attached] = comp[nearest_core[attached]]
+    # both directions of each loose pair, sorted by (point, distance, neighbour): canonical
+    i = np.concatenate([pair[0] for pair in loose] + [pair[1] for pair in loose])
+    j = np.concatenate([pair[1] for pair in loose] + [pair[0] for pair in loose])
+    d = np.concatenate([pair[2] for pair in loose] * 2)
+    order = np.lexsort((j, d, i))
+    i, j, d = i[order], j[order], d[order]
+    # a border point joins the cluster of its nearest core (ties: the lower index)
+    border = ~core[i] & core[j]
+    bi, bj = i[border], j[border]
+    first = np.ones(len(bi), dtype=bool)
+    first[1:] = bi[1:] != bi[:-1]
+    labels[bi[first]] = comp[bj[first]]
+    non_core = ~core[i]
     # renumber clusters by their first member, so labels do not depend on the search's order
     clustered = np.flatnonzero(labels >= 0)
     _, first_seen = np.unique(labels[clustered], return_index=True)
     rank = np.empty(labels.max() + 1, dtype=np.int64)
     rank[labels[clustered][np.sort(first_seen)]] = np.arange(len(first_seen))
     labels[clustered] = rank[labels[clustered]]
-    return labels
+    return _Density(labels, core, (i[non_core], j[non_core], d[non_core]))
 
 
 def _spanning_forest(
@@ -392,38 +397,52 @@ def cluster_faces(
         if n
         else np.zeros((0, 128), np.float32)
     )
-    labels = dbscan(x, eps=threshold, min_samples=min_size)
+    density = _dbscan(x, eps=threshold, min_samples=min_size)
+    labels = density.labels
     # photo -> persons present there (the cannot-link bookkeeping), starting with fixed faces
     in_photo: dict[str, set[str]] = defaultdict(set)
     for i in np.flatnonzero(fixed):
         if assigned[i] is not None:
             in_photo[faces[i].photo_id].add(assigned[i])
 
-    def allowed(i: int, person: str) -> bool:
-        return person not in faces[i].vetoed and person not in in_photo[faces[i].photo_id]
+    # 1. Free faces within threshold of a face of a protected or locked person join the nearest
+    # such person they may join. Only direct matches: a chain of free faces that DBSCAN hangs
+    # on a named person stays an unnamed group (offered by suggest_merges), because one wrong
+    # chain would pour a stranger's photos into someone the user named.
+    anchor = fixed & np.array([a is not None for a in assigned], dtype=bool)
+    candidates = _anchor_candidates(x, labels, anchor, fixed, density.loose, assigned, threshold)
+    for _, i, person in sorted(candidates):
+        if assigned[i] is None and _allowed(faces[i], person, in_photo):
+            assigned[i] = person
+            in_photo[faces[i].photo_id].add(person)
 
-    anchors = np.flatnonzero(fixed & np.array([a is not None for a in assigned], dtype=bool))
-    free_clusters: list[np.ndarray] = []
+    # 2. The other free faces form groups: DBSCAN clusters without any anchor as they are; what
+    # is left of clusters with anchors is clustered again on its own.
+    free = ~fixed & np.array([a is None for a in assigned], dtype=bool)
+    groups: list[np.ndarray] = []
+    anchored = np.zeros(labels.max() + 2 if n else 1, dtype=bool)  # index -1: noise
+    anchored[labels[anchor]] = True
+    anchored[-1] = False
     by_label = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[by_label], np.arange(labels.max() + 2 if n else 1))
     for label in range(labels.max() + 1 if n else 0):
         members = by_label[bounds[label] : bounds[label + 1]]  # ascending: a stable sort
-        cluster_anchors = np.intersect1d(members, anchors)
-        free = members[~fixed[members]]
-        if not len(free):
-            continue
-        if len(cluster_anchors):
-            _join_nearest_anchor(free, cluster_anchors, x, faces, assigned, allowed, in_photo)
-        else:
-            free_clusters.append(free)
+        members = members[free[members]]
+        if not anchored[label] and len(members):
+            groups.append(members)
+    rest = np.flatnonzero(free & (labels >= 0) & anchored[labels])
+    if len(rest):
+        again = dbscan(x[rest], eps=threshold, min_samples=min_size)
+        groups += [rest[again == label] for label in range(again.max() + 1)]
+    groups.sort(key=lambda members: faces[int(members[0])].face_id)
 
     new_people: list[str] = []
-    owner = _majority_owners(free_clusters, faces, protected)
-    for number, free in enumerate(free_clusters):
+    owner = _majority_owners(groups, faces, protected)
+    for number, members in enumerate(groups):
         person = owner.get(number)
         if person is None:
             person = f"{NEW_PREFIX}{len(new_people) + 1}"
-        members = [i for i in free if allowed(i, person)]
+        members = [i for i in members if _allowed(faces[i], person, in_photo)]
         members = _one_per_photo(members, x, faces)
         if len(members) < min_size:
             continue
@@ -432,14 +451,6 @@ def cluster_faces(
         for i in members:
             assigned[i] = person
             in_photo[faces[i].photo_id].add(person)
-
-    # Free faces still without a person join the nearest protected or locked face within
-    # threshold: a person of two faces is no DBSCAN core, yet a third close face is theirs.
-    leftover = np.array([i for i in range(n) if not fixed[i] and assigned[i] is None], dtype=int)
-    if len(leftover) and len(anchors):
-        _join_nearest_anchor(
-            leftover, anchors, x, faces, assigned, allowed, in_photo, threshold=threshold
-        )
 
     used = {person for person in assigned if person is not None}
     emptied = sorted((known - protected) - used)
@@ -450,37 +461,51 @@ def cluster_faces(
     )
 
 
-def _join_nearest_anchor(free, anchors, x, faces, assigned, allowed, in_photo, threshold=None):
-    """Each free face joins the person of its nearest anchor face that it may join (not
-    vetoed, no face of that person in its photo yet), within threshold if one is given. The
-    faces nearest an anchor are settled first, so of two faces of one photo the closer wins."""
-    persons = sorted({assigned[a] for a in anchors})
-    owner = np.array([persons.index(assigned[a]) for a in anchors])
-    by_owner = np.argsort(owner, kind="stable")
-    anchors, owner = anchors[by_owner], owner[by_owner]
-    starts = np.searchsorted(owner, np.arange(len(persons)))
-    anchor_sq = np.einsum("ij,ij->i", x[anchors], x[anchors])
-    # (free, persons): distance of each free face to each person's nearest anchor
-    per_person = np.empty((len(free), len(persons)), dtype=np.float32)
-    step = max(1, _BLOCK_CELLS // max(1, len(anchors)))
-    for s in range(0, len(free), step):
-        rows = x[free[s : s + step]]
-        d2 = _squared(rows, x[anchors], np.einsum("ij,ij->i", rows, rows), anchor_sq)
-        per_person[s : s + step] = np.sqrt(np.minimum.reduceat(d2, starts, axis=1))
-    if threshold is not None:
-        per_person[per_person > threshold] = np.inf
-    best = per_person.min(axis=1)
-    for k in sorted(range(len(free)), key=lambda k: (best[k], faces[free[k]].face_id)):
-        if not np.isfinite(best[k]):
-            break
-        i = int(free[k])
-        for j in np.argsort(per_person[k], kind="stable"):
-            if not np.isfinite(per_person[k, j]):
-                break
-            if allowed(i, persons[j]):
-                assigned[i] = persons[j]
-                in_photo[faces[i].photo_id].add(persons[j])
-                break
+def _allowed(face: FaceItem, person: str, in_photo: Mapping[str, set[str]]) -> bool:
+    """Not vetoed, and no face of that person in the face's photo yet."""
+    return person not in face.vetoed and person not in in_photo.get(face.photo_id, ())
+
+
+def _anchor_candidates(x, labels, anchor, fixed, loose, assigned, threshold):
+    """(distance, face, person) for every free face and every anchored person with a face
+    within threshold of it (the nearest such face). Where to look: a free face in a DBSCAN
+    cluster meets the anchors of its cluster; a free non-core face also meets its own
+    neighbours (DBSCAN kept them: a border face may sit next to an anchor of another cluster,
+    a noise face next to a lone anchor). A core free face within eps of an anchor shares its
+    cluster, so nothing is missed but an anchor that another cluster took as its border."""
+    out: list[tuple[float, int, str]] = []
+    free = ~fixed
+    by_label = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[by_label], np.arange(labels.max() + 2 if len(labels) else 1))
+    for label in np.unique(labels[anchor & (labels >= 0)]):
+        members = by_label[bounds[label] : bounds[label + 1]]
+        anchors, rows = members[anchor[members]], members[free[members]]
+        if not len(rows):
+            continue
+        persons = sorted({assigned[a] for a in anchors})
+        number = {person: k for k, person in enumerate(persons)}
+        owner = np.array([number[assigned[a]] for a in anchors])
+        anchors = anchors[np.argsort(owner, kind="stable")]
+        starts = np.searchsorted(np.sort(owner), np.arange(len(persons)))
+        anchor_sq = np.einsum("ij,ij->i", x[anchors], x[anchors])
+        step = max(1, _BLOCK_CELLS // len(anchors))
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
+            d2 = _squared(x[part], x[anchors], np.einsum("ij,ij->i", x[part], x[part]), anchor_sq)
+            # (part, persons): each free face's distance to each person's nearest anchor
+            nearest = np.sqrt(np.minimum.reduceat(d2, starts, axis=1))
+            r, k = np.nonzero(nearest <= threshold)
+            names = [persons[j] for j in k]
+            out += zip(nearest[r, k].tolist(), part[r].tolist(), names, strict=True)
+    point, neighbour, dist = loose
+    keep = free[point] & anchor[neighbour] & (dist <= threshold)
+    best: dict[tuple[int, str], float] = {}
+    pairs = zip(point[keep].tolist(), neighbour[keep].tolist(), dist[keep].tolist(), strict=True)
+    for i, a, d in pairs:
+        key = (i, assigned[a])
+        best[key] = min(d, best.get(key, d))
+    out += [(d, i, person) for (i, person), d in best.items()]
+    return out
 
 
 def _majority_owners(

@@ -260,6 +260,36 @@ def test_a_merge_of_two_groups_survives_a_full_re_run():
     assert result.new_people == []
 
 
+def test_a_chain_of_strangers_does_not_pour_into_a_named_person():
+    world = World()
+    ana = world.centre()
+    bob = (ana + 1.2 * world.centre() / CENTRE_NORM).astype(np.float32)  # 1.2 from Ana
+    anas = world.blob(ana, 5, person="p-ana")
+    # faces half-way between (look-alikes, blurred shots): DBSCAN chains Ana to Bob through them
+    bridge = [world.face(world.near(ana + t * (bob - ana), 0.003)) for t in (0.25, 0.5, 0.75)]
+    bobs = world.blob(bob, 5)
+    assert (
+        len(set(dbscan(np.stack([f.embedding for f in world.faces]), eps=0.48, min_samples=3))) == 1
+    )
+    result = cluster_faces(world.faces, [PersonItem("p-ana", True)])
+    assert members(result, "p-ana") == ids([*anas, bridge[0]])  # only the direct match
+    assert result.new_people == ["new:1"]
+    assert members(result, "new:1") >= ids(bobs)  # Bob is offered as a group of his own
+
+
+def test_a_face_between_a_named_face_and_a_group_joins_the_name_and_the_group_stays():
+    world = World()
+    base = world.centre()
+    u, *v = np.linalg.qr(world.rng.normal(size=(DIM, 5)))[0].T  # orthonormal directions
+    ana = world.face(base, person="p-ana")  # one named face: no DBSCAN core
+    between = world.face(base + 0.4 * u)  # 0.4 from Ana and from Bob's nearest face
+    bob = base + 0.8 * u
+    bobs = [world.face(bob)] + [world.face(bob + 0.3 * w) for w in v]  # 0.5 from `between`
+    result = cluster_faces(world.faces, [PersonItem("p-ana", True)], threshold=0.48, min_size=4)
+    assert members(result, "p-ana") == {ana.face_id, between.face_id}
+    assert members(result, "new:1") == ids(bobs)
+
+
 def test_named_people_keep_their_faces_even_the_far_ones():
     world = World()
     ana = world.centre()
