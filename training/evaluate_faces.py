@@ -25,6 +25,7 @@ Measures:
   share of assigned faces whose person's majority identity is theirs), and homogeneity and
   completeness (Rosenberg & Hirschberg, V-measure, EMNLP 2007; sklearn.metrics) with each
   unassigned face counted as a cluster of its own, so leaving faces out costs completeness;
+  over the clusterable labelled faces (those face_is_clusterable refuses are counted apart);
 - people per real identity (how many people its faces were split into) and faces left out.
 Not a test: a development-machine report from small sets, and every figure quoted says so.
 """
@@ -317,12 +318,18 @@ class Scores:
     split: dict[str, int]  # identity -> people its faces went to
     left_out: dict[str, int]  # identity -> its faces not in any person
     strays: int  # unlabelled faces put into a person
+    unclusterable: int  # labelled faces too small or blurred to cluster (left out of scores)
 
 
 def scores(faces: list[Face], people: list[str | None]) -> Scores:
     from sklearn.metrics import completeness_score, homogeneity_score
 
-    pairs = [(f.label, p) for f, p in zip(faces, people, strict=True) if f.label is not None]
+    # the scores are the clustering's: faces too small or blurred to cluster are counted apart
+    pairs = [
+        (f.label, p)
+        for f, p in zip(faces, people, strict=True)
+        if f.label is not None and f.clusterable
+    ]
     truth = [label for label, _ in pairs]
     # an unassigned face is a cluster of its own: leaving faces out costs completeness
     found = [p if p is not None else f"alone:{i}" for i, (_, p) in enumerate(pairs)]
@@ -344,6 +351,7 @@ def scores(faces: list[Face], people: list[str | None]) -> Scores:
         split=split,
         left_out={label: left_out[label] for label in split},
         strays=sum(1 for f, p in zip(faces, people, strict=True) if f.label is None and p),
+        unclusterable=sum(1 for f in faces if f.label is not None and not f.clusterable),
     )
 
 
@@ -352,7 +360,7 @@ def score_row(name: str, s: Scores, threshold: float, min_size: int) -> tuple[st
         name,
         f"{threshold:.2f}",
         str(min_size),
-        f"{s.faces} / {s.identities}",
+        f"{s.faces} / {s.identities}" + (f" (+{s.unclusterable})" if s.unclusterable else ""),
         f"{s.assigned}",
         f"{s.purity:.3f}",
         f"{s.homogeneity:.3f}",
@@ -367,7 +375,7 @@ SCORE_HEADER = (
     "set",
     "threshold",
     "min size",
-    "faces / identities",
+    "faces / identities (+ not clusterable)",
     "in a person",
     "purity",
     "homogeneity",
@@ -550,16 +558,22 @@ def main() -> None:
         labelled = [f for f in members if f.label]
         print(f"{name}: per identity")
         print_table(
-            ("identity", "photos with its face", "clusterable", "people it went to", "left out"),
+            (
+                "identity",
+                "photos with its face",
+                "clusterable",
+                "people it went to",
+                "clusterable, left out",
+            ),
             [
                 (
                     label,
                     str(sum(f.label == label for f in labelled)),
                     str(sum(f.label == label and f.clusterable for f in labelled)),
-                    str(s.split[label]),
-                    str(s.left_out[label]),
+                    str(s.split.get(label, 0)),
+                    str(s.left_out.get(label, 0)),
                 )
-                for label in sorted(s.split, key=_photo_order)
+                for label in sorted({f.label for f in labelled}, key=_photo_order)
             ],
         )
         print()
