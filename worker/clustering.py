@@ -32,9 +32,10 @@ MIN_CLUSTER_SIZE = 3
 MAX_EXEMPLARS = 32
 
 NEW_PREFIX = "new:"
-# Float32 rounding in the distance bounds of the neighbour search; widening the candidate
-# window by this much keeps the search exact (never drops a true neighbour).
-_BOUND_SLACK = 1e-4
+# Float32 rounding in the distance bounds of the neighbour search: d^2 = |x|^2 + |y|^2 - 2xy is
+# off by ~1e-6 for embeddings of norm ~1.5, so d near 0 (a face on its pivot) by up to ~1e-3;
+# widening the candidate windows by this much keeps the search exact.
+_BOUND_SLACK = 2e-3
 # Cells of the distance blocks computed at once (16 MB of float32): bounds memory at any n.
 _BLOCK_CELLS = 4_000_000
 # Pivots of the neighbour search: one per ~_POINTS_PER_PIVOT faces, at most _MAX_PIVOTS.
