@@ -550,22 +550,31 @@ def exemplars(embeddings: np.ndarray, k: int = MAX_EXEMPLARS) -> np.ndarray:
     """(m, d) -> (min(m, k), d): members that represent a person for incremental assignment.
 
     With more than k faces: k-means with k centres, and the member nearest each centre (a real
-    face, not an average; a stray face rarely wins a centre). Deterministic for the same rows.
+    face, not an average). k-means gives a stray face (a wrong face in the person, a bad
+    crop) a centre of its own, so such lone faces come last: their slots go to the next most
+    central members of the largest groups. Deterministic for the same rows, in their order.
     """
     embeddings = np.asarray(embeddings, dtype=np.float32)
-    if len(embeddings) <= k:
+    m = len(embeddings)
+    if m <= k:
         return embeddings.copy()
     from sklearn.cluster import KMeans
 
-    centres = KMeans(n_clusters=k, n_init=1, max_iter=50, random_state=0).fit(embeddings)
-    centres = centres.cluster_centers_.astype(np.float32)
-    d = _distances(centres, embeddings, np.einsum("ij,ij->i", centres, centres))
-    chosen: set[int] = set()
-    for row in d:
-        for j in np.argsort(row, kind="stable"):
-            if int(j) not in chosen:
-                chosen.add(int(j))
-                break
+    with _blas_threads(_threads(None)):
+        fit = KMeans(n_clusters=k, n_init=1, max_iter=50, random_state=0).fit(embeddings)
+    centres = fit.cluster_centers_.astype(np.float32)
+    sizes = np.bincount(fit.labels_, minlength=k)
+    sq = np.einsum("ij,ij->i", embeddings, embeddings)
+    # (lone, round, -size, centre, member): round r offers each group's r-th most central face
+    offers = []
+    for c in range(k):
+        members = np.flatnonzero(fit.labels_ == c)
+        d2 = _squared(
+            centres[c : c + 1], embeddings[members], centres[c : c + 1] @ centres[c], sq[members]
+        )
+        for rank, j in enumerate(members[np.argsort(d2[0], kind="stable")]):
+            offers.append((sizes[c] < 2, rank, -sizes[c], c, int(j)))
+    chosen = [member for *_, member in sorted(offers)[:k]]
     return embeddings[sorted(chosen)]
 
 

@@ -411,6 +411,15 @@ def test_exemplars_are_real_members_covering_every_look():
     assert np.array_equal(exemplars(rows, k=8), chosen)  # deterministic
 
 
+def test_a_stray_face_in_a_person_is_no_exemplar():
+    world = World()
+    ana = world.centre()
+    rows = np.array([world.near(ana) for _ in range(60)] + [world.near(world.centre())])
+    chosen = exemplars(rows, k=8)
+    assert len(chosen) == 8
+    assert not any(np.array_equal(c, rows[-1]) for c in chosen)
+
+
 def test_a_new_face_joins_the_nearest_person_not_vetoed_within_the_threshold():
     world = World()
     ana, bea = world.centre(), world.centre()
