@@ -4,6 +4,7 @@ missing or doubled active model, is caught before a worker would load it."""
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -152,3 +153,45 @@ def test_a_fresh_check_rehashes_a_file_swapped_under_the_same_size_and_time(mode
     modelcards.card_verify(card)  # the cheap check trusts its cache...
     with pytest.raises(modelcards.CardError, match="does not match"):
         modelcards.card_verify(card, fresh=True)  # ...the worker's check before loading does not
+
+
+def test_a_companion_file_is_verified_like_the_model_file(tmp_path):
+    # The face embedder needs a second file (dlib's landmark predictor): its card lists it
+    # under `companions`, and a changed or missing companion makes the whole card unusable.
+    (tmp_path / "net.dat").write_bytes(b"network")
+    (tmp_path / "marks.dat").write_bytes(b"landmarks")
+    card = _tagger_card("net.dat", b"network") | {
+        "task": "face_embedder",
+        "format": "dlib",
+        "companions": {
+            "landmarks": {
+                "file": "marks.dat",
+                "sha256": hashlib.sha256(b"landmarks").hexdigest(),
+            }
+        },
+    }
+    (tmp_path / "embedder.json").write_text(json.dumps(card))
+    active = modelcards.active_card(tmp_path, "face_embedder")
+    assert active.companion("landmarks") == tmp_path / "marks.dat"
+    (tmp_path / "marks.dat").write_bytes(b"landmarkz")
+    with pytest.raises(modelcards.CardError, match=r"sha256 of marks\.dat does not match"):
+        modelcards.card_verify(active, fresh=True)
+    (tmp_path / "marks.dat").unlink()
+    with pytest.raises(modelcards.CardError, match=r"marks\.dat is missing"):
+        modelcards.active_card(tmp_path, "face_embedder")
+
+
+@pytest.mark.parametrize(
+    ("companions", "reason"),
+    [
+        ([], "companions must be an object"),
+        ({"landmarks": "marks.dat"}, "must be {file, sha256}"),
+        ({"landmarks": {"file": "../marks.dat", "sha256": "0" * 64}}, "a name inside models/"),
+        ({"landmarks": {"file": "marks.dat", "sha256": "00"}}, "64 lower-case hex"),
+    ],
+)
+def test_malformed_companions_are_refused_with_a_reason(tmp_path, companions, reason):
+    card = _tagger_card("net.dat", b"network") | {"companions": companions}
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    with pytest.raises(modelcards.CardError, match=re.escape(reason)):
+        modelcards.card_read(tmp_path / "card.json")
