@@ -70,15 +70,6 @@ def active_faces_id() -> str | None:
     return models.model_id if models is not None else None
 
 
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    """Intersection over union of two (left, top, width, height) boxes."""
-    left, top = max(a[0], b[0]), max(a[1], b[1])
-    right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, right - left) * max(0.0, bottom - top)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _crop_jpeg(crop: Image.Image) -> bytes:
     out = io.BytesIO()
     crop.convert("RGB").save(out, "JPEG", quality=CROP_QUALITY)
@@ -151,9 +142,11 @@ def _box(face: Face) -> tuple[float, float, float, float]:
 
 def _match(existing: list[Face], found: list[FoundFace]) -> dict[int, Face]:
     """{index in found: the stored face it is}: greedy by overlap, each face used once."""
+    from worker.ai.face_detector import iou
+
     pairs = sorted(
         (
-            (_iou(_box(face), item.box), position, face.index)
+            (iou(_box(face), item.box), position, face.index)
             for position, item in enumerate(found)
             for face in existing
         ),

@@ -9,11 +9,10 @@ person or assignment changed meanwhile is left as the owner left it.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from vault.crypto import DecryptionError
@@ -25,6 +24,7 @@ from vault.people.grants import (
 )
 from vault.people.models import Face, FaceVeto, PeopleState, Person
 from worker import identity
+from worker.locks import advisory_lock
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +32,9 @@ log = logging.getLogger(__name__)
 _LOCK_NAMESPACE = 0x5350_5650  # "SPVP"
 
 
-@contextlib.contextmanager
 def _owner_lock(owner_id: int):
-    """One clustering run per owner at a time (a session lock: a killed worker releases it)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, int(owner_id)])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, int(owner_id)]
-                )
+    """One clustering run per owner at a time (see worker.locks)."""
+    return advisory_lock(_LOCK_NAMESPACE, int(owner_id))
 
 
 def people_cluster_run(user_id) -> str:

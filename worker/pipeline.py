@@ -7,7 +7,6 @@ so that running the whole job again replaces rather than adds.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import time
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
@@ -27,6 +25,7 @@ from vault.photos.grants import GrantedKeys, GrantUnavailable, grant_open
 from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.processing.worker_keys import live_worker_keys
 from worker import faces, identity, metadata, pictures, tags, thumbnails
+from worker.locks import advisory_lock
 
 log = logging.getLogger(__name__)
 
@@ -111,20 +110,9 @@ STEPS: list[tuple[str, Step]] = [
 ]
 
 
-@contextlib.contextmanager
 def photo_lock(photo_id: uuid.UUID):
-    """A PostgreSQL session lock: one job per photo at a time. A killed worker's connection
-    closes, which releases it."""
-    key = int.from_bytes(photo_id.bytes[:8], "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    """One job per photo at a time (see worker.locks)."""
+    return advisory_lock(int.from_bytes(photo_id.bytes[:8], "big", signed=True))
 
 
 def photo_process_run(photo_id: str, *, passed_on: bool = False) -> str:
