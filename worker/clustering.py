@@ -135,15 +135,26 @@ def _dbscan(x: np.ndarray, *, eps: float, min_samples: int, threads: int | None 
     forest: list[tuple[np.ndarray, np.ndarray]] = []
     edges: list[tuple[np.ndarray, np.ndarray]] = []
     pending = [0]
+    # each point's component in the forest so far (replaced whole at each reduction): an edge
+    # inside one known component adds nothing, and most edges of a large person are such
+    known = [np.arange(n)]
     none = np.zeros(0, dtype=np.int64)
     loose: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(none, none, none.astype(np.float32))]
 
     def link(rows, cols, within, d2):
         row_core, col_core = core[rows], core[cols]
-        r, c = np.nonzero(within & row_core[:, None] & col_core[None, :])
-        lr, lc = np.nonzero(within & ~(row_core[:, None] & col_core[None, :]))
+        component = known[0]
+        useful = within & (component[rows][:, None] != component[cols][None, :])
+        if row_core.all() and col_core.all():
+            r, c = np.nonzero(useful)
+            lr = lc = np.zeros(0, dtype=np.int64)
+        else:
+            both = row_core[:, None] & col_core[None, :]
+            r, c = np.nonzero(useful & both)
+            lr, lc = np.nonzero(within & ~both)
         with lock:
-            loose.append((rows[lr], cols[lc], np.sqrt(d2[lr, lc])))
+            if len(lr):
+                loose.append((rows[lr], cols[lc], np.sqrt(d2[lr, lc])))
             if len(r):
                 edges.append((rows[r], cols[c]))
                 pending[0] += len(r)
@@ -153,6 +164,9 @@ def _dbscan(x: np.ndarray, *, eps: float, min_samples: int, threads: int | None 
                     forest[:] = [_spanning_forest(edges, n)]
                     edges.clear()
                     pending[0] = 0
+                    update = np.arange(n)
+                    update[forest[0][0]] = forest[0][1]
+                    known[0] = update
 
     search.run(link, counts > 1)
     forest.append(_spanning_forest(edges, n))
