@@ -350,7 +350,7 @@ def private_fields(exif) -> dict:
 def packets(original: bytes, media_type: str) -> tuple[bytes | str | None, dict | None]:
     """The XMP packet and the IPTC records (JPEG) of an original. It is opened again, not
     decoded: only its header is parsed, and the decoded image may have shed its info."""
-    from worker.pipeline import PILLOW_FORMATS
+    from worker.pictures import PILLOW_FORMATS
 
     pillow_format = PILLOW_FORMATS.get(media_type)
     if pillow_format is None:

@@ -23,7 +23,7 @@ def test_photo_is_ready_after_a_crash_and_a_retry_with_one_set_of_blobs(
 ):
     # Hold the job after its last step, so that the kill lands in the middle of it.
     hold = tmp_path / "hold"
-    hold.write_text("tags")
+    hold.write_text("faces")
     slow = start_worker(VAULT_PIPELINE_HOLD_FILE=str(hold))
     [first_key] = live_worker_keys()
     client = Client()
@@ -31,8 +31,8 @@ def test_photo_is_ready_after_a_crash_and_a_retry_with_one_set_of_blobs(
     [outcome] = upload(client, ("crash.jpg", support.jpeg(support.picture(2400, 1800))))
     photo_id = outcome["photo"]
 
-    # Thumbnails and tags written, the job not finished: kill the worker.
-    wait_until(lambda: Photo.objects.get(pk=photo_id).progress >= 75, timeout=120)
+    # Thumbnails, tags and faces written, the job not finished: kill the worker.
+    wait_until(lambda: Photo.objects.get(pk=photo_id).progress >= 80, timeout=120)
     slow.kill()
     hold.unlink()
     photo = Photo.objects.get(pk=photo_id)
