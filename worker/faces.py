@@ -241,7 +241,7 @@ def faces_assign_incremental(*, photo: Photo, metadata_key: bytes) -> int:
     clustering threshold — never a person it is vetoed from, nor one that already has a face
     in this photo. What stays unassigned waits for the next clustering run. Returns how many
     faces joined a person."""
-    from worker.clustering import assign_incremental
+    from worker.clustering import ExemplarIndex, assign_incremental
 
     faces = list(Face.objects.filter(photo=photo, not_a_face=False).prefetch_related("vetoes"))
     waiting = [
@@ -251,7 +251,7 @@ def faces_assign_incremental(*, photo: Photo, metadata_key: bytes) -> int:
     ]
     if not waiting:
         return 0
-    people = _exemplars(photo.owner_id, metadata_key)
+    people = ExemplarIndex(_exemplars(photo.owner_id, metadata_key))
     in_photo = {str(face.person_id) for face in faces if face.person_id is not None}
     joined = 0
     for face in sorted(waiting, key=lambda f: -f.score):

@@ -20,14 +20,28 @@ class TaggingStatus:
     problem: str  # why there is none ("" when there is one)
     to_update: int  # the user's ready photos not yet tagged by the active model
     total: int  # the user's ready photos
+    faces_model_id: str | None = None  # the usable face models, or None
+    faces_to_update: int = 0  # ready photos the active face models have not looked at yet
 
     @property
     def updating(self) -> bool:
+        return self.tags_updating or self.faces_updating
+
+    @property
+    def tags_updating(self) -> bool:
         return self.model_id is not None and self.to_update > 0
+
+    @property
+    def faces_updating(self) -> bool:
+        return self.faces_model_id is not None and self.faces_to_update > 0
 
     @property
     def done(self) -> int:
         return self.total - self.to_update
+
+    @property
+    def faces_done(self) -> int:
+        return self.total - self.faces_to_update
 
 
 def active_tagger_id() -> tuple[str | None, str]:
@@ -40,11 +54,21 @@ def active_tagger_id() -> tuple[str | None, str]:
 
 def tagging_status(*, user) -> TaggingStatus:
     model_id, problem = active_tagger_id()
+    faces_id, _faces_problem = active_faces_id()
     ready = Photo.objects.filter(owner=user, state=Photo.State.READY)
     total = ready.count()
     done = [model_id, TAGGING_FAILED_PREFIX + model_id] if model_id else []
     to_update = ready.exclude(tagged_by__in=done).count() if model_id else 0
-    return TaggingStatus(model_id=model_id, problem=problem, to_update=to_update, total=total)
+    faces_done = [faces_id, TAGGING_FAILED_PREFIX + faces_id] if faces_id else []
+    faces_to_update = ready.exclude(faces_by__in=faces_done).count() if faces_id else 0
+    return TaggingStatus(
+        model_id=model_id,
+        problem=problem,
+        to_update=to_update,
+        total=total,
+        faces_model_id=faces_id,
+        faces_to_update=faces_to_update,
+    )
 
 
 FACE_TASKS = ("face_detector", "face_embedder")

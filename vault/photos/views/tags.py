@@ -26,8 +26,10 @@ def tagging_text(status: tag_status.TaggingStatus) -> str:
     """The gallery's one line about automatic tagging ("" when there is nothing to say)."""
     if status.model_id is None:
         return tagger_unavailable_text(status.problem)
-    if status.updating:
+    if status.tags_updating:
         return f"Tagging your photos with {status.model_id}: {status.done} of {status.total} done"
+    if status.faces_updating:
+        return f"Looking for faces in your photos: {status.faces_done} of {status.total} done"
     return ""
 
 
