@@ -34,3 +34,19 @@ def test_a_photo_without_faces_has_no_people_panel(owner_client, owner):
     photo = synthetic.photo_row(owner, mk)
     page = owner_client.get(reverse("photos:detail", args=[photo.id])).content.decode()
     assert 'class="photo-faces"' not in page
+
+
+def test_the_gallery_says_while_faces_are_looked_for_in_photos_already_there(owner_client, owner):
+    from vault.photos.models import Photo
+    from vault.photos.tag_status import active_faces_id, active_tagger_id
+
+    mk = keyring_of(owner, PASSWORD).metadata_key
+    for _ in range(3):
+        synthetic.photo_row(owner, mk)
+    # Tagged by the active tagger, but from before faces were looked for (faces_by "").
+    Photo.objects.filter(owner=owner).update(tagged_by=active_tagger_id()[0], faces_by="")
+    Photo.objects.filter(pk=Photo.objects.filter(owner=owner).first().pk).update(
+        faces_by=active_faces_id()[0]
+    )
+    page = owner_client.get(reverse("photos:gallery")).content.decode()
+    assert "Looking for faces in your photos: 1 of 3 done" in page
