@@ -50,3 +50,14 @@ def test_the_gallery_says_while_faces_are_looked_for_in_photos_already_there(own
     )
     page = owner_client.get(reverse("photos:gallery")).content.decode()
     assert "Looking for faces in your photos: 1 of 3 done" in page
+
+
+def test_an_unnamed_group_whose_photos_were_all_deleted_is_not_listed(owner_client, owner):
+    mk = keyring_of(owner, PASSWORD).metadata_key
+    group, faces = synthetic.person_with_faces(owner, mk, seed=4, count=3)
+    named, _ = synthetic.person_with_faces(owner, mk, seed=5, count=1, name="Bea")
+    for face in faces:
+        face.photo.delete()
+    page = owner_client.get(reverse("people:list")).content.decode()
+    assert f'data-person="{group.id}"' not in page
+    assert f'data-person="{named.id}"' in page

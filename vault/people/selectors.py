@@ -107,6 +107,8 @@ def people_for_page(*, user, metadata_key: bytes) -> PeoplePage:
     page = PeoplePage()
     cards = [_card(person, metadata_key) for person in _people_annotated(user=user)]
     for card in sorted(cards, key=_largest_first):
+        if card.name is None and not card.face_count:
+            continue  # its photos were deleted: the next clustering run removes the group
         if card.person.hidden:
             page.hidden.append(card)
         elif card.name is not None:
