@@ -153,12 +153,33 @@ def test_move_locks_the_face_vetoes_the_old_person_and_drops_an_emptied_group(ow
     assert _due(owner)
 
 
-def test_move_out_of_a_protected_person_keeps_it_and_vetoes_it(owner, mk):
+def test_a_named_person_left_with_no_face_goes(owner, mk):
     ana, [face] = synthetic.person_with_faces(owner, mk, seed=1, count=1, name="Ana")
     bea, _ = synthetic.person_with_faces(owner, mk, seed=2, count=1, name="Bea")
     services.face_move(user=owner, face_ids=[face.id], person_id=bea.id)
-    assert Person.objects.filter(pk=ana.pk).exists()  # named: kept with no face
-    assert FaceVeto.objects.filter(face=face, person=ana).exists()
+    # An empty person would only linger in every "Move to" list.
+    assert not Person.objects.filter(pk=ana.pk).exists()
+    assert Face.objects.get(pk=face.pk).person_id == bea.id
+
+
+def test_new_person_submitted_twice_leaves_no_empty_person(owner, mk):
+    photo = synthetic.photo_row(owner, mk)
+    face = synthetic.face_row(owner, photo, mk, synthetic.look(3, 0))
+    for _ in range(2):  # a double click
+        services.person_create_from_faces(
+            user=owner, metadata_key=mk, face_ids=[face.id], name="Seq"
+        )
+    [person] = Person.objects.filter(owner=owner)
+    assert list(person.faces.all()) == [Face.objects.get(pk=face.pk)]
+
+
+def test_a_face_moved_out_and_merged_back_comes_back(owner, mk):
+    grace, faces = synthetic.person_with_faces(owner, mk, seed=1, count=3, name="Grace")
+    split = services.person_create_from_faces(user=owner, metadata_key=mk, face_ids=[faces[0].id])
+    assert FaceVeto.objects.filter(face=faces[0], person=grace).exists()
+    services.person_merge(user=owner, metadata_key=mk, target_id=grace.id, source_ids=[split.id])
+    assert set(grace.faces.values_list("pk", flat=True)) == {f.pk for f in faces}
+    assert not FaceVeto.objects.filter(face=faces[0], person=grace).exists()
 
 
 def test_the_owner_may_put_two_faces_of_one_photo_into_one_person(owner, mk):
@@ -192,7 +213,7 @@ def test_not_a_face_removes_the_human_tag_when_no_face_is_left(owner, mk):
     human = Tag.objects.get(photo=crowded, label="human")
     assert human.source == "faces" and human.score == pytest.approx(other.score)
     assert Face.objects.filter(pk=faces[0].pk, not_a_face=True, person=None).exists()
-    assert Person.objects.filter(pk=ana.pk).exists()  # named: kept
+    assert not Person.objects.filter(pk=ana.pk).exists()  # no face left in her
 
 
 def test_not_a_face_leaves_the_users_own_human_tag(owner, mk):

@@ -5,7 +5,7 @@ merged or dropped by a run; it only gains faces).
 
 Every change runs in one transaction that locks the rows it changes (select_for_update, the
 owner in every query; ids that are not the owner's raise Http404 and change nothing), then
-marks a clustering run as due. An unprotected person left with no face is deleted. Locks are
+marks a clustering run as due. A person left with no face is deleted. Locks are
 taken people first, then faces, each in id order, so two changes never wait on each other.
 """
 
@@ -67,13 +67,11 @@ def _locked_faces(user, face_ids: Iterable) -> list[Face]:
 
 
 def _drop_if_empty(person_ids: Iterable) -> int:
-    """Delete the unprotected people among these that no face is left in (their vetoes go with
-    them: nobody can join a person that is gone)."""
-    gone, _ = (
-        Person.objects.filter(pk__in=set(person_ids), protected=False, faces__isnull=True)
-        .distinct()
-        .delete()
-    )
+    """Delete the people among these that the owner's change left without a face, named or
+    not: a person is a set of faces, and an empty one would only linger in every "Move to"
+    list (a double-submitted "New person" would leave one behind). Their vetoes go with them:
+    nobody can join a person that is gone."""
+    gone, _ = Person.objects.filter(pk__in=set(person_ids), faces__isnull=True).distinct().delete()
     return gone
 
 
@@ -146,8 +144,11 @@ def person_merge(*, user, metadata_key: bytes, target_id, source_ids: Iterable) 
     join its own (interleaved, at most HAND_EXEMPLARS), the target keeps its name or takes
     the first source's, and becomes protected; the sources are deleted.
 
-    A face that the owner has said is not one of the merged people (a veto on any of them) is
-    not this person either: it leaves the merged person instead of contradicting the veto."""
+    A face the owner placed in one of them keeps its place even if it once had a veto on another
+    (the merge is the owner's latest word: a face moved out by "New person" and merged back comes
+    back). A face the clustering put there that the owner said is not one of the merged people
+    leaves the merged person instead of contradicting that veto; a face outside them vetoed for
+    any of them is vetoed for the merged person."""
     source_ids = {s for s in source_ids if str(s) != str(target_id)}
     if not source_ids:
         raise PeopleChangeRefused("Choose another person to merge with.")
@@ -158,7 +159,9 @@ def person_merge(*, user, metadata_key: bytes, target_id, source_ids: Iterable) 
         merged = [target, *sources]
         merged_ids = [p.pk for p in merged]
         faces = Face.objects.select_for_update().filter(owner=user, person_id__in=merged_ids)
-        list(faces.order_by("pk").values_list("pk", flat=True))  # take the locks
+        list(faces.order_by("pk").values_list("pk", flat=True))  # takes the locks
+        placed = faces.filter(assigned_by=Face.AssignedBy.USER).values("pk")
+        FaceVeto.objects.filter(face_id__in=placed, person_id__in=merged_ids).delete()
         vetoed = set(
             FaceVeto.objects.filter(person_id__in=merged_ids).values_list("face_id", flat=True)
         )
