@@ -126,8 +126,9 @@ def prepare_machine(work: Path, base: Path, key: Path) -> Path:
         run(["rm", "-rf", "--one-file-system", str(machine)], check=True)
     run(["cp", "-a", str(base), str(machine)], check=True)
     (machine / "etc/hostname").write_text("vault-check\n")
-    hosts = machine / "etc/hosts"
-    hosts.write_text(hosts.read_text() + f"127.0.1.1 vault-check {NAME}\n")
+    (machine / "etc/hosts").write_text(
+        f"127.0.0.1 localhost\n::1 localhost\n127.0.1.1 vault-check {NAME}\n"
+    )
     # Apt inside uses the same sources as this computer (security updates included).
     host_sources = Path("/etc/apt/sources.list.d/debian.sources")
     if host_sources.exists():
