@@ -553,6 +553,11 @@ def main() -> int:
         type=Path,
         default=Path(os.environ.get("SPV_DEPLOY_CHECK_DIR", "/var/tmp/spv-deploy")),
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="boot the machine left by the last run instead of a fresh copy (while fixing)",
+    )
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -576,7 +581,11 @@ def main() -> int:
         key = work / "id_ed25519"
         if not key.exists():
             run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-        machine_dir = prepare_machine(work, base, key)
+        if args.reuse and (work / "machine").is_dir():
+            machine_dir = work / "machine"
+            say(f"reusing {machine_dir} (NOT a fresh box)")
+        else:
+            machine_dir = prepare_machine(work, base, key)
         binds, pip_env = pip_binds()
 
         step("boot the machine with systemd-nspawn")
