@@ -43,6 +43,7 @@ ANSIBLE_DIR = ROOT / "deploy" / "ansible"
 BIN = Path(sys.executable).parent
 NAME = "vault-check.test"
 SSH_PORT = 2222
+SMTP_PORT = 2525
 PACKAGES = ",".join(
     (
         *("systemd", "systemd-sysv", "dbus", "python3", "python3-venv", "openssh-server"),
@@ -282,7 +283,8 @@ class MailSink(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _SmtpHandler)
+        # A fixed port keeps vault.env the same from one run to the next.
+        super().__init__(("127.0.0.1", SMTP_PORT), _SmtpHandler)
         self.messages: list[str] = []
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -339,19 +341,23 @@ def write_inventory(work: Path, key: Path, smtp_port: int, pip_env: dict[str, st
             indent=2,
         )
     )
-    password_file = work / "vault-password"
-    password_file.write_text(secrets.token_urlsafe(32))
-    password_file.chmod(0o600)
-    plain = group_vars / "secrets.yml"
-    plain.write_text(
-        json.dumps(
-            {
-                "vault_secret_key": secrets.token_urlsafe(64),
-                "vault_pepper": secrets.token_urlsafe(48),
-                "vault_smtp_password": "",
-            }
+    # Made once per work directory, so that a --reuse run keeps the machine's secrets.
+    password_file, kept = work / "vault-password", work / "secrets.json"
+    if not kept.exists():
+        password_file.write_text(secrets.token_urlsafe(32))
+        password_file.chmod(0o600)
+        kept.write_text(
+            json.dumps(
+                {
+                    "vault_secret_key": secrets.token_urlsafe(64),
+                    "vault_pepper": secrets.token_urlsafe(48),
+                    "vault_smtp_password": "",
+                }
+            )
         )
-    )
+        kept.chmod(0o600)
+    plain = group_vars / "secrets.yml"
+    plain.write_text(kept.read_text())
     run(
         [
             str(BIN / "ansible-vault"),
