@@ -424,6 +424,8 @@ def https_session(machine: Path):
 
     session = requests.Session()
     session.mount("https://", NamedHost())
+    # Not the environment's CA bundle or proxies (REQUESTS_CA_BUNDLE would override verify).
+    session.trust_env = False
     session.verify = str(machine / "etc/ssl/vault/fullchain.pem")
     session.headers.update(
         {"Host": NAME, "Origin": f"https://{NAME}", "Referer": f"https://{NAME}/"}
@@ -647,14 +649,7 @@ def main() -> int:
                 "| grep -E '^ok:|backup' | tail -2"
             ).stdout.strip()
         )
-        import requests
-
-        health = requests.get(
-            "https://127.0.0.1/healthz",
-            headers={"Host": NAME},
-            verify=str(box.directory / "etc/ssl/vault/fullchain.pem"),
-            timeout=30,
-        ).json()
+        health = https_session(box.directory).get("https://127.0.0.1/healthz", timeout=30).json()
         say(f"  /healthz: ok={health['ok']} backup={health['backup']}")
         if not health["backup"]["ok"] or health["backup"]["age_s"] > 300:
             raise CheckFailed(f"/healthz does not show a fresh backup: {health['backup']}")
