@@ -626,11 +626,13 @@ def main() -> int:
             raise CheckFailed(f"the second run changed {second['changed']} task(s)")
 
         step("use the vault over HTTPS")
-        email, password = "olive@example.org", "a long passphrase for the check 42"
+        # New names every run, so that a --reuse run does not meet the last run's account.
+        run_id = secrets.token_hex(3)
+        email, password = f"olive-{run_id}@example.org", "a long passphrase for the check 42"
         vault_manage(
             box,
             'shell -c "import sys; from vault.accounts.services import account_create; '
-            "account_create(name='Olive', email='olive@example.org', "
+            f"account_create(name='Olive', email='{email}', "
             'password=sys.stdin.read(), email_verified=True)"',
             input=password,
         )
@@ -658,8 +660,8 @@ def main() -> int:
         step("restore into a new database and data directory, then decrypt every chunk")
         snapshot = box.ssh("ls -d /var/lib/vault/backups/2* | tail -1").stdout.strip()
         restored = box.ssh(
-            f"/opt/vault/app/deploy/restore.sh {snapshot} --database vault_restore_check "
-            "--data-dir /var/lib/vault/restore-check"
+            f"/opt/vault/app/deploy/restore.sh {snapshot} --database vault_restore_{run_id} "
+            f"--data-dir /var/lib/vault/restore-{run_id}"
         ).stdout
         say("  " + restored.strip().replace("\n", "\n  "))
         checked = vault_manage(
@@ -667,8 +669,8 @@ def main() -> int:
             f"vault_check --user {email} --password-stdin --chunks",
             input=password + "\n",
             env="--setenv=DATABASE_URL="
-            "postgresql://vault@/vault_restore_check?host=/var/run/postgresql "
-            "--setenv=VAULT_DATA_DIR=/var/lib/vault/restore-check",
+            f"postgresql://vault@/vault_restore_{run_id}?host=/var/run/postgresql "
+            f"--setenv=VAULT_DATA_DIR=/var/lib/vault/restore-{run_id}",
         )
         say(f"  restored copy, with the user's password: {checked.strip()}")
         if "authenticated" not in checked:
