@@ -536,21 +536,30 @@ def _photo() -> bytes:
         return out.getvalue()
 
 
-def vault_manage(box: Machine, args: str, *, input: str | None = None, env: str = "") -> str:
+def vault_manage(
+    box: Machine, args: str, *, input: str | None = None, env: dict[str, str] | None = None
+) -> str:
     """`manage.py ARGS` on the machine, as the vault's user with its settings and credentials
-    (as the services and deploy/restore.sh run)."""
+    (as the services and deploy/restore.sh run); `env` overrides settings of vault.env."""
     unit = f"spv-check-{secrets.token_hex(4)}"
+    # systemd lets EnvironmentFile= override --setenv, so overrides go in a later file.
+    overrides = f"/run/{unit}.env"
+    lines = "".join(f'{name}="{value}"\n' for name, value in (env or {}).items())
+    box.ssh(f"umask 077; printf '%s' '{lines}' > {overrides}")
     command = (
         f"systemd-run --quiet --wait --pipe --collect --unit={unit} --uid=vault --gid=vault "
         "-p SupplementaryGroups=redis -p WorkingDirectory=/opt/vault/app "
-        "-p EnvironmentFile=/etc/vault/vault.env "
+        f"-p EnvironmentFile=/etc/vault/vault.env -p EnvironmentFile={overrides} "
         "-p LoadCredential=secret_key:/etc/vault/credentials/secret_key "
         "-p LoadCredential=pepper:/etc/vault/credentials/pepper "
         f"--setenv=SECRET_KEY_FILE=/run/credentials/{unit}.service/secret_key "
-        f"--setenv=VAULT_PEPPER_FILE=/run/credentials/{unit}.service/pepper {env} "
+        f"--setenv=VAULT_PEPPER_FILE=/run/credentials/{unit}.service/pepper "
         f"/opt/vault/venv/bin/python /opt/vault/app/manage.py {args}"
     )
-    return box.ssh(command, input=input).stdout
+    try:
+        return box.ssh(command, input=input).stdout
+    finally:
+        box.ssh(f"rm -f {overrides}", check=False)
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -668,9 +677,11 @@ def main() -> int:
             box,
             f"vault_check --user {email} --password-stdin --chunks",
             input=password + "\n",
-            env="--setenv=DATABASE_URL="
-            f"postgresql://vault@/vault_restore_{run_id}?host=/var/run/postgresql "
-            f"--setenv=VAULT_DATA_DIR=/var/lib/vault/restore-{run_id}",
+            env={
+                "DATABASE_URL": f"postgresql://vault@/vault_restore_{run_id}"
+                "?host=/var/run/postgresql",
+                "VAULT_DATA_DIR": f"/var/lib/vault/restore-{run_id}",
+            },
         )
         say(f"  restored copy, with the user's password: {checked.strip()}")
         if "authenticated" not in checked:

@@ -31,6 +31,7 @@ if { [ -n "$database" ] && [ -z "$data_dir" ]; } || { [ -z "$database" ] && [ -n
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 [ -f "$snapshot/manifest.json" ] || { echo "$snapshot is not a vault snapshot (no manifest.json)" >&2; exit 1; }
 
+cd /  # the postgres user cannot enter root's working directory
 app=/opt/vault/app
 env_file=/etc/vault/vault.env
 credentials=/etc/vault/credentials
@@ -76,16 +77,20 @@ runuser -u postgres -- createdb --owner="$owner" --encoding=UTF8 --template=temp
 install -d -o "$user" -g "$user" -m 0700 "$data_dir"
 
 database_url=$(setting DATABASE_URL | sed "s#^\(postgresql://[^@]*@/\)[^?]*#\1$database#")
+# An environment file of its own after vault.env: systemd lets EnvironmentFile= override
+# Environment= (--setenv), and a later file override an earlier one.
+overrides=$(mktemp /run/vault-restore.XXXXXX.env)
+trap 'rm -f "$overrides"' EXIT
+printf 'DATABASE_URL="%s"\nVAULT_DATA_DIR="%s"\n' "$database_url" "$data_dir" > "$overrides"
 echo "restoring $snapshot"
 # The vault's user, settings and credentials, as its services run (systemd/vault-*.service).
 systemd-run --quiet --wait --pipe --collect --unit="vault-restore-$$" \
     --uid="$user" --gid="$user" -p SupplementaryGroups=redis \
-    -p WorkingDirectory="$app" -p EnvironmentFile="$env_file" \
+    -p WorkingDirectory="$app" -p EnvironmentFile="$env_file" -p EnvironmentFile="$overrides" \
     -p LoadCredential=secret_key:"$credentials/secret_key" \
     -p LoadCredential=pepper:"$credentials/pepper" \
     --setenv=SECRET_KEY_FILE="/run/credentials/vault-restore-$$.service/secret_key" \
     --setenv=VAULT_PEPPER_FILE="/run/credentials/vault-restore-$$.service/pepper" \
-    --setenv=DATABASE_URL="$database_url" --setenv=VAULT_DATA_DIR="$data_dir" \
     /opt/vault/venv/bin/python "$app/manage.py" vault_restore "$snapshot"
 
 if $in_place; then
