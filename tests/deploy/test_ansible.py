@@ -184,7 +184,7 @@ def test_postgres_and_redis_listen_on_sockets_only(rendered):
         for line in (rendered / "pg_hba.conf").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert hba == [["local", "all", "postgres", "peer"], ["local", "vault", "vault", "peer"]]
+    assert hba == [["local", "all", "postgres", "peer"], ["local", "all", "vault", "peer"]]
     redis = (rendered / "redis.conf").read_text()
     assert "\nport 0\n" in redis and "unixsocketperm 770" in redis
     assert "appendonly yes" in redis and "maxmemory-policy noeviction" in redis
