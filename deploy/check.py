@@ -440,7 +440,7 @@ def csrf_token(page: str) -> str:
     return match.group(1)
 
 
-def use_the_vault(box: Machine, sink: MailSink, email: str, password: str) -> str:
+def use_the_vault(box: Machine, sink: MailSink, email: str, password: str) -> tuple[str, bytes]:
     import requests
 
     base = "https://127.0.0.1"
@@ -463,6 +463,14 @@ def use_the_vault(box: Machine, sink: MailSink, email: str, password: str) -> st
     if not all(headers.values()):
         raise CheckFailed(f"missing security headers: {headers}")
 
+    sign_in(session, sink, email, password)
+    return _upload_and_download(session)
+
+
+def sign_in(session, sink: MailSink, email: str, password: str) -> None:
+    """The two sign-in steps of the login page: the password, then the code sent by mail."""
+    base = "https://127.0.0.1"
+    login = session.get(f"{base}/accounts/login/", timeout=30)
     prefix = "vault_login_view"
     before = len(sink.messages)
     step_one = session.post(
@@ -490,6 +498,9 @@ def use_the_vault(box: Machine, sink: MailSink, email: str, password: str) -> st
         raise CheckFailed(f"sign-in with the mailed code failed: {signed_in.status_code}")
     say(f"  signed in as {email} (password, then the code mailed through SMTP)")
 
+
+def _upload_and_download(session) -> tuple[str, bytes]:
+    base = "https://127.0.0.1"
     photo = _photo()
     upload_page = session.get(f"{base}/photos/upload", timeout=30)
     uploaded = session.post(
@@ -521,7 +532,7 @@ def use_the_vault(box: Machine, sink: MailSink, email: str, password: str) -> st
     if original.content != photo or thumb.status_code != 200 or thumb.content[:2] != b"\xff\xd8":
         raise CheckFailed("the original did not come back byte for byte, or no thumbnail")
     say(f"  downloaded the original back byte for byte; thumbnail {len(thumb.content)} bytes")
-    return photo_id
+    return photo_id, photo
 
 
 def _photo() -> bytes:
@@ -646,7 +657,7 @@ def main() -> int:
             input=password,
         )
         say(f"  created the account {email} (manage.py shell, as the vault's user)")
-        use_the_vault(box, sink, email, password)
+        photo_id, photo = use_the_vault(box, sink, email, password)
         results.append(
             ("HTTPS: redirect, login page, sign-in, upload, processing, download", "ran")
         )
@@ -725,6 +736,24 @@ def main() -> int:
         results.append(
             ("inside: sockets, redis permissions, systemd-analyze security, worker restart", "ran")
         )
+        step("disaster: the database and the blobs lost; the play again, then restore.sh in place")
+        box.ssh(
+            "systemctl stop vault.target vault-web.socket vault-web.service "
+            "'vault-worker@*.service' vault-backup.timer; "
+            "runuser -u postgres -- dropdb vault; rm -rf /var/lib/vault/data"
+        )
+        say("  stopped the vault, dropped its database, removed /var/lib/vault/data")
+        third = playbook(work, inventory, 3)
+        results.append(("ansible-playbook on the emptied box", f"changed={third['changed']}"))
+        restored = box.ssh(f"/opt/vault/app/deploy/restore.sh {snapshot}").stdout
+        say("  " + restored.strip().replace("\n", "\n  "))
+        session = https_session(box.directory)
+        sign_in(session, sink, email, password)
+        again = session.get(f"https://127.0.0.1/photos/{photo_id}/download", timeout=60)
+        if again.content != photo:
+            raise CheckFailed("after the restore, the original did not come back byte for byte")
+        say(f"  after the restore: signed in again, photo {photo_id} downloaded byte for byte")
+        results.append(("restore.sh in place + sign-in + download after it", "ran"))
     except CheckFailed as failure:
         say(f"\nFAILED: {failure}")
         results.append(("(stopped here)", "FAILED"))
