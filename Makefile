@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet
 
-.PHONY: run test lint format chromium opencv-doc
+.PHONY: run test lint format chromium opencv-doc deploy-check
 
 run: $(VENV)/.run-installed
 	$(PY) -m vaultdev.run
@@ -57,3 +57,8 @@ chromium:
 		echo "NOTE: /usr/bin/chromium is missing and you are not root: browser tests will be skipped."; \
 		echo "      Install it with: sudo apt-get install chromium"; \
 	fi
+
+# Outside CI (needs root and about 20 minutes): applies deploy/ansible to a disposable Debian 12
+# machine (debootstrap + systemd-nspawn) and uses the vault it serves over HTTPS (deploy/check.py).
+deploy-check: $(VENV)/.dev-installed
+	$(PY) deploy/check.py

@@ -155,6 +155,14 @@ VAULT_CACHE_DECRYPTED_SECONDS = env_int("VAULT_CACHE_DECRYPTED_SECONDS", 0, mini
 VAULT_PIPELINE_HOLD_FILE = env_str("VAULT_PIPELINE_HOLD_FILE", "") or None
 # Seconds between the worker's heartbeats while a job runs; its key lives at least this + 10 s.
 VAULT_JOB_MONITORING_INTERVAL = env_int("VAULT_JOB_MONITORING_INTERVAL", 10, minimum=1)
+# Backups (vault.backup, `manage.py vault_backup`, the systemd timer): where snapshots go, how
+# many are kept, and the age past which /healthz reports the last good one as too old. Unset
+# VAULT_BACKUP_DIR (development) leaves backups out of /healthz. VAULT_PG_BIN_DIR: where
+# pg_dump/pg_restore are (empty: found on PATH, as Debian's are).
+VAULT_BACKUP_DIR = env_path("VAULT_BACKUP_DIR", None)
+VAULT_BACKUP_KEEP = env_int("VAULT_BACKUP_KEEP", 7, minimum=1)
+VAULT_BACKUP_MAX_AGE = env_int("VAULT_BACKUP_MAX_AGE", 26 * 60 * 60, minimum=60)
+VAULT_PG_BIN_DIR = env_str("VAULT_PG_BIN_DIR", "") or None
 # Worker processes on this machine (`make run` starts this many; systemd runs vault-worker@N),
 # and TensorFlow threads per worker: by default the cores shared out, so that N workers do not
 # oversubscribe the CPU (each would otherwise start one thread per core).

@@ -1,4 +1,5 @@
-"""Read-only checks of what the vault depends on: database, queue, workers, model files."""
+"""Read-only checks of what the vault depends on: database, queue, workers, model files and
+the age of the last good backup."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from rq import Worker
 
-from vault import modelcards
+from vault import backup, modelcards
 from vault.health.checks import REQUIRED_TASKS
 from vault.processing import queue
 from vault.processing.worker_keys import live_worker_keys
@@ -103,12 +104,45 @@ def models_check() -> Check:
     return Check(all(row["ok"] for row in rows) and tasks_ok, detail)
 
 
+def backup_check(*, now: datetime | None = None) -> Check:
+    """The last good backup under VAULT_BACKUP_DIR is younger than VAULT_BACKUP_MAX_AGE; a
+    failed run since then is shown with its error. Without VAULT_BACKUP_DIR (development)
+    there is nothing to check."""
+    root = settings.VAULT_BACKUP_DIR
+    if root is None:
+        return Check(True, {"configured": False})
+    now = now or datetime.now(UTC)
+    limit = settings.VAULT_BACKUP_MAX_AGE
+    detail: dict = {"max_age_s": limit}
+    try:
+        latest = backup.backup_latest(Path(root))
+        failure = backup.backup_failure_read(Path(root))
+    except OSError as exc:
+        return Check(False, {**detail, "error": type(exc).__name__})
+    if failure and (latest is None or failure.get("at", "") > latest.created_at.isoformat()):
+        detail["last_failure"] = failure
+    if latest is None:
+        return Check(False, {**detail, "error": "no backup yet"})
+    age = (now - latest.created_at).total_seconds()
+    detail.update(
+        {
+            "last_good": latest.created_at.isoformat(),
+            "age_s": round(age),
+            "blobs": latest.blob_count,
+        }
+    )
+    if age > limit:
+        detail["error"] = "the last good backup is too old"
+    return Check(age <= limit, detail)
+
+
 def health_report() -> dict:
     checks = {
         "database": database_check(),
         "queue": queue_check(),
         "workers": workers_check(),
         "models": models_check(),
+        "backup": backup_check(),
     }
     return {
         "ok": all(check.ok for check in checks.values()),
