@@ -45,7 +45,7 @@ def test_upload_browse_preview_download_delete(page, owner, rq_worker, monkeypat
     first_url = page.url
     page.keyboard.press("ArrowRight")
     page.wait_for_url(lambda url: url != first_url and "/photos/" in url)
-    page.locator(".preview img").wait_for()
+    page.locator(".preview > img").wait_for()
 
     # Download the original: the very bytes that were uploaded, under their name.
     with page.expect_download() as download_info:

@@ -222,7 +222,7 @@ def test_a_first_batch_on_a_phone(phone, owner, start_worker, settings, tmp_path
     picture.click()
     phone.wait_for_url(lambda url: url.endswith(reverse("photos:detail", args=[photo.id])))
     phone.wait_for_function(f"() => [document.querySelector('.preview img')].every({LOADED})")
-    shown = phone.locator(".preview img").bounding_box()
+    shown = phone.locator(".preview > img").bounding_box()
     assert shown["width"] >= 150 and shown["height"] >= 150, shown
     phone.goto(reverse("photos:gallery"))
 
