@@ -38,20 +38,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from bench.report import print_table  # noqa: E402
+from bench.report import memory_mib, print_table  # noqa: E402
 
 MIB = 1 << 20
 PREVIEW = (1600, 1200)
-
-
-def memory_mib() -> dict[str, float]:
-    """VmRSS (now) and VmHWM (peak so far) of this process, from /proc/self/status."""
-    values = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) * 1024 / MIB
-    return values
 
 
 def twelve_megapixels():

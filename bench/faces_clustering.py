@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.report import print_table  # noqa: E402
+from bench.report import memory_mib, print_table  # noqa: E402
 
 MIB = 1 << 20
 DIM = 128
@@ -84,15 +84,6 @@ def synthetic_embeddings(
         mine = np.flatnonzero(labels == person)
         photo_of[mine] = rng.choice(photos, size=len(mine), replace=False)
     return x, labels, [f"photo{p}" for p in photo_of]
-
-
-def memory_mib() -> dict[str, float]:
-    values = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) * 1024 / MIB
-    return values
 
 
 # --- fresh processes --------------------------------------------------------------------------

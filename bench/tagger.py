@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 # Keep TensorFlow's start-up chatter out of the table; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench.report import print_table  # noqa: E402
+from bench.report import memory_mib, print_table  # noqa: E402
 
 THREADS = int(os.environ.get("VAULT_ML_THREADS", "2"))
 MIB = 1 << 20
@@ -112,16 +112,6 @@ def vgg16_models_dir(parent: Path) -> Path:
 
 
 # --- fresh processes ------------------------------------------------------------------------
-
-
-def memory_mib() -> dict[str, float]:
-    """VmRSS (now) and VmHWM (peak so far) of this process, from /proc/self/status."""
-    values = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) * 1024 / MIB
-    return values
 
 
 def child(mode: str, models_dir: Path, count: int) -> None:
