@@ -23,7 +23,8 @@ from tests.users import OTHER_PASSWORD, PASSWORD
 from vault.accounts.models import User
 from vault.accounts.testing import sign_in
 from vault.backup import backups_list
-from vault.photos.models import Photo
+from vault.people.models import Face
+from vault.photos.models import Blob, Photo
 from vaultdev.pytest_plugin import ROOT, wait_until
 from vaultdev.services import start_postgres
 
@@ -104,9 +105,13 @@ def test_two_users_get_every_photo_back_after_a_restore_into_fresh_servers(
     settings.VAULT_BACKUP_DIR = backups
     call_command("vault_backup", dir=backups, keep=2)
     [snapshot] = backups_list(backups)
-    assert snapshot.blob_count == 9  # original, thumbnail and preview of three photos
+    # Original, thumbnail and preview of three photos, and a crop per face found in them.
+    blob_count = Blob.objects.count()
+    assert blob_count >= 9
+    assert Face.objects.filter(owner=owner).exists()  # the astronaut's face, with its crop
+    assert snapshot.blob_count == blob_count
     health = owner_client.get("/healthz").json()["backup"]
-    assert health["ok"] and health["age_s"] < 120 and health["blobs"] == 9
+    assert health["ok"] and health["age_s"] < 120 and health["blobs"] == blob_count
     # Only ciphertext went into the backup: no photo's bytes appear in any blob.
     for blob in (snapshot.path / "blobs").rglob("*.spv"):
         assert blob.read_bytes()[:4] == b"\x89SPV"
@@ -127,7 +132,7 @@ def test_two_users_get_every_photo_back_after_a_restore_into_fresh_servers(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "restored the database dump" in result.stdout
-    assert "ok: 9 blob(s) checked" in result.stdout
+    assert f"ok: {blob_count} blob(s) checked" in result.stdout
 
     # The restored vault, through the same pages: both users sign in with their passwords and
     # every thumbnail, preview and original decrypts to the very same bytes.
@@ -139,6 +144,10 @@ def test_two_users_get_every_photo_back_after_a_restore_into_fresh_servers(
         assert _pictures(client, ids[email]) == before[email]
         gallery = client.get(reverse("photos:gallery"))
         assert gallery.status_code == 200
+        # Face crops too: the people pages show every face found before the backup.
+        for face_id in Face.objects.filter(owner__email=email).values_list("pk", flat=True):
+            crop = client.get(reverse("people:crop", args=[face_id]))
+            assert crop.status_code == 200 and crop.getvalue()[:2] == b"\xff\xd8"
         # The other user's photos stay theirs in the restored vault.
         [stranger] = [other for other in ids if other != email]
         foreign = client.get(reverse("photos:thumb", args=[ids[stranger][0]]))
