@@ -16,7 +16,8 @@ from tests.users import PASSWORD
 from vault.people import sealing
 from vault.people.models import Face, FaceVeto, Person
 from vault.photos import storage
-from vault.photos.blobs import blob_open
+from vault.photos.blobs import blob_open, original_data_key
+from vault.photos.grants import grants_issue
 from vault.photos.models import Blob, Photo, Tag
 from vault.photos.tag_status import active_faces_id
 from worker.pipeline import photo_process_run
@@ -33,6 +34,29 @@ def _upload(client, name: str, image: Image.Image) -> Photo:
 def _embedding(face: Face, metadata_key: bytes) -> np.ndarray:
     raw = sealing.vectors_open(metadata_key, face.embedding_sealed, sealing.embedding_aad(face.id))
     return np.frombuffer(raw, dtype="<f4")
+
+
+def _person_like(owner, face: Face, keyring, **fields) -> Person:
+    """A person whose exemplar is this face's embedding (as a clustering run would seal it)."""
+    person = Person.objects.create(owner=owner, **fields)
+    person.exemplars_sealed = sealing.vectors_seal(
+        keyring.metadata_key,
+        _embedding(face, keyring.metadata_key).tobytes(),
+        sealing.exemplars_aad(person.id),
+    )
+    person.save()
+    return person
+
+
+def _run_again(photo: Photo, keyring) -> str:
+    """The photo's job once more (a retry, or newer face models), under a fresh grant."""
+    Photo.objects.filter(pk=photo.pk).update(state=Photo.State.PENDING)
+    grants_issue(
+        photo=photo,
+        data_key=original_data_key(photo, private_key=keyring.private_key),
+        metadata_key=keyring.metadata_key,
+    )
+    return photo_process_run(str(photo.id))
 
 
 def test_a_portrait_gets_one_face_with_an_encrypted_crop_a_sealed_embedding_and_the_human_tag(
@@ -78,18 +102,7 @@ def test_running_the_job_again_keeps_the_face_the_owner_touched(owner_client, ow
     Face.objects.filter(pk=face.pk).update(person=ana, assigned_by=Face.AssignedBy.USER)
     FaceVeto.objects.create(face=face, person=other)
     # The job runs again (a retry, or newer face models): same face, same person, same veto.
-    Photo.objects.filter(pk=photo.pk).update(state=Photo.State.PENDING)
-    from vault.photos.grants import grants_issue
-
-    keyring = faces.keyring_of(owner, PASSWORD)
-    from vault.photos.blobs import original_data_key
-
-    grants_issue(
-        photo=photo,
-        data_key=original_data_key(photo, private_key=keyring.private_key),
-        metadata_key=keyring.metadata_key,
-    )
-    assert photo_process_run(str(photo.id)) == "ready"
+    assert _run_again(photo, faces.keyring_of(owner, PASSWORD)) == "ready"
     [again] = Face.objects.filter(photo=photo)
     assert again.id == face.id and again.person_id == ana.id
     assert again.assigned_by == Face.AssignedBy.USER
@@ -104,13 +117,7 @@ def test_a_new_photo_of_a_named_person_joins_them_by_itself(owner_client, owner,
     first = _upload(owner_client, "eileen-1.jpg", faces.astronaut())
     run_jobs()
     [face] = Face.objects.filter(photo=first)
-    keyring = faces.keyring_of(owner, PASSWORD)
-    vector = _embedding(face, keyring.metadata_key)
-    eileen = Person.objects.create(owner=owner, protected=True)
-    eileen.exemplars_sealed = sealing.vectors_seal(
-        keyring.metadata_key, vector.tobytes(), sealing.exemplars_aad(eileen.id)
-    )
-    eileen.save()
+    eileen = _person_like(owner, face, faces.keyring_of(owner, PASSWORD), protected=True)
     Face.objects.filter(pk=face.pk).update(person=eileen, assigned_by=Face.AssignedBy.USER)
 
     second = _upload(owner_client, "eileen-2.jpg", faces.variant(faces.astronaut(), 1))
@@ -128,22 +135,8 @@ def test_a_vetoed_person_is_never_joined_automatically(owner_client, owner, work
     run_jobs()
     [face] = Face.objects.filter(photo=first)
     keyring = faces.keyring_of(owner, PASSWORD)
-    vector = _embedding(face, keyring.metadata_key)
-    wrong = Person.objects.create(owner=owner, protected=True)
-    wrong.exemplars_sealed = sealing.vectors_seal(
-        keyring.metadata_key, vector.tobytes(), sealing.exemplars_aad(wrong.id)
-    )
-    wrong.save()
+    wrong = _person_like(owner, face, keyring, protected=True)
     FaceVeto.objects.create(face=face, person=wrong)
-    Photo.objects.filter(pk=first.pk).update(state=Photo.State.PENDING)
-    from vault.photos.blobs import original_data_key
-    from vault.photos.grants import grants_issue
-
-    grants_issue(
-        photo=first,
-        data_key=original_data_key(first, private_key=keyring.private_key),
-        metadata_key=keyring.metadata_key,
-    )
-    assert photo_process_run(str(first.id)) == "ready"
+    assert _run_again(first, keyring) == "ready"
     face.refresh_from_db()
     assert face.person_id is None

@@ -9,22 +9,10 @@ import pytest
 from django.urls import reverse
 
 from tests.people import synthetic
-from tests.people.faces_support import keyring_of
-from tests.users import OTHER_PASSWORD, PASSWORD
 from vault.people.models import Face, FaceVeto, Person
 from vault.people.sealing import name_open
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def mk(owner):
-    return keyring_of(owner, PASSWORD).metadata_key
-
-
-@pytest.fixture
-def other_mk(other_user):
-    return keyring_of(other_user, OTHER_PASSWORD).metadata_key
 
 
 def _messages(response) -> list[str]:
