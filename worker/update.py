@@ -16,9 +16,10 @@ from PIL import Image
 from vault.accounts.models import UserKeys
 from vault.crypto import DecryptionError
 from vault.photos import blobs
-from vault.photos.grants import GrantUnavailable, grant_open, grants_revoke
 from vault.photos.models import Blob, Photo
 from vault.photos.tagging import TAGGING_FAILED_PREFIX
+from vault.processing.grants.base import GrantUnavailable
+from vault.processing.grants.photo import photo_grant_open, photo_grants_revoke
 from worker import faces, identity, pictures, tags
 from worker.pipeline import PhotoWork, photo_lock
 
@@ -100,7 +101,9 @@ def photo_update_run(photo_id: str) -> str:
             return "no models"
         me = identity.current()
         try:
-            keys = grant_open(photo=photo, worker_key_id=me.key_id, private_key=me.private_key)
+            keys = photo_grant_open(
+                photo=photo, worker_key_id=me.key_id, private_key=me.private_key
+            )
         except GrantUnavailable as error:
             log.info("photo %s: %s", pid, error)
             return "no grant"
@@ -135,4 +138,4 @@ def photo_update_run(photo_id: str) -> str:
                 log.info("photo %s: %s brought up to date", pid, name)
             return "updated"
         finally:
-            grants_revoke(photo=photo)
+            photo_grants_revoke(photo=photo)
