@@ -415,7 +415,7 @@ def main() -> None:
             wait_all_ready(photo_ids)
             return len(photo_ids) / (time.perf_counter() - start)
 
-        from vault.photos.tag_status import active_faces_id, active_tagger_id
+        from vault.photos.seen_by import active_faces_id, active_tagger_id
 
         tagger_id, faces_id = active_tagger_id()[0] or "", active_faces_id()[0] or ""
 

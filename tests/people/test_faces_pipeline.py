@@ -18,7 +18,7 @@ from vault.people.models import Face, FaceVeto, Person
 from vault.photos import storage
 from vault.photos.blobs import blob_open, original_data_key
 from vault.photos.models import Blob, Photo, Tag
-from vault.photos.tag_status import active_faces_id
+from vault.photos.seen_by import active_faces_id
 from vault.processing.grants.photo import photo_grants_issue
 from worker.pipeline import photo_process_run
 

@@ -15,10 +15,8 @@ from django.utils import timezone
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError
-from vault.photos import blobs
+from vault.photos import blobs, seen_by
 from vault.photos.models import Photo, ProcessingGrant
-from vault.photos.tag_status import active_faces_id, active_tagger_id
-from vault.photos.tagging import TAGGING_FAILED_PREFIX
 from vault.processing import visits
 from vault.processing.grants.base import live_grants, live_workers
 from vault.processing.grants.photo import photo_grants_issue
@@ -135,12 +133,9 @@ def _out_of_date() -> Q | None:
     """Ready photos that a usable active model has not seen yet (tagger, face models); None
     when no model is usable, so nothing can be brought up to date."""
     conditions = []
-    for field, (model_id, _problem) in (
-        ("tagged_by", active_tagger_id()),
-        ("faces_by", active_faces_id()),
-    ):
+    for field, (model_id, _problem) in seen_by.active_models().items():
         if model_id is not None:
-            conditions.append(~Q(**{f"{field}__in": [model_id, TAGGING_FAILED_PREFIX + model_id]}))
+            conditions.append(seen_by.not_seen(field, model_id))
     if not conditions:
         return None
     combined = conditions[0]
@@ -199,12 +194,9 @@ def _give_up_unreadable(photo: Photo) -> None:
     """Its original does not open: remember it failed for the active models, so that it is not
     granted again and again."""
     changes = {}
-    for field, (model_id, _problem) in (
-        ("tagged_by", active_tagger_id()),
-        ("faces_by", active_faces_id()),
-    ):
+    for field, (model_id, _problem) in seen_by.active_models().items():
         if model_id is not None and getattr(photo, field) != model_id:
-            changes[field] = TAGGING_FAILED_PREFIX + model_id
+            changes[field] = seen_by.failed(model_id)
     Photo.objects.filter(pk=photo.pk).update(**changes)
 
 
