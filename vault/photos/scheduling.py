@@ -98,7 +98,7 @@ def _has_live_grant(photo: Photo, workers: dict[str, bytes]) -> bool:
     return live_grants(ProcessingGrant.objects.filter(photo=photo), workers).exists()
 
 
-def owner_visit(*, user, keyring: Keyring) -> int:
+def owner_visit_work(*, user, keyring: Keyring) -> int:
     """The owner, keys unlocked, looks at the gallery, the upload page or the status the pages
     poll: give the workers another go at their photos whose grants died with a worker (or that
     arrived while no worker ran), queue again the jobs that were lost (`_requeue_forgotten`),

@@ -83,7 +83,7 @@ def _filters_in_use(filters: dict) -> int:
 @require_GET
 @keyring_required
 def gallery(request):
-    scheduling.owner_visit(user=request.user, keyring=request.keyring)
+    scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
     form, filters, query = gallery_filters(request)
     page = selectors.gallery_page(user=request.user, filters=filters, number=_page_number(request))
     context = {"page": page, "query": query}
@@ -142,7 +142,7 @@ def photo_detail(request, photo_id):
 def status(request):
     """State of the given photos, for pages that show progress. Ids that are not the user's
     (or no longer exist) come back as "missing", indistinguishable from each other."""
-    scheduling.owner_visit(user=request.user, keyring=request.keyring)
+    scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
     wanted = {raw: _canonical_id(raw) for raw in request.GET.getlist("id")[:200]}
     known = selectors.photos_status(
         user=request.user, photo_ids=[pid for pid in wanted.values() if pid]

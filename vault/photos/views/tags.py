@@ -86,7 +86,7 @@ def tags_bulk(request):
 def tagging_status(request):
     """How far re-tagging the user's photos has come; the gallery polls it while it runs."""
     # Re-tagging needs the owner's keys for fresh grants: keep it going while they watch.
-    scheduling.owner_visit(user=request.user, keyring=request.keyring)
+    scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
     status = model_status.model_status(user=request.user)
     return JsonResponse(
         {

@@ -44,7 +44,7 @@ def _receive(request, handler: EncryptingUploadHandler):
 @keyring_required
 def upload(request):
     if request.method != "POST":
-        scheduling.owner_visit(user=request.user, keyring=request.keyring)
+        scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
         return ensure_csrf_cookie(lambda r: render(r, "photos/upload.html", _limits()))(request)
     ring = request.keyring
     handler = EncryptingUploadHandler(
