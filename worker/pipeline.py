@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from vault.accounts.models import UserKeys
 from vault.photos import blobs, pipeline_state, scheduling, storage
 from vault.photos.models import Blob, Photo, ProcessingGrant
-from vault.processing.grants.base import GrantedKeys, GrantUnavailable
+from vault.processing.grants.base import GrantedKeys, GrantUnavailable, live_grants
 from vault.processing.grants.photo import photo_grant_open
 from vault.processing.worker_keys import live_worker_keys
 from worker import faces, identity, metadata, pictures, tags, thumbnails
@@ -142,9 +141,9 @@ def photo_process_run(photo_id: str, *, passed_on: bool = False) -> str:
 def _live_grant_holder(photo_id: uuid.UUID) -> str | None:
     others = set(live_worker_keys()) - {identity.current().key_id}
     holders = list(
-        ProcessingGrant.objects.filter(
-            photo_id=photo_id, worker_key_id__in=others, expires_at__gt=timezone.now()
-        ).values_list("worker_key_id", flat=True)
+        live_grants(ProcessingGrant.objects.filter(photo_id=photo_id), others).values_list(
+            "worker_key_id", flat=True
+        )
     )
     return random.choice(holders) if holders else None  # noqa: S311 - spreads work, no secret
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -52,9 +53,9 @@ def grant_info(grant_id, *, user_id, photo_id, expires_at: dt.datetime, purpose:
     )
 
 
-def live_grants(grants: QuerySet, workers: dict[str, bytes]) -> QuerySet:
+def live_grants(grants: QuerySet, workers: Collection[str]) -> QuerySet:
     """The rows of `grants` (any kind) that a live worker can still open: made to one of
-    `workers` ({key id: public key}) and not expired."""
+    `workers` (key ids, or live_workers()' {key id: public key}) and not expired."""
     return grants.filter(worker_key_id__in=list(workers), expires_at__gt=timezone.now())
 
 
