@@ -66,6 +66,7 @@ def _embedding(metadata_key: bytes, face_id, sealed) -> np.ndarray | None:
 
 
 def _cluster(owner_id: int, metadata_key: bytes) -> str:
+    from vault.people.suggestions import people_suggestions_refresh
     from worker.clustering import FaceItem, PersonItem, cluster_faces
 
     started = timezone.now()
@@ -111,6 +112,8 @@ def _cluster(owner_id: int, metadata_key: bytes) -> str:
     vectors = {item.face_id: item.embedding for item in items}
     changed = _apply(owner_id, result, seen, started)
     _refresh_exemplars(owner_id, metadata_key, vectors)
+    # Review candidates and merge suggestions for the pages, sealed (issue 25).
+    people_suggestions_refresh(owner_id=owner_id, metadata_key=metadata_key, vectors=vectors)
     # Done, unless faces were found or people changed since the run read them.
     PeopleState.objects.filter(owner_id=owner_id, changed_at__lte=started).update(
         needs_clustering=False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from vault.people.models import Face, Person
@@ -18,6 +18,9 @@ UNNAMED_SHOWN = 60
 UNASSIGNED_SHOWN = 120
 FACES_PAGE = 120
 PHOTOS_SHOWN = 60
+
+# Computed in SQL, so that listing people never reads the sealed name itself.
+_UNNAMED = ExpressionWrapper(Q(name_sealed__isnull=True), output_field=BooleanField())
 
 # A face the owner said is not a face counts for nothing anywhere in people.
 _REAL = Q(faces__not_a_face=False)
@@ -44,22 +47,40 @@ class PersonCard:
 
 @dataclass
 class PeoplePage:
+    """One page of the people list: named people first (largest first), then unnamed groups
+    (largest first), PEOPLE_PAGE at a time; hidden people only when asked for."""
+
     named: list[PersonCard] = field(default_factory=list)
     unnamed: list[PersonCard] = field(default_factory=list)
+    number: int = 1
+    has_next: bool = False
+    named_total: int = 0
     unnamed_total: int = 0
+    hidden_total: int = 0
     hidden: list[PersonCard] = field(default_factory=list)
+
+
+PEOPLE_PAGE = 60
+PICKER_NAMED = 30  # named people a picker lists before anything is typed
+PICKER_UNNAMED = 10
+SEARCH_RESULTS = 20
 
 
 def person_of_owner(*, user, person_id) -> Person:
     """The person if it is this user's; 404 otherwise (never 403: others' ids do not exist)."""
-    person = Person.objects.filter(owner=user, pk=person_id).first()
+    person = Person.objects.filter(owner=user, pk=person_id).defer("exemplars_sealed").first()
     if person is None:
         raise Http404("No such person")
     return person
 
 
 def face_of_owner(*, user, face_id) -> Face:
-    face = Face.objects.select_related("photo", "person").filter(owner=user, pk=face_id).first()
+    face = (
+        Face.objects.select_related("photo", "person")
+        .defer("embedding_sealed", "person__exemplars_sealed")
+        .filter(owner=user, pk=face_id)
+        .first()
+    )
     if face is None:
         raise Http404("No such face")
     return face
@@ -73,73 +94,172 @@ def faces_check_owner(*, user, face_ids) -> None:
         raise Http404("No such face")
 
 
-def _people_annotated(*, user) -> QuerySet[Person]:
-    # The cover: the best-scoring face, preferring the ones large and sharp enough to cluster.
-    cover = (
-        Face.objects.filter(person=OuterRef("pk"), not_a_face=False)
-        .order_by("-clusterable", "-score", "id")
-        .values("id")[:1]
-    )
-    return Person.objects.filter(owner=user).annotate(
-        face_count=Count("faces", filter=_REAL, distinct=True),
-        photo_count=Count("faces__photo", filter=_REAL, distinct=True),
-        cover_id=Subquery(cover),
+def _sizes(*, user) -> dict:
+    """person id -> faces (not "not a face"), for ordering: one grouped index scan of the
+    owner's faces, no per-person subquery."""
+    return dict(
+        Face.objects.filter(owner=user, not_a_face=False, person__isnull=False)
+        .values_list("person_id")
+        .annotate(n=Count("id"))
+        .order_by()
     )
 
 
-def _card(person: Person, metadata_key: bytes) -> PersonCard:
-    return PersonCard(
-        person=person,
-        name=name_open(metadata_key, person),
-        face_count=person.face_count,
-        photo_count=person.photo_count,
-        cover_id=person.cover_id,
+def _cards(people: list[Person], metadata_key: bytes) -> list[PersonCard]:
+    """Cards for these people in their order: counts in one grouped query, covers (the
+    best-scoring face, preferring ones large and sharp enough to cluster) in one DISTINCT ON
+    query; exemplars never read."""
+    ids = [p.pk for p in people]
+    counts = {
+        row["person_id"]: row
+        for row in Face.objects.filter(person_id__in=ids, not_a_face=False)
+        .values("person_id")
+        .annotate(faces=Count("id"), photos=Count("photo_id", distinct=True))
+        .order_by()
+    }
+    covers = dict(
+        Face.objects.filter(person_id__in=ids, not_a_face=False)
+        .order_by("person_id", "-clusterable", "-score", "id")
+        .distinct("person_id")
+        .values_list("person_id", "id")
     )
+    cards = []
+    for person in people:
+        row = counts.get(person.pk, {"faces": 0, "photos": 0})
+        cards.append(
+            PersonCard(
+                person=person,
+                name=name_open(metadata_key, person),
+                face_count=row["faces"],
+                photo_count=row["photos"],
+                cover_id=covers.get(person.pk),
+            )
+        )
+    return cards
 
 
-def _largest_first(card: PersonCard):
-    return (-card.photo_count, -card.face_count, (card.name or "").casefold(), str(card.id))
+def _people_rows(*, user, ids) -> list[Person]:
+    by_id = Person.objects.filter(owner=user, pk__in=list(ids)).defer("exemplars_sealed").in_bulk()
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def people_for_page(*, user, metadata_key: bytes) -> PeoplePage:
-    """Named people largest first (photos, then faces), then unnamed groups largest first (the
-    first UNNAMED_SHOWN of unnamed_total), and the hidden ones apart."""
-    page = PeoplePage()
-    cards = [_card(person, metadata_key) for person in _people_annotated(user=user)]
-    for card in sorted(cards, key=_largest_first):
-        if card.name is None and not card.face_count:
-            continue  # its photos were deleted: the next clustering run removes the group
-        if card.person.hidden:
-            page.hidden.append(card)
-        elif card.name is not None:
-            page.named.append(card)
-        else:
-            page.unnamed.append(card)
-    page.unnamed_total = len(page.unnamed)
-    page.unnamed = page.unnamed[:UNNAMED_SHOWN]
+def people_for_page(
+    *, user, metadata_key: bytes, number: int = 1, show_hidden: bool = False
+) -> PeoplePage:
+    """Page `number` of the owner's people: named people largest first, then unnamed groups
+    largest first (a group with no face left is skipped: the next run removes it), and the
+    hidden ones apart (all of them, when `show_hidden`)."""
+    sizes = _sizes(user=user)
+    rows = (
+        Person.objects.filter(owner=user)
+        .annotate(unnamed=_UNNAMED)
+        .values_list("id", "hidden", "unnamed")
+    )
+    named, unnamed, hidden = [], [], []
+    for pk, is_hidden, unnamed_row in rows:
+        size = sizes.get(pk, 0)
+        if unnamed_row and not size:
+            continue
+        (hidden if is_hidden else unnamed if unnamed_row else named).append((-size, str(pk), pk))
+    named.sort()
+    unnamed.sort()
+    hidden.sort()
+    ordered = [pk for *_, pk in named + unnamed]
+    number = max(1, number)
+    start = (number - 1) * PEOPLE_PAGE
+    shown = ordered[start : start + PEOPLE_PAGE]
+    named_ids = {pk for *_, pk in named}
+    page = PeoplePage(
+        number=number,
+        has_next=len(ordered) > start + PEOPLE_PAGE,
+        named_total=len(named),
+        unnamed_total=len(unnamed),
+        hidden_total=len(hidden),
+    )
+    for card in _cards(_people_rows(user=user, ids=shown), metadata_key):
+        (page.named if card.person.pk in named_ids else page.unnamed).append(card)
+    if show_hidden:
+        page.hidden = _cards(_people_rows(user=user, ids=[pk for *_, pk in hidden]), metadata_key)
     return page
 
 
 def person_card(*, person: Person, metadata_key: bytes) -> PersonCard:
-    return _card(_people_annotated(user=person.owner_id).get(pk=person.pk), metadata_key)
+    [card] = _cards([person], metadata_key)
+    return card
+
+
+def person_cards(*, people: list[Person], metadata_key: bytes) -> list[PersonCard]:
+    return _cards(people, metadata_key)
+
+
+def _unnamed_label(face_count: int) -> str:
+    return f"Unnamed group, {face_count} face{'s' if face_count != 1 else ''}"
 
 
 def people_choices(*, user, metadata_key: bytes, exclude=None) -> list[tuple[str, str]]:
-    """(id, label) of all the owner's people for "Move to…" and "Merge into…": named ones by
-    name, then unnamed groups largest first, labelled so that they can be told apart."""
-    cards = [_card(person, metadata_key) for person in _people_annotated(user=user)]
-    cards = [card for card in cards if exclude is None or str(card.id) != str(exclude)]
-    named = sorted((c for c in cards if c.name), key=lambda c: (c.name.casefold(), str(c.id)))
-    unnamed = sorted((c for c in cards if not c.name), key=_largest_first)
-    choices = []
-    for card in named + unnamed:
-        hidden = " (hidden)" if card.person.hidden else ""
-        if card.name:
-            label = card.name
-        else:
-            label = f"Unnamed group, {card.face_count} face{'s' if card.face_count != 1 else ''}"
-        choices.append((str(card.id), label + hidden))
+    """(id, label) that a person picker lists before anything is typed ("Move to…", "Merge
+    into…"): the PICKER_NAMED largest named people by name, then the PICKER_UNNAMED largest
+    unnamed groups, labelled so that they can be told apart. Typing searches every named
+    person (people_search); without JavaScript these are the choices."""
+    sizes = _sizes(user=user)
+    people = Person.objects.filter(owner=user)
+    if exclude is not None:
+        people = people.exclude(pk=exclude)
+    rows = list(people.annotate(unnamed=_UNNAMED).values_list("id", "unnamed", "hidden"))
+
+    def largest(row):
+        return (-sizes.get(row[0], 0), str(row[0]))
+
+    named = sorted((r for r in rows if not r[1]), key=largest)
+    unnamed = sorted((r for r in rows if r[1] and sizes.get(r[0])), key=largest)
+    people = Person.objects.filter(owner=user, pk__in=[r[0] for r in named[:PICKER_NAMED]]).only(
+        "id", "name_sealed", "hidden"
+    )
+    labelled = sorted(
+        ((name_open(metadata_key, p) or "", p) for p in people),
+        key=lambda np_: (np_[0].casefold(), str(np_[1].pk)),
+    )
+    choices = [(str(p.pk), name + (" (hidden)" if p.hidden else "")) for name, p in labelled]
+    for pk, _unnamed, hidden in unnamed[:PICKER_UNNAMED]:
+        label = _unnamed_label(sizes[pk]) + (" (hidden)" if hidden else "")
+        choices.append((str(pk), label))
     return choices
+
+
+def people_search(*, user, metadata_key: bytes, query: str, exclude=None) -> list[dict]:
+    """Named people whose name contains `query` (case-insensitive; names starting with it
+    first), at most SEARCH_RESULTS, as {"id", "label"}. Names are sealed, so each is opened
+    here with the session's metadata key (~20 µs each); exemplars are never read."""
+    wanted = " ".join(query.split()).casefold()
+    people = Person.objects.filter(owner=user, name_sealed__isnull=False).only(
+        "id", "name_sealed", "hidden"
+    )
+    if exclude is not None:
+        people = people.exclude(pk=exclude)
+    found = []
+    for person in people:
+        name = name_open(metadata_key, person) or ""
+        folded = name.casefold()
+        if wanted in folded:
+            found.append((not folded.startswith(wanted), folded, str(person.pk), person, name))
+    found.sort(key=lambda row: row[:3])
+    return [
+        {"id": str(person.pk), "label": name + (" (hidden)" if person.hidden else "")}
+        for *_, person, name in found[:SEARCH_RESULTS]
+    ]
+
+
+def people_named_alike(*, user, metadata_key: bytes, name: str, exclude) -> list[Person]:
+    """The owner's other people with this name (compared case-insensitively)."""
+    wanted = " ".join(name.split()).casefold()
+    if not wanted:
+        return []
+    people = (
+        Person.objects.filter(owner=user, name_sealed__isnull=False)
+        .exclude(pk=exclude)
+        .only("id", "name_sealed", "hidden")
+    )
+    return [p for p in people if (name_open(metadata_key, p) or "").casefold() == wanted]
 
 
 def person_photos(*, user, person: Person) -> QuerySet[Photo]:
@@ -153,6 +273,7 @@ def person_faces(*, person: Person) -> QuerySet[Face]:
     return (
         Face.objects.filter(person=person, not_a_face=False)
         .select_related("photo")
+        .defer("embedding_sealed", "photo__name_sealed", "photo__exif_sealed")
         .order_by("-assigned_by", "-score", "id")  # "user" > "auto" > "": the owner's first
     )
 
@@ -171,6 +292,7 @@ def faces_unassigned(*, user) -> QuerySet[Face]:
     return (
         Face.objects.filter(owner=user, person=None, not_a_face=False, clusterable=True)
         .select_related("photo")
+        .defer("embedding_sealed", "photo__name_sealed", "photo__exif_sealed")
         .order_by("-photo__shown_at", "-photo_id", "index")
     )
 
@@ -192,6 +314,7 @@ def faces_of_photo(*, user, photo: Photo, metadata_key: bytes) -> list[PhotoFace
     faces = (
         Face.objects.filter(owner=user, photo=photo, not_a_face=False)
         .select_related("person")
+        .defer("embedding_sealed", "person__exemplars_sealed")
         .order_by("index")
     )
     return [
