@@ -142,7 +142,7 @@ def person_merge_undo(*, user, metadata_key: bytes, merge_id) -> list[Person]:
             if Person.objects.filter(pk=source["id"]).exists():
                 continue
             person = Person.objects.create(
-                id=source["id"],
+                id=uuid.UUID(source["id"]),
                 owner=user,
                 name_sealed=_unb64(source["name"]),
                 exemplars_sealed=_unb64(source["exemplars"]),
