@@ -8,8 +8,8 @@ Any console error or CSP violation fails the test (the `page` fixture)."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from tests.people import synthetic
 from tests.users import PASSWORD
@@ -75,7 +75,7 @@ def _preview(photo) -> None:
 def test_the_photo_pages_people_are_small_round_crops_with_names_beside(
     browser, live_server, owner, mk, data_dir, viewport
 ):
-    rose, [face] = synthetic.person_with_faces(owner, mk, seed=1, count=1, name="Rose Leslie")
+    _rose, [face] = synthetic.person_with_faces(owner, mk, seed=1, count=1, name="Rose Leslie")
     photo = face.photo
     others = [
         synthetic.face_row(owner, photo, mk, synthetic.look(2, 0), index=1, person=None),
