@@ -143,13 +143,23 @@ def _people_rows(*, user, ids) -> list[Person]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
+def people_sizes(*, user) -> dict:
+    """person id -> faces, for people_for_page and people_choices of one request."""
+    return _sizes(user=user)
+
+
 def people_for_page(
-    *, user, metadata_key: bytes, number: int = 1, show_hidden: bool = False
+    *,
+    user,
+    metadata_key: bytes,
+    number: int = 1,
+    show_hidden: bool = False,
+    sizes: dict | None = None,
 ) -> PeoplePage:
     """Page `number` of the owner's people: named people largest first, then unnamed groups
     largest first (a group with no face left is skipped: the next run removes it), and the
     hidden ones apart (all of them, when `show_hidden`)."""
-    sizes = _sizes(user=user)
+    sizes = _sizes(user=user) if sizes is None else sizes
     rows = (
         Person.objects.filter(owner=user)
         .annotate(unnamed=_UNNAMED)
@@ -196,7 +206,9 @@ def _unnamed_label(face_count: int) -> str:
     return f"Unnamed group, {face_count} face{'s' if face_count != 1 else ''}"
 
 
-def people_choices(*, user, metadata_key: bytes, exclude=None) -> list[tuple[str, str]]:
+def people_choices(
+    *, user, metadata_key: bytes, exclude=None, sizes: dict | None = None
+) -> list[tuple[str, str]]:
     """(id, label) that a person picker lists before anything is typed ("Move to…", "Merge
     into…"): the PICKER_NAMED largest named people by name, then the PICKER_UNNAMED largest
     unnamed groups, labelled so that they can be told apart. Typing searches every named
