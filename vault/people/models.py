@@ -84,6 +84,18 @@ class Face(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "person"], name="face_owner_person"),
+            # The people list counts each person's faces in one index-only scan (issue 25).
+            models.Index(
+                fields=["owner", "person"],
+                condition=models.Q(not_a_face=False, person__isnull=False),
+                name="face_owner_person_real",
+            ),
+            # "N faces too small or too blurry" without reading every face.
+            models.Index(
+                fields=["owner"],
+                condition=models.Q(clusterable=False, not_a_face=False),
+                name="face_owner_small",
+            ),
         ]
 
     def __str__(self) -> str:

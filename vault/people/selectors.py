@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from vault.people.models import Face, Person
@@ -18,9 +19,6 @@ UNNAMED_SHOWN = 60
 UNASSIGNED_SHOWN = 120
 FACES_PAGE = 120
 PHOTOS_SHOWN = 60
-
-# Computed in SQL, so that listing people never reads the sealed name itself.
-_UNNAMED = ExpressionWrapper(Q(name_sealed__isnull=True), output_field=BooleanField())
 
 # A face the owner said is not a face counts for nothing anywhere in people.
 _REAL = Q(faces__not_a_face=False)
@@ -94,15 +92,28 @@ def faces_check_owner(*, user, face_ids) -> None:
         raise Http404("No such face")
 
 
-def _sizes(*, user) -> dict:
-    """person id -> faces (not "not a face"), for ordering: one grouped index scan of the
-    owner's faces, no per-person subquery."""
-    return dict(
-        Face.objects.filter(owner=user, not_a_face=False, person__isnull=False)
-        .values_list("person_id")
-        .annotate(n=Count("id"))
-        .order_by()
+# Each person of the owner with its number of faces, one grouped index-only scan of the
+# owner's faces (face_owner_person_real) joined to the people: no per-person subquery, and
+# the sorting and paging happen in PostgreSQL, so a page of 60 never drags 5,000 rows into
+# Python. A group with no face left is skipped (the next clustering run removes it).
+_PEOPLE_BY_SIZE = """
+    WITH sizes AS (
+        SELECT person_id, COUNT(*) AS n FROM people_face
+        WHERE owner_id = %(owner)s AND NOT not_a_face AND person_id IS NOT NULL
+        GROUP BY person_id
     )
+    SELECT p.id, p.hidden, p.name_sealed IS NULL AS unnamed, COALESCE(s.n, 0) AS n
+    FROM people_person p LEFT JOIN sizes s ON s.person_id = p.id
+    WHERE p.owner_id = %(owner)s AND (p.name_sealed IS NOT NULL OR s.n > 0) {where}
+"""
+
+
+def _people_by_size(*, user, where: str = "", order: str = "", **params) -> list[tuple]:
+    """(id, hidden, unnamed, faces) rows of _PEOPLE_BY_SIZE with an extra condition and
+    ORDER/LIMIT clause (fixed text from this module; values only through `params`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PEOPLE_BY_SIZE.format(where=where) + order, {"owner": user.pk, **params})
+        return cursor.fetchall()
 
 
 def _cards(people: list[Person], metadata_key: bytes) -> list[PersonCard]:
@@ -143,53 +154,44 @@ def _people_rows(*, user, ids) -> list[Person]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def people_sizes(*, user) -> dict:
-    """person id -> faces, for people_for_page and people_choices of one request."""
-    return _sizes(user=user)
-
-
 def people_for_page(
-    *,
-    user,
-    metadata_key: bytes,
-    number: int = 1,
-    show_hidden: bool = False,
-    sizes: dict | None = None,
+    *, user, metadata_key: bytes, number: int = 1, show_hidden: bool = False
 ) -> PeoplePage:
     """Page `number` of the owner's people: named people largest first, then unnamed groups
-    largest first (a group with no face left is skipped: the next run removes it), and the
-    hidden ones apart (all of them, when `show_hidden`)."""
-    sizes = _sizes(user=user) if sizes is None else sizes
-    rows = (
-        Person.objects.filter(owner=user)
-        .annotate(unnamed=_UNNAMED)
-        .values_list("id", "hidden", "unnamed")
-    )
-    named, unnamed, hidden = [], [], []
-    for pk, is_hidden, unnamed_row in rows:
-        size = sizes.get(pk, 0)
-        if unnamed_row and not size:
-            continue
-        (hidden if is_hidden else unnamed if unnamed_row else named).append((-size, str(pk), pk))
-    named.sort()
-    unnamed.sort()
-    hidden.sort()
-    ordered = [pk for *_, pk in named + unnamed]
+    largest first, PEOPLE_PAGE at a time; the hidden ones apart (all of them, when
+    `show_hidden`)."""
     number = max(1, number)
-    start = (number - 1) * PEOPLE_PAGE
-    shown = ordered[start : start + PEOPLE_PAGE]
-    named_ids = {pk for *_, pk in named}
+    rows = _people_by_size(
+        user=user,
+        where="AND NOT p.hidden",
+        order=" ORDER BY unnamed, n DESC, p.id LIMIT %(limit)s OFFSET %(offset)s",
+        limit=PEOPLE_PAGE + 1,
+        offset=(number - 1) * PEOPLE_PAGE,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT hidden, unnamed, COUNT(*) FROM ("  # noqa: S608 - this module's own text
+            + _PEOPLE_BY_SIZE.format(where="")
+            + ") AS people GROUP BY hidden, unnamed",
+            {"owner": user.pk},
+        )
+        totals = {(hidden, unnamed): count for hidden, unnamed, count in cursor.fetchall()}
     page = PeoplePage(
         number=number,
-        has_next=len(ordered) > start + PEOPLE_PAGE,
-        named_total=len(named),
-        unnamed_total=len(unnamed),
-        hidden_total=len(hidden),
+        has_next=len(rows) > PEOPLE_PAGE,
+        named_total=totals.get((False, False), 0),
+        unnamed_total=totals.get((False, True), 0),
+        hidden_total=totals.get((True, False), 0) + totals.get((True, True), 0),
     )
-    for card in _cards(_people_rows(user=user, ids=shown), metadata_key):
-        (page.named if card.person.pk in named_ids else page.unnamed).append(card)
+    rows = rows[:PEOPLE_PAGE]
+    unnamed_ids = {pk for pk, _hidden, unnamed, _n in rows if unnamed}
+    for card in _cards(_people_rows(user=user, ids=[row[0] for row in rows]), metadata_key):
+        (page.unnamed if card.person.pk in unnamed_ids else page.named).append(card)
     if show_hidden:
-        page.hidden = _cards(_people_rows(user=user, ids=[pk for *_, pk in hidden]), metadata_key)
+        hidden = _people_by_size(
+            user=user, where="AND p.hidden", order=" ORDER BY unnamed, n DESC, p.id"
+        )
+        page.hidden = _cards(_people_rows(user=user, ids=[row[0] for row in hidden]), metadata_key)
     return page
 
 
@@ -206,35 +208,36 @@ def _unnamed_label(face_count: int) -> str:
     return f"Unnamed group, {face_count} face{'s' if face_count != 1 else ''}"
 
 
-def people_choices(
-    *, user, metadata_key: bytes, exclude=None, sizes: dict | None = None
-) -> list[tuple[str, str]]:
+def people_choices(*, user, metadata_key: bytes, exclude=None) -> list[tuple[str, str]]:
     """(id, label) that a person picker lists before anything is typed ("Move to…", "Merge
     into…"): the PICKER_NAMED largest named people by name, then the PICKER_UNNAMED largest
     unnamed groups, labelled so that they can be told apart. Typing searches every named
     person (people_search); without JavaScript these are the choices."""
-    sizes = _sizes(user=user)
-    people = Person.objects.filter(owner=user)
-    if exclude is not None:
-        people = people.exclude(pk=exclude)
-    rows = list(people.annotate(unnamed=_UNNAMED).values_list("id", "unnamed", "hidden"))
-
-    def largest(row):
-        return (-sizes.get(row[0], 0), str(row[0]))
-
-    named = sorted((r for r in rows if not r[1]), key=largest)
-    unnamed = sorted((r for r in rows if r[1] and sizes.get(r[0])), key=largest)
-    people = Person.objects.filter(owner=user, pk__in=[r[0] for r in named[:PICKER_NAMED]]).only(
+    other = "AND p.id <> %(exclude)s" if exclude is not None else ""
+    named = _people_by_size(
+        user=user,
+        where=f"AND p.name_sealed IS NOT NULL {other}",
+        order=" ORDER BY n DESC, p.id LIMIT %(limit)s",
+        limit=PICKER_NAMED,
+        exclude=exclude,
+    )
+    unnamed = _people_by_size(
+        user=user,
+        where=f"AND p.name_sealed IS NULL {other}",
+        order=" ORDER BY n DESC, p.id LIMIT %(limit)s",
+        limit=PICKER_UNNAMED,
+        exclude=exclude,
+    )
+    people = Person.objects.filter(owner=user, pk__in=[row[0] for row in named]).only(
         "id", "name_sealed", "hidden"
     )
     labelled = sorted(
         ((name_open(metadata_key, p) or "", p) for p in people),
-        key=lambda np_: (np_[0].casefold(), str(np_[1].pk)),
+        key=lambda pair: (pair[0].casefold(), str(pair[1].pk)),
     )
     choices = [(str(p.pk), name + (" (hidden)" if p.hidden else "")) for name, p in labelled]
-    for pk, _unnamed, hidden in unnamed[:PICKER_UNNAMED]:
-        label = _unnamed_label(sizes[pk]) + (" (hidden)" if hidden else "")
-        choices.append((str(pk), label))
+    for pk, hidden, _unnamed, faces in unnamed:
+        choices.append((str(pk), _unnamed_label(faces) + (" (hidden)" if hidden else "")))
     return choices
 
 

@@ -52,7 +52,6 @@ def people_list(request):
     unassigned = list(selectors.faces_unassigned(user=user)[: selectors.UNASSIGNED_SHOWN + 1])
     show_hidden = request.GET.get("hidden") == "1"
     status = clustering_status(user=user)
-    sizes = selectors.people_sizes(user=user)
     return render(
         request,
         "people/list.html",
@@ -62,7 +61,6 @@ def people_list(request):
                 metadata_key=key,
                 number=_page_number(request),
                 show_hidden=show_hidden,
-                sizes=sizes,
             ),
             "show_hidden": show_hidden,
             "unassigned": unassigned[: selectors.UNASSIGNED_SHOWN],
@@ -70,7 +68,7 @@ def people_list(request):
             "small_faces": selectors.faces_small_count(user=user),
             "status": status,
             "regrouping": status.waiting,
-            "choices": selectors.people_choices(user=user, metadata_key=key, sizes=sizes),
+            "choices": selectors.people_choices(user=user, metadata_key=key),
             "name_form": PersonNameForm(),
         },
     )
