@@ -147,3 +147,17 @@ def test_naming_a_person_like_another_offers_to_merge_them(owner_client, owner, 
         reverse("people:detail", args=[group.id]) + f"?same={other.id}"
     ).content.decode()
     assert 'id="same-name"' not in page
+
+
+def test_a_merge_older_than_a_day_cannot_be_undone(owner, mk):
+    kit, _ = synthetic.person_with_faces(owner, mk, seed=1, count=1, name="Kit")
+    group, _ = synthetic.person_with_faces(owner, mk, seed=1, count=1)
+    merge = services.person_merge(
+        user=owner, metadata_key=mk, target_id=kit.id, source_ids=[group.id]
+    ).merge
+    PersonMerge.objects.filter(pk=merge.pk).update(
+        created_at=merge.created_at - merges.UNDO_FOR - merges.dt.timedelta(minutes=1)
+    )
+    with pytest.raises(merges.MergeUndoRefused):
+        merges.person_merge_undo(user=owner, metadata_key=mk, merge_id=merge.id)
+    assert merges.person_forwarded(user=owner, person_id=group.id).id == kit.id  # still forwards

@@ -16,11 +16,14 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
 from vault.crypto import DecryptionError, seal
 from vault.people.clustering_state import people_mark_changed
 from vault.people.models import Face, FaceVeto, Person, PersonForward, PersonMerge
 
+# How long a merge can be undone; after that its undo data is dropped (the forward stays).
+UNDO_FOR = dt.timedelta(days=1)
 # Forwards followed from a merged id to a person that still exists (A into B, B into C…).
 FORWARD_HOPS = 20
 
@@ -81,6 +84,9 @@ def merge_record(*, user, metadata_key: bytes, log: MergeLog) -> PersonMerge:
     plain = json.dumps(log.undo_data(), separators=(",", ":")).encode()
     merge.undo_sealed = seal.seal(metadata_key, plain, _undo_aad(merge.id))
     merge.save()
+    PersonMerge.objects.filter(
+        owner=user, created_at__lt=timezone.now() - UNDO_FOR, undo_sealed__isnull=False
+    ).update(undo_sealed=None)
     # A person merged before keeps pointing at whoever its merge target went to.
     PersonForward.objects.bulk_create(
         [PersonForward(source_id=p.pk, owner=user, merge=merge) for p in log.sources],
@@ -124,7 +130,11 @@ def person_merge_undo(*, user, metadata_key: bytes, merge_id) -> list[Person]:
     was undone already, or its target is gone. Returns the people brought back."""
     with transaction.atomic():
         merge = PersonMerge.objects.select_for_update().filter(owner=user, pk=merge_id).first()
-        if merge is None or merge.undo_sealed is None:
+        if (
+            merge is None
+            or merge.undo_sealed is None
+            or merge.created_at < timezone.now() - UNDO_FOR
+        ):
             raise MergeUndoRefused("This merge was undone already or cannot be undone.")
         target = Person.objects.select_for_update().filter(owner=user, pk=merge.target_id).first()
         if target is None:
