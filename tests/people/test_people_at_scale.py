@@ -111,3 +111,10 @@ def test_the_worker_step_stores_suggestions_sealed_and_the_page_drops_stale_ones
     services.person_rename(user=owner, metadata_key=mk, person_id=group.id, name="Bea")
     page = owner_client.get(reverse("people:detail", args=[ana.id])).content.decode()
     assert "Is this Ana?" not in page and "These groups look like Ana" not in page
+
+
+def test_a_newly_named_person_says_suggestions_come_with_the_next_grouping(owner_client, owner, mk):
+    group, _ = synthetic.person_with_faces(owner, mk, seed=1, count=2)
+    services.person_rename(user=owner, metadata_key=mk, person_id=group.id, name="Ana")
+    page = owner_client.get(reverse("people:detail", args=[group.id])).content.decode()
+    assert 'id="suggestions-pending"' in page

@@ -182,6 +182,8 @@ def person_detail(request, person_id):
             "same_name": _same_name_offer(request, card),
             "undo": _undo_offer(request, person),
             "regrouping": _regrouping(person, status),
+            # Review and merge suggestions come with the next clustering run (the worker's).
+            "suggestions_pending": named and status.waiting,
         },
     )
 
