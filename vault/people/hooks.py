@@ -44,19 +44,19 @@ def _person_options(user, keyring, photos, narrowed: bool):
 
     from vault.people.models import Face, Person
     from vault.people.sealing import name_open
+    from vault.people.selectors import people_by_size
     from vault.photos.photo_sets import SetOption
 
-    faces = Face.objects.filter(owner=user, not_a_face=False)
-    top = list(
-        faces.filter(person__name_sealed__isnull=False, person__hidden=False)
-        .values_list("person_id")
-        .annotate(n=Count("id"))
-        .order_by("-n", "person_id")[:PERSON_CHIPS]
+    top = people_by_size(
+        user=user,
+        where="AND p.name_sealed IS NOT NULL AND NOT p.hidden",
+        order=" ORDER BY n DESC, p.id LIMIT %(limit)s",
+        limit=PERSON_CHIPS,
     )
     if not top:
         return []
-    ids = [pk for pk, _ in top]
-    shown = faces.filter(person_id__in=ids)
+    ids = [row[0] for row in top]
+    shown = Face.objects.filter(owner=user, not_a_face=False, person_id__in=ids)
     if narrowed:
         shown = shown.filter(photo_id__in=photos.order_by().values("pk"))
     counts = dict(

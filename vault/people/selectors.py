@@ -108,7 +108,7 @@ _PEOPLE_BY_SIZE = """
 """
 
 
-def _people_by_size(*, user, where: str = "", order: str = "", **params) -> list[tuple]:
+def people_by_size(*, user, where: str = "", order: str = "", **params) -> list[tuple]:
     """(id, hidden, unnamed, faces) rows of _PEOPLE_BY_SIZE with an extra condition and
     ORDER/LIMIT clause (fixed text from this module; values only through `params`)."""
     with connection.cursor() as cursor:
@@ -161,7 +161,7 @@ def people_for_page(
     largest first, PEOPLE_PAGE at a time; the hidden ones apart (all of them, when
     `show_hidden`)."""
     number = max(1, number)
-    rows = _people_by_size(
+    rows = people_by_size(
         user=user,
         where="AND NOT p.hidden",
         order=" ORDER BY unnamed, n DESC, p.id LIMIT %(limit)s OFFSET %(offset)s",
@@ -188,7 +188,7 @@ def people_for_page(
     for card in _cards(_people_rows(user=user, ids=[row[0] for row in rows]), metadata_key):
         (page.unnamed if card.person.pk in unnamed_ids else page.named).append(card)
     if show_hidden:
-        hidden = _people_by_size(
+        hidden = people_by_size(
             user=user, where="AND p.hidden", order=" ORDER BY unnamed, n DESC, p.id"
         )
         page.hidden = _cards(_people_rows(user=user, ids=[row[0] for row in hidden]), metadata_key)
@@ -214,14 +214,14 @@ def people_choices(*, user, metadata_key: bytes, exclude=None) -> list[tuple[str
     unnamed groups, labelled so that they can be told apart. Typing searches every named
     person (people_search); without JavaScript these are the choices."""
     other = "AND p.id <> %(exclude)s" if exclude is not None else ""
-    named = _people_by_size(
+    named = people_by_size(
         user=user,
         where=f"AND p.name_sealed IS NOT NULL {other}",
         order=" ORDER BY n DESC, p.id LIMIT %(limit)s",
         limit=PICKER_NAMED,
         exclude=exclude,
     )
-    unnamed = _people_by_size(
+    unnamed = people_by_size(
         user=user,
         where=f"AND p.name_sealed IS NULL {other}",
         order=" ORDER BY n DESC, p.id LIMIT %(limit)s",
