@@ -8,7 +8,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('people', '0002_merges_forwards_suggestions'),
-        ('photos', '0007_library_changes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
