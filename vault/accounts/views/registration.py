@@ -9,7 +9,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_email.models import EmailDevice
 
-from vault.accounts import throttle
+from vault.accounts.code_checks import code_verify
 from vault.accounts.email_codes import CodeStatus, Outcome, email_code_offer, email_code_request
 from vault.accounts.forms import CodeForm, RecoveryCheckForm, RegisterForm, pick_check_positions
 from vault.accounts.keyring import pending_keyring_peek, pending_keyring_stash, pending_keyring_take
@@ -147,20 +147,11 @@ def verify_email(request):
             messages.warning(request, status.refusal or status.message)
         return redirect("accounts:verify_email")
     if request.method == "POST" and form.is_valid():
-        subject = throttle.Subject.for_request(request, scope="code", email=user.email)
-        wait = throttle.seconds_locked(subject)
-        device = _email_device(user)
-        if wait:
-            form.add_error("code", throttle.wait_message(wait))
-        elif not device.verify_token(form.cleaned_data["code"].strip()):
-            throttle.record_failure(subject)
-            allowed, _detail = device.verify_is_allowed()
-            form.add_error(
-                "code",
-                "That code is not right, or it has expired."
-                if allowed
-                else "Too many wrong codes. Wait a little, then try again.",
-            )
+        error = code_verify(
+            request, user=user, device=_email_device(user), token=form.cleaned_data["code"]
+        )
+        if error:
+            form.add_error("code", error)
         else:
             device = email_mark_verified(user)
             ring = pending_keyring_take(request, user_id=user.pk)

@@ -16,6 +16,7 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from vault.accounts.code_checks import WRONG_CODE, code_verify
 from vault.accounts.decorators import keyring_required
 from vault.accounts.forms import CodeForm, DeleteAccountForm, PasswordChangeForm
 from vault.accounts.keyring import keyring_destroy
@@ -64,13 +65,16 @@ def totp_add(request):
         device = TOTPDevice.objects.create(user=user, name="pending", confirmed=False)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"].strip()):
+        error = code_verify(request, user=user, device=device, token=form.cleaned_data["code"])
+        if not error:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             _make_default(device)
             messages.success(request, "Authenticator app added. It is now asked for first.")
             return redirect("accounts:security")
-        form.add_error("code", "That code is not right. Check the time on your phone and retry.")
+        if error == WRONG_CODE:
+            error = "That code is not right. Check the time on your phone and retry."
+        form.add_error("code", error)
     svg = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage)
     return render(
         request,
