@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "vault.navigation.navigation",
+                "vault.accounts.context_processors.recovery_key_banner",
             ],
         },
     },

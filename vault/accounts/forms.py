@@ -144,6 +144,19 @@ class CodeForm(forms.Form):
     )
 
 
+class AuthenticatorAddForm(CodeForm):
+    make_default = forms.ChoiceField(
+        label="Ask for a code from this app first when you sign in?",
+        choices=[
+            ("yes", "Yes, make the app my default sign-in method"),
+            ("no", "No, keep emailed codes first and offer the app as another way"),
+        ],
+        initial="yes",
+        required=False,  # a form sent without the question keeps the old answer: yes
+        widget=forms.RadioSelect,
+    )
+
+
 def check_new_password(form: forms.Form, data: dict) -> None:
     """The two new-password fields match and pass Django's validators for form.user."""
     if data.get("new1") and data.get("new2") and data["new1"] != data["new2"]:

@@ -1,0 +1,24 @@
+"""Template context every page needs from the accounts app."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from vault.accounts.services import recovery_key_confirmed
+
+# Pages that are themselves about the recovery key do not need the banner leading to it.
+RECOVERY_PAGES = {"recovery_key", "recovery_key_confirm", "recovery_key_new"}
+
+
+def recovery_key_banner(request) -> dict:
+    """`recovery_key_banner_url` on every page of a signed-in owner whose recovery key is not
+    confirmed yet (closed unread after sign-up or a reset; issue 24.3)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not getattr(user, "is_verified", bool)():
+        return {}
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.url_name in RECOVERY_PAGES:
+        return {}
+    if recovery_key_confirmed(user):
+        return {}
+    return {"recovery_key_banner_url": reverse("accounts:recovery_key")}
