@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from vault.accounts.services import recovery_key_confirmed
+from vault.accounts.services import recovery_key_confirmed_at
 
 # Pages that are themselves about the recovery key do not need the banner leading to it.
 RECOVERY_PAGES = {"recovery_key", "recovery_key_confirm", "recovery_key_new"}
@@ -19,6 +19,6 @@ def recovery_key_banner(request) -> dict:
     match = getattr(request, "resolver_match", None)
     if match is not None and match.url_name in RECOVERY_PAGES:
         return {}
-    if recovery_key_confirmed(user):
+    if recovery_key_confirmed_at(user) is not None:
         return {}
     return {"recovery_key_banner_url": reverse("accounts:recovery_key")}

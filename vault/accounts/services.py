@@ -315,6 +315,11 @@ def recovery_key_mark_confirmed(*, user: User) -> None:
     UserKeys.objects.filter(user=user).update(recovery_key_confirmed_at=timezone.now())
 
 
-def recovery_key_confirmed(user: User) -> bool:
-    """Selector: has the owner confirmed the recovery key that opens their vault now?"""
-    return UserKeys.objects.filter(user=user, recovery_key_confirmed_at__isnull=False).exists()
+def recovery_key_confirmed_at(user: User):
+    """Selector: when the owner confirmed the recovery key that opens their vault now
+    (a datetime), or None (not confirmed yet)."""
+    return (
+        UserKeys.objects.filter(user=user)
+        .values_list("recovery_key_confirmed_at", flat=True)
+        .first()
+    )

@@ -8,8 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from vault.accounts.decorators import keyring_required
 from vault.accounts.forms import RecoveryCheckForm
-from vault.accounts.models import UserKeys
-from vault.accounts.services import recovery_key_replace
+from vault.accounts.services import recovery_key_confirmed_at, recovery_key_replace
 from vault.accounts.views.registration import RK_CHECK, show_recovery_key
 
 
@@ -18,7 +17,6 @@ from vault.accounts.views.registration import RK_CHECK, show_recovery_key
 def recovery_key(request):
     """Where the banner leads: confirm the key shown earlier in this session (if it is still
     the current one), or make a new one."""
-    user_keys = UserKeys.objects.get(user=request.user)
     state = request.session.get(RK_CHECK)
     form = None
     if state and state["user"] == request.user.pk and state["then"] != "verify":
@@ -26,7 +24,7 @@ def recovery_key(request):
     return render(
         request,
         "accounts/recovery_key_state.html",
-        {"confirmed_at": user_keys.recovery_key_confirmed_at, "form": form},
+        {"confirmed_at": recovery_key_confirmed_at(request.user), "form": form},
     )
 
 

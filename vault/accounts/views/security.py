@@ -18,22 +18,20 @@ from vault.accounts.code_checks import WRONG_CODE, code_verify
 from vault.accounts.decorators import keyring_required
 from vault.accounts.forms import AuthenticatorAddForm, DeleteAccountForm, PasswordChangeForm
 from vault.accounts.keyring import keyring_destroy
-from vault.accounts.models import UserKeys
-from vault.accounts.services import account_delete, password_change
+from vault.accounts.services import account_delete, password_change, recovery_key_confirmed_at
 
 
 @keyring_required
 def security(request):
     methods = devices.sign_in_methods(request.user)
     backup_left = methods["backup"].token_set.count() if methods["backup"] else 0
-    user_keys = UserKeys.objects.get(user=request.user)
     return render(
         request,
         "accounts/security.html",
         {
             "methods": methods,
             "backup_left": backup_left,
-            "recovery_key_confirmed_at": user_keys.recovery_key_confirmed_at,
+            "recovery_key_confirmed_at": recovery_key_confirmed_at(request.user),
         },
     )
 
