@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "vault.accounts.keyring.KeyringMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "vault.error_pages.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "vault.urls"
