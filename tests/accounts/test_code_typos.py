@@ -141,3 +141,29 @@ def test_a_burst_of_guesses_checks_only_the_first(client, owner):
     assert "can be checked in" in _text(login_code_step(client, code))
     assert not _signed_in(client)
     assert EmailDevice.objects.get(user=owner).throttling_failure_count == 1
+
+
+def test_password_reset_a_typo_then_the_right_code(client, owner):
+    from django.core import mail
+
+    from tests.accounts.test_password_and_recovery import NEW_PASSWORD, _recovery_link
+    from vault.crypto import recovery
+
+    link = _recovery_link(client, owner.email)
+    client.post(link, {"action": "send_code"})
+    code = last_emailed_code(owner.email)
+    form = {
+        "action": "recover",
+        "recovery_key": recovery.format_recovery_key(owner.recovery_key),
+        "new1": NEW_PASSWORD,
+        "new2": NEW_PASSWORD,
+    }
+    assert "not right" in _text(client.post(link, {**form, "code": _wrong(code)}))
+    at_once = _text(client.post(link, {**form, "code": code}))
+    assert "can be checked in 1 second" in at_once
+    _seconds_pass(owner, 3)
+    response = client.post(link, {**form, "code": code})
+    assert response.status_code == 200 and "Your old recovery key no longer works" in _text(
+        response
+    ), _text(response)[:3000]
+    assert len(mail.outbox) >= 2

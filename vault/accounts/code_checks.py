@@ -83,5 +83,30 @@ def code_verify(request, *, user, device, token: str) -> str:
     return WRONG_CODE
 
 
+def code_verify_any(request, *, user, token: str):
+    """The password-reset form: `token` from any confirmed device of the user (app, emailed
+    code or backup code), behind both back-offs. Returns (device or None, message).
+
+    django-otp's `match_token` tries every device, and each one that checks the code and
+    finds it wrong starts its own back-off. A code no device could check (all in back-off)
+    is refused unchecked and not counted; otherwise a miss counts once.
+    """
+    from django_otp import devices_for_user, match_token
+
+    wait = throttle.seconds_locked(_subject(request, user))
+    if wait:
+        return None, throttle.wait_message(wait)
+    waits = [device_wait(device) for device in devices_for_user(user, confirmed=True)]
+    if waits and all(waits):
+        return None, device_wait_message(min(waits))
+    device = match_token(user, token.strip().replace(" ", ""))
+    if device is None:
+        code_record_wrong(request, user=user)
+        return None, WRONG_CODE
+    # Not cleared here: the recovery key is checked next, and its misses count on this same
+    # counter until the whole reset succeeds (finish_login clears it).
+    return device, ""
+
+
 def _subject(request, user) -> throttle.Subject:
     return throttle.Subject.for_request(request, scope="code", email=user.email)
