@@ -16,8 +16,10 @@ REMEMBERED = 500  # ids kept, newest last; a few hundred UUIDs are ~20 KB of ses
 
 def deleted_remember(request, photo_ids: Iterable) -> None:
     """Note `photo_ids` as deleted by this session's owner just now."""
-    kept = [i for i in request.session.get(SESSION_KEY, []) if i not in set(map(str, photo_ids))]
-    request.session[SESSION_KEY] = (kept + [str(i) for i in photo_ids])[-REMEMBERED:]
+    new = [str(photo_id) for photo_id in photo_ids]
+    fresh = set(new)
+    kept = [old for old in request.session.get(SESSION_KEY, []) if old not in fresh]
+    request.session[SESSION_KEY] = (kept + new)[-REMEMBERED:]
 
 
 def deleted_among(request, photo_ids: Iterable) -> set[str]:
