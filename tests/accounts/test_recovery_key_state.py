@@ -106,3 +106,29 @@ def test_the_new_key_needs_a_signed_in_owner(client, owner):
     response = client.post(reverse("accounts:recovery_key_new"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert UserKeys.objects.get(user=owner).recovery_key_confirmed_at is not None
+
+
+def test_a_key_skipped_after_a_password_reset_is_asked_for_again(client, owner):
+    from tests.accounts.test_password_and_recovery import NEW_PASSWORD, _recovery_link
+
+    link = _recovery_link(client, owner.email)
+    client.post(link, {"action": "send_code"})
+    shown = client.post(
+        link,
+        {
+            "action": "recover",
+            "code": last_emailed_code(owner.email),
+            "recovery_key": recovery.format_recovery_key(owner.recovery_key),
+            "new1": NEW_PASSWORD,
+            "new2": NEW_PASSWORD,
+        },
+    )
+    assert shown.context["recovery_key"]
+    # Closed without typing the groups back: every page leads back to it...
+    assert BANNER in _text(client.get(reverse("photos:gallery")))
+    # ...where the groups of the key just shown can still be typed back.
+    page = _text(client.get(reverse("accounts:recovery_key")))
+    assert "I have saved my recovery key" in page
+    response = _confirm(client, shown)
+    assert response.status_code == 302
+    assert BANNER not in _text(client.get(reverse("photos:gallery")))
