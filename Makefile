@@ -37,7 +37,7 @@ $(VENV)/.run-installed: $(PY) requirements/base.txt requirements/run.txt require
 # options through, e.g. make lab LAB_ARGS="--no-browser --ip=0.0.0.0 --port=8890".
 LAB_ARGS ?=
 lab: $(VENV)/.training-installed
-	$(VENV)/bin/jupyter-lab --ServerApp.root_dir=training/notebooks \
+	$(PY) -m jupyterlab --ServerApp.root_dir=training/notebooks \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 $(VENV)/.training-installed: $(VENV)/.run-installed requirements/training.txt

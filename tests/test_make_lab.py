@@ -30,7 +30,7 @@ def test_make_lab_installs_the_training_requirements_and_opens_the_notebooks():
     plan = _make_n("-W", "requirements/training.txt", "lab", "LAB_ARGS=--no-browser")
     lines = [line.strip() for line in plan.splitlines()]
     install = next(i for i, line in enumerate(lines) if "-r requirements/training.txt" in line)
-    start = next(i for i, line in enumerate(lines) if "jupyter-lab" in line)
+    start = next(i for i, line in enumerate(lines) if "jupyterlab" in line)
     assert install < start
     assert "--ServerApp.root_dir=training/notebooks" in lines[start]
     assert "--no-browser" in plan
