@@ -53,6 +53,12 @@ ACCOUNTS = (
 )
 
 
+def releases(root: Path = BACKUPS) -> list[Path]:
+    """The backup directory of every release under `root`, oldest first (by version number)."""
+    found = [path for path in root.iterdir() if (path / EXPECTED).is_file()]
+    return sorted(found, key=lambda path: tuple(int(part) for part in path.name.split(".")))
+
+
 def _code_version() -> str:
     with (ROOT / "pyproject.toml").open("rb") as stream:
         return tomllib.load(stream)["project"]["version"]

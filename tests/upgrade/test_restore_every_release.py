@@ -23,7 +23,7 @@ from vault.accounts.testing import sign_in
 from vault.people.models import Face
 from vault.photos.models import Photo, Tag
 from vault.version import vault_version
-from vaultdev.make_release_backup import BACKUPS, EXPECTED, SNAPSHOT, VARIANTS
+from vaultdev.make_release_backup import EXPECTED, SNAPSHOT, VARIANTS, releases
 from vaultdev.pytest_plugin import ROOT
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -33,7 +33,7 @@ def _version_key(path: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in path.name.split("."))
 
 
-RELEASES = sorted((p for p in BACKUPS.iterdir() if p.is_dir()), key=_version_key)
+RELEASES = releases()
 
 
 def _pg_bin_dir() -> str:
