@@ -54,6 +54,7 @@ def _pg_bin_dir() -> str:
     return str(POSTGRES_BIN_PATH)
 
 
+@pytest.mark.slow
 def test_a_migration_failing_half_way_leaves_the_database_as_it_was(
     fresh_database, use_database, settings, tmp_path
 ):
