@@ -29,7 +29,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -174,10 +173,10 @@ def _name_face(client, face, name: str) -> str:
         )
     else:
         response = client.post(reverse("people:rename", args=[face.person_id]), {"name": name})
-    match = re.search(r"/people/([0-9a-f-]{36})/", response.get("Location", ""))
-    if response.status_code != 302 or not match:
+    face.refresh_from_db()
+    if response.status_code != 302 or face.person_id is None:
         raise SystemExit(f"naming {name} failed: {response.status_code}")
-    return match.group(1)
+    return str(face.person_id)
 
 
 def _build(version: str, commit: str) -> dict:
