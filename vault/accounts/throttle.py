@@ -11,8 +11,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-import django_rq
 from django.conf import settings
+
+from vault.processing import queue
 
 WINDOW = 60 * 60  # failures are forgotten an hour after the last one
 BASE_DELAY = 15  # seconds of the first lock; doubles with each further failure
@@ -47,7 +48,7 @@ def client_ip(request) -> str:
 
 
 def _conn():
-    return django_rq.get_connection("default")
+    return queue.connection()
 
 
 def seconds_locked(subject: Subject) -> int:
@@ -72,14 +73,24 @@ def record_failure(subject: Subject) -> int:
 
 
 def record_success(subject: Subject) -> None:
-    """A full sign-in clears the account's counter (not the address's: others may share it)."""
+    """A right password (or code) clears the account's counter of that scope; not the
+    address's, which others may share."""
     key, _ = subject.counters()[0]
     _conn().delete(key, f"{key}:lock")
 
 
+def seconds_text(seconds: int) -> str:
+    """ "45 seconds", "1 second", "3 minutes" (rounded up from 120 s on)."""
+    if seconds >= 120:
+        return f"{(seconds + 59) // 60} minutes"
+    return "1 second" if seconds == 1 else f"{seconds} seconds"
+
+
 def wait_message(seconds: int) -> str:
-    when = f"{(seconds + 59) // 60} minutes" if seconds >= 120 else f"{seconds} seconds"
-    return f"Too many attempts. For your security, sign-in is paused; try again in {when}."
+    return (
+        "Too many attempts. For your security, sign-in is paused; "
+        f"try again in {seconds_text(seconds)}."
+    )
 
 
 def quota_wait(key: str, *, limit: int) -> int:
