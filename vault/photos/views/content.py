@@ -19,6 +19,7 @@ from vault.accounts.decorators import keyring_required
 from vault.crypto import DecryptionError
 from vault.photos import blobs, selectors
 from vault.photos.models import Blob
+from vault.security_headers import csp_header
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,8 @@ def blob_response(request, photo_id, variant: str, *, index: int = 0, attachment
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = _cache_control(variant)
     response["Vary"] = "Cookie"
+    # A picture's own policy, not the pages' (settings.SECURE_CSP_MEDIA says why).
+    response["Content-Security-Policy"] = csp_header(settings.SECURE_CSP_MEDIA)
     if attachment:
         name = selectors.photo_original_name(photo, request.keyring)
         if "." not in name:
