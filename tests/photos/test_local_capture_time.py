@@ -9,10 +9,11 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from tests.photos import camera_files, support
+from tests.photos import support
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
 from vault.photos.models import Photo
+from vaultdev.samples import camera_files
 
 pytestmark = pytest.mark.django_db
 

@@ -100,10 +100,6 @@ class Photo(models.Model):
         hours, minutes = divmod(abs(self.taken_offset), 60)
         return f"UTC{sign}{hours:02d}:{minutes:02d}"
 
-    @property
-    def is_ready(self) -> bool:
-        return self.state == self.State.READY
-
 
 class Blob(models.Model):
     """One SPV1 file on disk. Its path follows from (owner, photo, variant, index)."""
