@@ -5,6 +5,9 @@ worker's own loader and tagger, scored per label and on the main label.
     python -m training.evaluate [--models-dir models] [--manifest training/datasets/real_photos.csv]
                                 [--json] [--misses]
 
+`--manifest training/datasets/real_photos_heldout.csv` reports the held-out part, which is never
+used to choose the mapping or thresholds (training/datasets/README.md).
+
 Not a test and not CI: a development-machine report. The numbers come from a small, lopsided
 set (see training/datasets/README.md) and every figure quoted from it must say so.
 """
