@@ -182,9 +182,27 @@ def blob_response(request, photo_id, variant: str, *, index: int = 0, attachment
     )
     if blob is None:
         raise Http404("No such picture")
+    name = None
+    if attachment:
+        name = selectors.photo_original_name(blob.photo, request.keyring)
+    return blob_serve(request, blob, private_key=request.keyring.private_key, download_name=name)
+
+
+def blob_serve(
+    request,
+    blob: Blob,
+    *,
+    private_key: bytes | None = None,
+    data_key: bytes | None = None,
+    download_name: str | None = None,
+):
+    """Stream a blob the caller has authorised, opened with the owner's private key or with
+    the photo's data key (an album member's, docs/sharing.md); an attachment named
+    `download_name` when given. Ranges, caching and aborts as described above."""
     photo = blob.photo
+    variant = blob.variant
     try:
-        reader = blobs.blob_open(blob, private_key=request.keyring.private_key)
+        reader = blobs.blob_open(blob, private_key=private_key, data_key=data_key)
     except (OSError, DecryptionError):
         log.warning("photo %s: %s blob is missing or does not open", photo.id, variant)
         raise Http404("This picture cannot be read") from None
@@ -208,8 +226,8 @@ def blob_response(request, photo_id, variant: str, *, index: int = 0, attachment
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = _cache_control(variant)
     response["Vary"] = "Cookie"
-    if attachment:
-        name = selectors.photo_original_name(photo, request.keyring)
+    if download_name is not None:
+        name = download_name
         if "." not in name:
             name += _EXTENSIONS.get(blob.media_type, "")
         response["Content-Disposition"] = attachment_disposition(name)

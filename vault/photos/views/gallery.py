@@ -99,6 +99,7 @@ def gallery(request):
         "tagging_text": tagging_text(tagging),
         "tag_labels": Tag.Label.choices,
         "has_any_photo": request.user.photos.exists(),
+        "selection_actions": photo_panels.selection_actions_for(request),
         "filters_in_use": _filters_in_use(filters),
         # Folded on a phone unless the user is filtering (or mistyped a filter): see gallery.html.
         "filters_open": bool(query or form.errors or form.ignored_tags),

@@ -1,0 +1,150 @@
+"""Selectors: what the album pages read. Every query starts from the signed-in user's
+membership, so an album they are not in does not exist for them (404)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from vault.accounts.keyring import Keyring
+from vault.albums import keys
+from vault.albums.models import Album, AlbumMember, AlbumPhoto
+from vault.photos.models import GALLERY_ORDER, Photo, Tag
+from vault.photos.selectors import PAGE_SIZE, GalleryPage, group_by_month
+
+
+@dataclass
+class AlbumCard:
+    album: Album
+    name: str
+    role: str
+    count: int
+    owner_name: str
+
+
+def membership(*, user, album_id) -> AlbumMember:
+    """The user's membership of the album (with the album); 404 if they have none."""
+    member = (
+        AlbumMember.objects.select_related("album", "album__owner")
+        .filter(user=user, album_id=album_id)
+        .first()
+    )
+    if member is None:
+        raise Http404("No such album")
+    return member
+
+
+def album_cards(*, user, keyring: Keyring, owned: bool) -> list[AlbumCard]:
+    """The user's own albums (owned) or the albums shared with them, newest first, named."""
+    members = AlbumMember.objects.filter(user=user).select_related("album", "album__owner")
+    members = (
+        members.filter(role=AlbumMember.Role.OWNER)
+        if owned
+        else members.exclude(role=AlbumMember.Role.OWNER)
+    )
+    cards = []
+    for member in members.order_by("-album__created_at"):
+        album = member.album
+        try:
+            name = keys.album_text(album, keys.album_key_open(album, keyring), "name")
+        except keys.AlbumKeyUnavailable:
+            continue
+        count = album.entries.filter(photo__trashed_at__isnull=True).count()
+        cards.append(
+            AlbumCard(album, name or "Untitled album", member.role, count, album.owner.name)
+        )
+    return cards
+
+
+def album_photos(*, album: Album, filters: dict | None = None) -> QuerySet[Photo]:
+    """The album's photos (any member's) in gallery order, not in the trash, under the tag and
+    date filters of the gallery."""
+    filters = filters or {}
+    photos = Photo.objects.filter(
+        Exists(AlbumPhoto.objects.filter(album=album, photo=OuterRef("pk"))),
+        trashed_at__isnull=True,
+    )
+    for label in filters.get("tag", ()):
+        photos = photos.filter(
+            Exists(Tag.objects.filter(photo=OuterRef("pk"), label=label, rejected=False))
+        )
+    tz = timezone.get_current_timezone()
+    if filters.get("date_from"):
+        start = dt.datetime.combine(filters["date_from"], dt.time.min, tzinfo=tz)
+        photos = photos.filter(shown_at__gte=start)
+    if filters.get("date_to"):
+        end = dt.datetime.combine(filters["date_to"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        photos = photos.filter(shown_at__lt=end)
+    return photos.order_by(*GALLERY_ORDER)
+
+
+def album_page(*, album: Album, filters: dict, number: int) -> GalleryPage:
+    number = max(1, number)
+    start = (number - 1) * PAGE_SIZE
+    rows = list(album_photos(album=album, filters=filters)[start : start + PAGE_SIZE + 1])
+    has_next = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return GalleryPage(group_by_month(rows), number, has_next, len(rows))
+
+
+def album_entry(*, album: Album, photo_id) -> AlbumPhoto:
+    """The album's entry for this photo (with photo and adder); 404 if it is not in it."""
+    entry = (
+        AlbumPhoto.objects.select_related("photo", "added_by")
+        .filter(album=album, photo_id=photo_id, photo__trashed_at__isnull=True)
+        .first()
+    )
+    if entry is None:
+        raise Http404("No such photo in this album")
+    return entry
+
+
+def album_neighbours(*, album: Album, photo: Photo, filters: dict):
+    from vault.photos.selectors import _beyond
+
+    photos = album_photos(album=album, filters=filters)
+    newer = photos.filter(_beyond(photo, newer=True)).reverse().first()
+    older = photos.filter(_beyond(photo, newer=False)).first()
+    return newer, older
+
+
+def albums_of_photo(*, user, photo: Photo) -> list[AlbumMember]:
+    """The albums the user may add to (owner or contributor), marking those holding `photo`."""
+    members = AlbumMember.objects.filter(
+        user=user, role__in=[AlbumMember.Role.OWNER, AlbumMember.Role.CONTRIBUTOR]
+    ).select_related("album")
+    holding = set(AlbumPhoto.objects.filter(photo=photo).values_list("album_id", flat=True))
+    return [(m, m.album_id in holding) for m in members]
+
+
+def albums_to_add_to(*, user, keyring: Keyring) -> list[tuple[Album, str]]:
+    """(album, name) of every album the user may add photos to, for the pickers."""
+    result = []
+    members = (
+        AlbumMember.objects.filter(
+            user=user, role__in=[AlbumMember.Role.OWNER, AlbumMember.Role.CONTRIBUTOR]
+        )
+        .select_related("album")
+        .order_by("-album__created_at")
+    )
+    for member in members:
+        try:
+            ak = keys.album_key_open(member.album, keyring)
+        except keys.AlbumKeyUnavailable:
+            continue
+        result.append((member.album, keys.album_text(member.album, ak, "name") or "Untitled album"))
+    return result
+
+
+def adders(*, album: Album) -> dict:
+    """photo id -> name of the member who added it."""
+    return {
+        photo_id: name
+        for photo_id, name in AlbumPhoto.objects.filter(album=album).values_list(
+            "photo_id", "added_by__name"
+        )
+    }

@@ -1,0 +1,122 @@
+"""The album list ("Albums" and "Shared with me"), an album's page, and the owner's edits."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from vault.accounts.decorators import keyring_required
+from vault.albums import keys, selectors, services
+from vault.albums.forms import AlbumForm, MemberForm, RoleForm
+from vault.albums.models import AlbumMember
+from vault.albums.views.access import OWNER, album_key, member_or_404
+from vault.photos.models import Tag
+from vault.photos.views.common import gallery_filters
+
+
+def _page_number(request) -> int:
+    try:
+        return min(max(1, int(request.GET.get("page", "1"))), 1_000_000)
+    except ValueError:
+        return 1
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+@keyring_required
+def album_list(request):
+    form = AlbumForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        album = services.album_create(
+            owner=request.user,
+            keyring=request.keyring,
+            name=form.cleaned_data["name"],
+            description=form.cleaned_data["description"],
+        )
+        messages.success(request, "Album created.")
+        return redirect("albums:detail", album_id=album.id)
+    return render(
+        request,
+        "albums/list.html",
+        {
+            "form": form,
+            "own": selectors.album_cards(user=request.user, keyring=request.keyring, owned=True),
+            "shared": selectors.album_cards(
+                user=request.user, keyring=request.keyring, owned=False
+            ),
+        },
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+@keyring_required
+def album_detail(request, album_id):
+    member = member_or_404(request, album_id)
+    album = member.album
+    ak = album_key(request, member)
+    form, filters, query = gallery_filters(request)
+    filters = {k: v for k, v in filters.items() if k in ("tag", "date_from", "date_to")}
+    page = selectors.album_page(album=album, filters=filters, number=_page_number(request))
+    context = {"album": album, "member": member, "page": page, "query": query}
+    if request.headers.get("X-Vault-Partial"):
+        return render(request, "albums/_groups.html", context)
+    name = keys.album_text(album, ak, "name")
+    context |= {
+        "name": name or "Untitled album",
+        "description": keys.album_text(album, ak, "description"),
+        "filter_form": form,
+        "tag_labels": Tag.Label.choices,
+        "is_owner": member.role == AlbumMember.Role.OWNER,
+        "can_add": member.can_add,
+        "members": album.members.select_related("user").order_by("added_at"),
+        "adders": selectors.adders(album=album),
+        "edit_form": AlbumForm(
+            initial={
+                "name": name,
+                "description": keys.album_text(album, ak, "description"),
+                "include_locations": album.include_locations,
+            }
+        ),
+        "member_form": MemberForm(),
+        "role_form": RoleForm,
+    }
+    return render(request, "albums/detail.html", context)
+
+
+@require_POST
+@keyring_required
+def album_edit(request, album_id):
+    member = member_or_404(request, album_id, roles=OWNER)
+    album_key(request, member)
+    form = AlbumForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "An album needs a name (up to 200 characters).")
+        return redirect("albums:detail", album_id=album_id)
+    services.album_edit(
+        album=member.album,
+        keyring=request.keyring,
+        name=form.cleaned_data["name"],
+        description=form.cleaned_data["description"],
+        include_locations=form.cleaned_data["include_locations"],
+    )
+    messages.success(request, "Album saved.")
+    return redirect("albums:detail", album_id=album_id)
+
+
+@require_POST
+@keyring_required
+def album_delete(request, album_id):
+    member = member_or_404(request, album_id, roles=OWNER)
+    ak = album_key(request, member)
+    if request.POST.get("confirm") != "yes":
+        return render(
+            request,
+            "albums/delete_confirm.html",
+            {"album": member.album, "name": keys.album_text(member.album, ak, "name")},
+        )
+    services.album_delete(album=member.album)
+    messages.success(request, "Album deleted. Its photos are still in your library.")
+    return redirect("albums:list")
