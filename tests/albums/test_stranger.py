@@ -49,9 +49,7 @@ def _url(name, objects):
 def shared(owner, member, album, owner_photos):
     """The owner's album, shared with the member as viewer."""
     ring = keyring_for(owner, PASSWORD)
-    row = services.album_member_add(
-        album=album, keyring=ring, email=member.email, role="viewer", album_name=ALBUM_NAME
-    )
+    row = services.album_member_add(album=album, keyring=ring, email=member.email, role="viewer")
     return {"album": album.id, "photo": owner_photos[0].id, "member": row.pk}
 
 

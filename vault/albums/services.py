@@ -148,9 +148,7 @@ def album_cover_set(*, album: Album, photo_id) -> None:
     Album.objects.filter(pk=album.pk).update(cover_id=photo_id)
 
 
-def album_member_add(
-    *, album: Album, keyring: Keyring, email: str, role: str, album_name: str
-) -> AlbumMember:
+def album_member_add(*, album: Album, keyring: Keyring, email: str, role: str) -> AlbumMember:
     """Share the album with another user of this vault: AK wrapped to their public key. The
     new member is emailed once the row is committed. AlbumError for an unknown email, the
     owner, or someone already a member."""
@@ -176,17 +174,19 @@ def album_member_add(
             public_key=member_keys.public_key,
             version=album.key_version,
         ).save()
-        transaction.on_commit(lambda: _email_new_member(album, member, album_name, role))
+        transaction.on_commit(lambda: _email_new_member(album, member, role))
     log.info("album %s shared with user %s as %s", album.id, member.pk, role)
     return row
 
 
-def _email_new_member(album: Album, member: User, album_name: str, role: str) -> None:
+def _email_new_member(album: Album, member: User, role: str) -> None:
+    """The album's name stays out of the email: it is sealed in the vault and mail leaves it
+    in the clear (SMTP relays, the member's mailbox)."""
     url = reverse("albums:detail", args=[album.id])
     base = getattr(settings, "VAULT_BASE_URL", "")
     body = (
-        f"{album.owner.name} shared the album \u201c{album_name}\u201d with you as {role}.\n\n"
-        f"Sign in to your vault and open \u201cShared with me\u201d: {base}{url}\n"
+        f"{album.owner.name} shared an album with you as {role}.\n\n"
+        f"Sign in to your vault and open Albums, \u201cShared with me\u201d: {base}{url}\n"
     )
     send_mail("An album was shared with you", body, None, [member.email])
 

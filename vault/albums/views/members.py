@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from vault.accounts.decorators import keyring_required
-from vault.albums import keys, services
+from vault.albums import services
 from vault.albums.forms import MemberForm, RoleForm
 from vault.albums.models import AlbumMember
 from vault.albums.views.access import OWNER, album_key, member_or_404
@@ -31,7 +31,7 @@ def _other_member(album, member_id) -> AlbumMember:
 @keyring_required
 def member_add(request, album_id):
     me = member_or_404(request, album_id, roles=OWNER)
-    ak = album_key(request, me)
+    album_key(request, me)
     form = MemberForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the email address of a user of this vault and a role.")
@@ -42,7 +42,6 @@ def member_add(request, album_id):
             keyring=request.keyring,
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
-            album_name=keys.album_text(me.album, ak, "name"),
         )
     except services.AlbumError as error:
         messages.error(request, str(error))
