@@ -10,6 +10,7 @@ NAV_ENTRIES = [
     ("Upload", "photos:upload", "user"),
     ("People", "people:list", "user"),
     ("Albums", "albums:list", "user"),
+    ("Trash", "photos:trash", "user"),
     ("Account", "accounts:security", "user"),
     ("Sign in", "accounts:login", "anon"),
     ("Create account", "accounts:register", "anon"),

@@ -45,6 +45,7 @@ def _rotate_due(*, user, keyring, workers) -> None:
 
 
 def register() -> None:
+    from vault.albums import receivers  # noqa: F401 - connects the trash receivers
     from vault.photos import photo_panels
     from vault.processing import visits
 

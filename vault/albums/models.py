@@ -110,3 +110,23 @@ class AlbumPhoto(models.Model):
 
     def __str__(self) -> str:
         return f"{self.photo_id} in {self.album_id}"
+
+
+class TrashedAlbumEntry(models.Model):
+    """An album a photo was in when it went to the trash, so that restoring puts it back. Its
+    AlbumPhoto (the DK wrap and sealed copies) is deleted at once; restoring seals afresh."""
+
+    album = models.ForeignKey(Album, on_delete=models.CASCADE, related_name="+")
+    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    was_cover = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["album", "photo"], name="trashed_album_entry_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.photo_id} (trashed) of {self.album_id}"

@@ -24,7 +24,7 @@ def photos_for_gallery(*, user, filters: dict | None = None) -> QuerySet[Photo]:
     """The user's photos in gallery order under `filters`: "tag" is a list of labels that a
     photo must all carry (AND: each chip narrows), never counting a label the user rejected."""
     filters = filters or {}
-    photos = Photo.objects.filter(owner=user)
+    photos = Photo.objects.filter(owner=user, trashed_at__isnull=True)  # the trash is apart
     for label in filters.get("tag", ()):
         # One EXISTS per label rather than a join per label: no duplicate rows to undo.
         photos = photos.filter(

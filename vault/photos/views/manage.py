@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import granting, selectors, services
+from vault.photos import granting, selectors, trash
 from vault.photos.forms import PhotoIdsForm
 from vault.photos.models import Photo
 from vault.photos.views.common import clean_query, gallery_redirect
@@ -33,8 +33,12 @@ def delete(request):
             "photos/delete_confirm.html",
             {"photos": photos, "query": clean_query(request.POST.get("query", ""))},
         )
-    count = services.photos_delete(user=request.user, photo_ids=ids)
-    messages.success(request, f"Deleted {count} photo{'s' if count != 1 else ''}.")
+    count = trash.photos_trash(user=request.user, photo_ids=ids)
+    messages.success(
+        request,
+        f"Moved {count} photo{'s' if count != 1 else ''} to the trash "
+        f"(restore within {trash.TRASH_DAYS} days).",
+    )
     return gallery_redirect(request)
 
 
