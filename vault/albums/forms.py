@@ -36,3 +36,7 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(
         choices=[(AlbumMember.Role.VIEWER, "Viewer"), (AlbumMember.Role.CONTRIBUTOR, "Contributor")]
     )
+
+
+class PartnerForm(forms.Form):
+    email = forms.EmailField(label="Their email")

@@ -44,6 +44,13 @@ def _rotate_due(*, user, keyring, workers) -> None:
         album_key_rotate(album=album, keyring=keyring)
 
 
+def _partner_catch_up(*, user, keyring, workers) -> None:
+    """Photos that missed the partner share at upload (a failure there) join on a visit."""
+    from vault.albums.partner import partner_sync
+
+    partner_sync(owner=user, keyring=keyring)
+
+
 def register() -> None:
     from vault.albums import receivers  # noqa: F401 - connects the trash receivers
     from vault.photos import photo_panels
@@ -52,3 +59,4 @@ def register() -> None:
     photo_panels.register(_albums_panel)
     photo_panels.register_selection_action(_select_action)
     visits.on_owner_visit(_rotate_due)
+    visits.on_owner_visit(_partner_catch_up)

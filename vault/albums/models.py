@@ -18,7 +18,13 @@ from vault.photos.models import Photo
 
 
 class Album(models.Model):
+    class Kind(models.TextChoices):
+        ALBUM = "album", "Album"
+        # Partner sharing: the implicit album "everything of the owner" (docs/sharing.md)
+        PARTNER = "partner", "Whole library"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ALBUM)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="albums_owned"
     )

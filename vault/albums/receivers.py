@@ -9,6 +9,7 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from vault.albums.models import Album, AlbumMember, AlbumPhoto, TrashedAlbumEntry
+from vault.photos.services import photos_stored
 from vault.photos.trash import photos_restored, photos_trashed
 
 log = logging.getLogger(__name__)
@@ -56,3 +57,16 @@ def _back_into_albums(sender, user, keyring, photo_ids, **kwargs):
             except keys.AlbumKeyUnavailable:
                 log.info("photo %s not put back into album %s", entry.photo_id, entry.album_id)
         entry.delete()
+
+
+@receiver(photos_stored)
+def _into_the_partner_album(sender, user, keyring, photo_ids, **kwargs):
+    """New uploads join the owner's partner share while the uploader's keys are at hand. A
+    failure must not fail the upload (the photos are stored): it is logged, and the next
+    visit of the owner's album page or partner settings syncs again."""
+    from vault.albums.partner import partner_sync
+
+    try:
+        partner_sync(owner=user, keyring=keyring, photo_ids=photo_ids)
+    except Exception:
+        log.exception("user %s: new photos not added to the partner share", user.pk)

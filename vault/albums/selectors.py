@@ -42,7 +42,7 @@ def album_cards(*, user, keyring: Keyring, owned: bool) -> list[AlbumCard]:
     """The user's own albums (owned) or the albums shared with them, newest first, named."""
     members = AlbumMember.objects.filter(user=user).select_related("album", "album__owner")
     members = (
-        members.filter(role=AlbumMember.Role.OWNER)
+        members.filter(role=AlbumMember.Role.OWNER, album__kind=Album.Kind.ALBUM)
         if owned
         else members.exclude(role=AlbumMember.Role.OWNER)
     )
@@ -126,7 +126,9 @@ def albums_to_add_to(*, user, keyring: Keyring) -> list[tuple[Album, str]]:
     result = []
     members = (
         AlbumMember.objects.filter(
-            user=user, role__in=[AlbumMember.Role.OWNER, AlbumMember.Role.CONTRIBUTOR]
+            user=user,
+            role__in=[AlbumMember.Role.OWNER, AlbumMember.Role.CONTRIBUTOR],
+            album__kind=Album.Kind.ALBUM,  # the partner share takes every photo by itself
         )
         .select_related("album")
         .order_by("-album__created_at")

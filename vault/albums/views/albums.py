@@ -8,8 +8,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vault.accounts.decorators import keyring_required
-from vault.albums import keys, selectors, services
-from vault.albums.forms import AlbumForm, MemberForm, RoleForm
+from vault.albums import keys, partner, selectors, services
+from vault.albums.forms import AlbumForm, MemberForm, PartnerForm, RoleForm
 from vault.albums.models import AlbumMember
 from vault.albums.views.access import OWNER, album_key, member_or_404
 from vault.photos.models import Tag
@@ -46,6 +46,7 @@ def album_list(request):
             "shared": selectors.album_cards(
                 user=request.user, keyring=request.keyring, owned=False
             ),
+            **_partner_context(request),
         },
     )
 
@@ -119,4 +120,46 @@ def album_delete(request, album_id):
         )
     services.album_delete(album=member.album)
     messages.success(request, "Album deleted. Its photos are still in your library.")
+    return redirect("albums:list")
+
+
+def _partner_context(request) -> dict:
+    album = partner.partner_album(owner=request.user)
+    return {
+        "partner_album": album,
+        "partner": partner.partner_of(album) if album else None,
+        "partner_form": PartnerForm(),
+    }
+
+
+@require_POST
+@keyring_required
+def partner_start(request):
+    form = PartnerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the email address of a user of this vault.")
+        return redirect("albums:list")
+    try:
+        partner.partner_start(
+            owner=request.user, keyring=request.keyring, email=form.cleaned_data["email"]
+        )
+    except services.AlbumError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            f"Your whole library is shared with {form.cleaned_data['email']}, "
+            "new photos included, until you stop it.",
+        )
+    return redirect("albums:list")
+
+
+@require_POST
+@keyring_required
+def partner_stop(request):
+    partner.partner_stop(owner=request.user)
+    messages.success(
+        request,
+        "You stopped sharing your library. Copies already downloaded or saved stay with them.",
+    )
     return redirect("albums:list")
