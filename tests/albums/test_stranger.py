@@ -26,6 +26,7 @@ VIEWER_ROUTES = {
     "albums:preview",
     "albums:download",
     "albums:leave",
+    "albums:save",
 }
 
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("<uuid:album_id>/leave", members.leave, name="leave"),
     path("<uuid:album_id>/photos/<uuid:photo_id>/", photos.photo_detail, name="photo"),
     path("<uuid:album_id>/photos/<uuid:photo_id>/cover", photos.cover, name="cover"),
+    path("<uuid:album_id>/photos/<uuid:photo_id>/save", photos.save_copy, name="save"),
     path("<uuid:album_id>/photos/<uuid:photo_id>/thumb", photos.thumb, name="thumb"),
     path("<uuid:album_id>/photos/<uuid:photo_id>/preview", photos.preview, name="preview"),
     path("<uuid:album_id>/photos/<uuid:photo_id>/download", photos.download, name="download"),

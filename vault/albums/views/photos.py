@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from vault.accounts.decorators import keyring_required
-from vault.albums import keys, selectors, services
+from vault.albums import keys, saving, selectors, services
 from vault.albums.models import AlbumMember
 from vault.albums.views.access import ADDERS, OWNER, album_key, member_or_404
 from vault.crypto import DecryptionError
@@ -150,3 +150,29 @@ def preview(request, album_id, photo_id):
 @keyring_required
 def download(request, album_id, photo_id):
     return _serve(request, album_id, photo_id, Blob.Variant.ORIGINAL, attachment=True)
+
+
+@require_POST
+@keyring_required
+def save_copy(request, album_id, photo_id):
+    """Any member saves their own copy of a photo that is not theirs."""
+    member = member_or_404(request, album_id)
+    ak = album_key(request, member)
+    entry = selectors.album_entry(album=member.album, photo_id=photo_id)
+    try:
+        outcome = saving.photo_save_copy(
+            entry=entry, ak=ak, user=request.user, keyring=request.keyring
+        )
+    except (DecryptionError, OSError):
+        raise Http404("This picture cannot be read") from None
+    if outcome.status == "stored":
+        messages.success(
+            request,
+            "Saved to your library: your own copy, processed like an upload. "
+            "It stays yours even if the album is no longer shared with you.",
+        )
+    elif outcome.status == "duplicate":
+        messages.info(request, "This photo is already in your library.")
+    else:
+        messages.error(request, f"Could not save it: {outcome.message}")
+    return redirect("albums:photo", album_id=album_id, photo_id=photo_id)
