@@ -67,3 +67,60 @@ def test_sharing_with_an_unknown_address_or_oneself_says_so(owner, owner_client,
         response = owner_client.post(reverse("albums:partner_start"), {"email": email}, follow=True)
         assert message in response.content.decode()
     assert not Album.objects.exists()
+
+
+def test_the_partners_gallery_lists_the_owners_photos_with_the_owner_signed_out_and_a_toggle(
+    owner, owner_client, member, worker_key, owner_photos
+):
+    owner_client.post(reverse("albums:partner_start"), {"email": member.email})
+    album = Album.objects.get(owner=owner, kind=Album.Kind.PARTNER)
+    owner_client.post(reverse("accounts:logout"))
+    Session.objects.all().delete()
+    client = Client()
+    sign_in(client, member, MEMBER_PASSWORD)
+    [theirs] = upload_ready(client, ("mine.jpg", support.jpeg(support.picture(seed=31))))
+
+    gallery = client.get(reverse("photos:gallery")).content.decode()
+    assert "Hide Olive Owner" in gallery
+    for photo in (*owner_photos, theirs):
+        assert f'data-photo="{photo.id}"' in gallery
+    shared = owner_photos[0]
+    # Not selectable (not theirs to delete or tag), but readable through the usual URLs.
+    assert f'value="{shared.id}"' not in gallery and f'value="{theirs.id}"' in gallery
+    thumb = client.get(reverse("photos:thumb", args=[shared.id]))
+    assert thumb.status_code == 200 and b"".join(thumb.streaming_content)[:2] == b"\xff\xd8"
+    original = client.get(reverse("photos:download", args=[shared.id]))
+    assert b"".join(original.streaming_content) == support.jpeg(support.picture(seed=1))
+    assert 'filename="beach.jpg"' in original["Content-Disposition"]
+    page = client.get(reverse("photos:detail", args=[shared.id]))
+    assert page.status_code == 302
+    assert page["Location"] == reverse("albums:photo", args=[album.id, shared.id])
+    # Never the owner's own pages or face crops: those stay 404.
+    assert client.post(reverse("photos:retry", args=[shared.id])).status_code == 404
+    assert (
+        client.post(
+            reverse("photos:tags", args=[shared.id]), {"label": "animal", "action": "add"}
+        ).status_code
+        == 404
+    )
+
+    client.post(reverse("albums:partner_gallery", args=[album.id]), {"show": "no"})
+    gallery = client.get(reverse("photos:gallery")).content.decode()
+    assert "Show Olive Owner" in gallery and f'data-photo="{shared.id}"' not in gallery
+    assert f'data-photo="{theirs.id}"' in gallery
+    client.post(reverse("albums:partner_gallery", args=[album.id]), {"show": "yes"})
+    assert f'data-photo="{shared.id}"' in client.get(reverse("photos:gallery")).content.decode()
+
+    sign_in(owner_client, owner, PASSWORD)
+    owner_client.post(reverse("albums:partner_stop"))
+    gallery = client.get(reverse("photos:gallery")).content.decode()
+    assert f'data-photo="{shared.id}"' not in gallery and "Olive Owner" not in gallery
+    assert client.get(reverse("photos:thumb", args=[shared.id])).status_code == 404
+    assert client.get(reverse("photos:detail", args=[shared.id])).status_code == 404
+
+
+def test_the_owner_of_the_share_cannot_flip_the_partners_toggle(owner, owner_client, member):
+    owner_client.post(reverse("albums:partner_start"), {"email": member.email})
+    album = Album.objects.get(owner=owner, kind=Album.Kind.PARTNER)
+    response = owner_client.post(reverse("albums:partner_gallery", args=[album.id]), {"show": "no"})
+    assert response.status_code == 404

@@ -61,6 +61,8 @@ class AlbumMember(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices)
     added_at = models.DateTimeField(default=timezone.now)
+    # A partner share only: the partner's gallery lists the owner's photos (their toggle).
+    in_gallery = models.BooleanField(default=True)
 
     class Meta:
         constraints = [

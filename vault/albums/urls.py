@@ -21,6 +21,7 @@ urlpatterns = [
         name="member_remove",
     ),
     path("<uuid:album_id>/leave", members.leave, name="leave"),
+    path("<uuid:album_id>/in-gallery", albums.partner_gallery, name="partner_gallery"),
     path("<uuid:album_id>/photos/<uuid:photo_id>/", photos.photo_detail, name="photo"),
     path("<uuid:album_id>/photos/<uuid:photo_id>/cover", photos.cover, name="cover"),
     path("<uuid:album_id>/photos/<uuid:photo_id>/save", photos.save_copy, name="save"),

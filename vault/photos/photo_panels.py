@@ -44,3 +44,17 @@ def register_selection_action(maker: PanelMaker) -> None:
 
 def selection_actions_for(request) -> list[Panel]:
     return [panel for maker in _selection_makers if (panel := maker(request)) is not None]
+
+
+# Panels other apps add to the top of the gallery (the albums app: show or hide a partner's
+# photos): maker(request) gives a Panel or None.
+_gallery_makers: list[PanelMaker] = []
+
+
+def register_gallery_panel(maker: PanelMaker) -> None:
+    if maker not in _gallery_makers:
+        _gallery_makers.append(maker)
+
+
+def gallery_panels_for(request) -> list[Panel]:
+    return [panel for maker in _gallery_makers if (panel := maker(request)) is not None]

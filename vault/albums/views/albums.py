@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -10,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from vault.accounts.decorators import keyring_required
 from vault.albums import keys, partner, selectors, services
 from vault.albums.forms import AlbumForm, MemberForm, PartnerForm, RoleForm
-from vault.albums.models import AlbumMember
+from vault.albums.models import Album, AlbumMember
 from vault.albums.views.access import OWNER, album_key, member_or_404
 from vault.photos.models import Tag
 from vault.photos.views.common import gallery_filters
@@ -163,3 +164,15 @@ def partner_stop(request):
         "You stopped sharing your library. Copies already downloaded or saved stay with them.",
     )
     return redirect("albums:list")
+
+
+@require_POST
+@keyring_required
+def partner_gallery(request, album_id):
+    """The partner's toggle: list the owner's photos in their own gallery, or not."""
+    member = member_or_404(request, album_id)
+    if member.album.kind != Album.Kind.PARTNER or member.role == AlbumMember.Role.OWNER:
+        raise Http404("No such shared library")
+    show = request.POST.get("show") == "yes"
+    AlbumMember.objects.filter(pk=member.pk).update(in_gallery=show)
+    return redirect("photos:gallery")

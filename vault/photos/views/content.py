@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
 from vault.crypto import DecryptionError
-from vault.photos import blobs, selectors
+from vault.photos import blobs, selectors, shared_photos
 from vault.photos.models import Blob
 
 log = logging.getLogger(__name__)
@@ -181,11 +181,28 @@ def blob_response(request, photo_id, variant: str, *, index: int = 0, attachment
         .first()
     )
     if blob is None:
-        raise Http404("No such picture")
+        return _shared_blob_response(request, photo_id, variant, attachment=attachment)
     name = None
     if attachment:
         name = selectors.photo_original_name(blob.photo, request.keyring)
     return blob_serve(request, blob, private_key=request.keyring.private_key, download_name=name)
+
+
+def _shared_blob_response(request, photo_id, variant: str, *, attachment: bool):
+    """Another user's photo shown in this user's gallery (shared_photos): opened with the data
+    key its source gives, never a face crop; 404 like any other id otherwise."""
+    blob = None
+    if variant != Blob.Variant.FACE:
+        blob = (
+            Blob.objects.select_related("photo")
+            .filter(photo_id=photo_id, variant=variant, index=0, photo__trashed_at__isnull=True)
+            .first()
+        )
+    found = shared_photos.read(request, blob.photo) if blob is not None else None
+    if found is None:
+        raise Http404("No such picture")
+    data_key, name = found
+    return blob_serve(request, blob, data_key=data_key, download_name=name if attachment else None)
 
 
 def blob_serve(

@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import granting, photo_panels, photo_sets, selectors, tag_status
+from vault.photos import granting, photo_panels, photo_sets, selectors, shared_photos, tag_status
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
 from vault.photos.views.tags import tagger_unavailable_text, tagging_text
@@ -98,8 +98,9 @@ def gallery(request):
         "tagging": tagging,
         "tagging_text": tagging_text(tagging),
         "tag_labels": Tag.Label.choices,
-        "has_any_photo": request.user.photos.exists(),
+        "has_any_photo": request.user.photos.exists() or page.count_on_page > 0,
         "selection_actions": photo_panels.selection_actions_for(request),
+        "gallery_panels": photo_panels.gallery_panels_for(request),
         "filters_in_use": _filters_in_use(filters),
         # Folded on a phone unless the user is filtering (or mistyped a filter): see gallery.html.
         "filters_open": bool(query or form.errors or form.ignored_tags),
@@ -111,7 +112,13 @@ def gallery(request):
 @never_cache  # it shows the decrypted filename and private EXIF (place, camera)
 @keyring_required
 def photo_detail(request, photo_id):
-    photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
+    try:
+        photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
+    except Http404:
+        shared_page = shared_photos.page_url(request.user, photo_id)  # a partner's photo
+        if shared_page is None:
+            raise
+        return redirect(shared_page)
     _form, filters, query = gallery_filters(request)
     newer, older = selectors.photo_neighbours(user=request.user, photo=photo, filters=filters)
     tags = selectors.photo_visible_tags(photo)
