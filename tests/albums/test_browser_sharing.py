@@ -173,3 +173,35 @@ def test_the_trash(page, owner, owner_client, worker_key, django_capture_on_comm
     page.goto(reverse("albums:detail", args=[album.id]))
     _thumbnails_loaded(page, 1)
     assert page.locator(f'.tile[data-photo="{restored.id}"]').count() == 1
+
+
+def test_the_album_pages_fit_a_phone(page, owner, owner_client, member, worker_key):
+    """At 390 px wide nothing on the album, sharing and trash pages scrolls sideways (and the
+    page fixture fails the test on any console error or CSP violation)."""
+    from tests.albums.conftest import keyring_for
+    from vault.albums import services
+
+    photos = upload_ready(
+        owner_client, *[(f"p{i}.jpg", support.jpeg(support.picture(seed=40 + i))) for i in range(2)]
+    )
+    ring = keyring_for(owner, PASSWORD)
+    album = services.album_create(
+        owner=owner, keyring=ring, name="A rather long album name for a narrow phone screen"
+    )
+    services.album_photos_add(album=album, keyring=ring, user=owner, photo_ids=[photos[0].id])
+    services.album_member_add(album=album, keyring=ring, email=member.email, role="contributor")
+    owner_client.post(reverse("photos:delete"), {"photo": [str(photos[1].id)], "confirm": "yes"})
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in_browser(page, email=owner.email, password=PASSWORD)
+    for url in (
+        reverse("albums:list"),
+        reverse("albums:detail", args=[album.id]),
+        reverse("albums:photo", args=[album.id, photos[0].id]),
+        reverse("photos:detail", args=[photos[0].id]),
+        reverse("photos:trash"),
+        reverse("photos:gallery"),
+    ):
+        page.goto(url)
+        page.locator("main").wait_for()
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= 390, (url, width)
