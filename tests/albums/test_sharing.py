@@ -121,6 +121,7 @@ def test_a_contributor_adds_their_own_photos_and_everyone_sees_who_added_what(
     assert response.status_code == 302
     owner_page = owner_client.get(reverse("albums:detail", args=[album.id])).content.decode()
     assert f'data-photo="{theirs.id}"' in owner_page
+    assert "added by Mia Member" in owner_page and "added by Olive Owner" in owner_page
     detail = owner_client.get(reverse("albums:photo", args=[album.id, theirs.id])).content.decode()
     assert "mias.jpg" in detail and "Mia Member" in detail
     original = owner_client.get(reverse("albums:download", args=[album.id, theirs.id]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -64,9 +64,9 @@ def album_photos(*, album: Album, filters: dict | None = None) -> QuerySet[Photo
     """The album's photos (any member's) in gallery order, not in the trash, under the tag and
     date filters of the gallery."""
     filters = filters or {}
-    photos = Photo.objects.filter(
-        Exists(AlbumPhoto.objects.filter(album=album, photo=OuterRef("pk"))),
-        trashed_at__isnull=True,
+    entries = AlbumPhoto.objects.filter(album=album, photo=OuterRef("pk"))
+    photos = Photo.objects.filter(Exists(entries), trashed_at__isnull=True).annotate(
+        added_by_name=Subquery(entries.values("added_by__name")[:1])  # who added what
     )
     for label in filters.get("tag", ()):
         photos = photos.filter(
@@ -140,13 +140,3 @@ def albums_to_add_to(*, user, keyring: Keyring) -> list[tuple[Album, str]]:
             continue
         result.append((member.album, keys.album_text(member.album, ak, "name") or "Untitled album"))
     return result
-
-
-def adders(*, album: Album) -> dict:
-    """photo id -> name of the member who added it."""
-    return {
-        photo_id: name
-        for photo_id, name in AlbumPhoto.objects.filter(album=album).values_list(
-            "photo_id", "added_by__name"
-        )
-    }

@@ -74,7 +74,6 @@ def album_detail(request, album_id):
         "is_owner": member.role == AlbumMember.Role.OWNER,
         "can_add": member.can_add,
         "members": album.members.select_related("user").order_by("added_at"),
-        "adders": selectors.adders(album=album),
         "edit_form": AlbumForm(
             initial={
                 "name": name,
