@@ -88,3 +88,20 @@ def test_a_mangled_album_id_in_the_add_form_is_404_not_500(owner_client, owner_p
             reverse("albums:add_photos"), {"album": value, "photo": owner_photos[0].id}
         )
         assert response.status_code == 404
+
+
+def test_the_album_page_filters_by_tag_and_date_like_the_gallery(owner_client, album, owner_photos):
+    from vault.photos.models import Tag
+
+    first, second, _private = owner_photos
+    Tag.objects.filter(photo__in=owner_photos).delete()
+    Tag.objects.create(photo=first, label="animal", source=Tag.USER)
+    url = reverse("albums:detail", args=[album.id])
+    page = owner_client.get(url, {"tag": "animal"}).content.decode()
+    assert _tiles(page, owner_photos) == {first.id}
+    assert 'data-tag="animal" href="/albums/' in page and 'aria-current="true"' in page
+    assert _tiles(owner_client.get(url).content.decode(), owner_photos) == {first.id, second.id}
+    later = owner_client.get(url, {"date_from": "2999-01-01"}).content.decode()
+    assert _tiles(later, owner_photos) == set() and "No photos match these filters" in later
+    bad = owner_client.get(url, {"date_from": "not a date", "tag": "nonsense"})
+    assert bad.status_code == 200

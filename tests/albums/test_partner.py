@@ -124,3 +124,11 @@ def test_the_owner_of_the_share_cannot_flip_the_partners_toggle(owner, owner_cli
     album = Album.objects.get(owner=owner, kind=Album.Kind.PARTNER)
     response = owner_client.post(reverse("albums:partner_gallery", args=[album.id]), {"show": "no"})
     assert response.status_code == 404
+
+
+def test_the_partner_may_leave_and_the_share_ends(owner, owner_client, member, member_client):
+    owner_client.post(reverse("albums:partner_start"), {"email": member.email})
+    album = Album.objects.get(owner=owner, kind=Album.Kind.PARTNER)
+    member_client.post(reverse("albums:leave", args=[album.id]), {"confirm": "yes"})
+    assert not Album.objects.exists() and not AlbumKeyWrap.objects.exists()
+    assert "Share my library" in owner_client.get(reverse("albums:list")).content.decode()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -140,3 +140,16 @@ def albums_to_add_to(*, user, keyring: Keyring) -> list[tuple[Album, str]]:
             continue
         result.append((member.album, keys.album_text(member.album, ak, "name") or "Untitled album"))
     return result
+
+
+def album_tag_counts(*, album: Album, filters: dict) -> dict[str, int]:
+    """For each label, how many of the album's photos under `filters` carry it (as the
+    gallery's chips count); rejected labels never count."""
+    shown = album_photos(album=album, filters=filters).order_by().values("pk")
+    rows = (
+        Tag.objects.filter(rejected=False, photo__in=shown)
+        .values("label")
+        .annotate(n=Count("photo"))
+        .order_by()
+    )
+    return {row["label"]: row["n"] for row in rows}

@@ -215,6 +215,10 @@ def album_leave(*, album: Album, user: User) -> None:
     """A member leaves: their wraps and membership go at once. The leaver must not choose the
     next AK, so the rotation waits for the owner's next signed-in visit or the next addition
     (`rotation_due`), whichever comes first; nothing is added under the old key meanwhile."""
+    if album.kind == Album.Kind.PARTNER:  # its one partner left: the share ends
+        album_delete(album=album)
+        log.info("user %s left the partner share %s", user.pk, album.id)
+        return
     with transaction.atomic():
         AlbumKeyWrap.objects.filter(album=album, user=user).delete()
         AlbumMember.objects.filter(album=album, user=user).exclude(

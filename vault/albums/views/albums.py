@@ -14,7 +14,8 @@ from vault.albums.forms import AlbumForm, MemberForm, PartnerForm, RoleForm
 from vault.albums.models import Album, AlbumMember
 from vault.albums.views.access import OWNER, album_key, member_or_404
 from vault.photos.models import Tag
-from vault.photos.views.common import gallery_filters
+from vault.photos.views.common import filters_query, gallery_filters
+from vault.photos.views.gallery import TagChip
 
 
 def _page_number(request) -> int:
@@ -52,6 +53,18 @@ def album_list(request):
     )
 
 
+def _tag_chips(album, filters: dict) -> list[TagChip]:
+    """The gallery's tag chips, counted over the album's photos."""
+    counts = selectors.album_tag_counts(album=album, filters=filters)
+    selected = filters.get("tag", [])
+    chips = []
+    for value, label in Tag.Label.choices:
+        toggled = [v for v in Tag.Label.values if (v in selected) != (v == value)]
+        query = filters_query({**filters, "tag": toggled})
+        chips.append(TagChip(value, label, counts.get(value, 0), value in selected, query))
+    return chips
+
+
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 @keyring_required
@@ -70,7 +83,8 @@ def album_detail(request, album_id):
         "name": name or "Untitled album",
         "description": keys.album_text(album, ak, "description"),
         "filter_form": form,
-        "tag_labels": Tag.Label.choices,
+        "filters": filters,
+        "tag_chips": _tag_chips(album, filters),
         "is_owner": member.role == AlbumMember.Role.OWNER,
         "can_add": member.can_add,
         "members": album.members.select_related("user").order_by("added_at"),
