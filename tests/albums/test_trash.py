@@ -63,6 +63,8 @@ def test_restore_puts_the_photo_back_into_its_album_and_gallery(owner_client, al
     page = owner_client.get(reverse("albums:detail", args=[album.id])).content.decode()
     assert f'data-photo="{first.id}"' in page
     assert owner_client.get(reverse("albums:thumb", args=[album.id, first.id])).status_code == 200
+    # Its page opens again (no "Already deleted" from this session's memory of the delete).
+    assert owner_client.get(reverse("photos:detail", args=[first.id])).status_code == 200
 
 
 def test_delete_for_good_and_empty_shred_rows_wraps_and_blobs(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +23,7 @@ from vault.photos import (
     selectors,
     shared_photos,
 )
+from vault.photos.deleted_recently import already_deleted_text, deleted_among
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
 from vault.photos.views.tags import tagger_unavailable_text, tagging_text
@@ -120,6 +122,9 @@ def gallery(request):
 @never_cache  # it shows the decrypted filename and private EXIF (place, camera)
 @keyring_required
 def photo_detail(request, photo_id):
+    if deleted_among(request, [photo_id]):  # a tab (or Back) showing a photo deleted since
+        messages.info(request, already_deleted_text(1))
+        return redirect("photos:gallery")
     try:
         photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
     except Http404:

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from vault.accounts.decorators import keyring_required
 from vault.photos import trash
+from vault.photos.deleted_recently import deleted_forget
 from vault.photos.forms import PhotoIdsForm
 
 
@@ -44,6 +45,7 @@ def restore(request):
         messages.info(request, "Select the photos to restore first.")
         return redirect("photos:trash")
     count = trash.photos_restore(user=request.user, keyring=request.keyring, photo_ids=ids)
+    deleted_forget(request, ids)  # their pages open again
     messages.success(request, f"Restored {_plural(count)}.")
     return redirect("photos:trash")
 
