@@ -38,7 +38,7 @@ def test_the_member_reads_the_album_with_the_owner_signed_out(
         response = _share(owner_client, album, "MIA@example.org", "viewer")
     assert "they got an email" in response.content.decode()
     [email] = [m for m in mail.outbox if member.email in m.to]
-    assert str(album.id) in email.body and "Olive Owner" in email.body
+    assert f"http://testserver/albums/{album.id}/" in email.body and "Olive Owner" in email.body
     assert ALBUM_NAME not in email.body  # sealed in the vault; mail travels in the clear
 
     owner_client.post(reverse("accounts:logout"))

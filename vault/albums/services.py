@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
@@ -90,17 +89,24 @@ def _shared_place(photo: Photo, keyring: Keyring, album: Album) -> dict | None:
     return {"latitude": exif["latitude"], "longitude": exif["longitude"]}
 
 
+def _locked_current(album: Album, keyring: Keyring) -> Album:
+    """The album row locked for this transaction, its key rotated first if a member left
+    (so nothing is ever sealed under a key a former member held)."""
+    album = Album.objects.select_for_update().get(pk=album.pk)
+    if album.rotation_due:
+        album_key_rotate(album=album, keyring=keyring)
+        album = Album.objects.select_for_update().get(pk=album.pk)
+    return album
+
+
 def album_photos_add(*, album: Album, keyring: Keyring, user: User, photo_ids) -> int:
     """Add the user's own photos (not in the trash) to the album; return how many were new.
     Each photo's DK comes from its original's owner stanza, unwrapped with the user's key, and
     is sealed under AK with its name (and place, if the album shares places)."""
-    if album.rotation_due:
-        album_key_rotate(album=album, keyring=keyring)
-        album.refresh_from_db()
     photos = list(Photo.objects.filter(owner=user, id__in=photo_ids, trashed_at__isnull=True))
     added = 0
     with transaction.atomic():
-        album = Album.objects.select_for_update().get(pk=album.pk)
+        album = _locked_current(album, keyring)
         ak = keys.album_key_open(album, keyring)
         present = set(
             AlbumPhoto.objects.filter(album=album, photo__in=photos).values_list(
@@ -148,21 +154,21 @@ def album_cover_set(*, album: Album, photo_id) -> None:
     Album.objects.filter(pk=album.pk).update(cover_id=photo_id)
 
 
-def album_member_add(*, album: Album, keyring: Keyring, email: str, role: str) -> AlbumMember:
+def album_member_add(
+    *, album: Album, keyring: Keyring, email: str, role: str, link: str | None = None
+) -> AlbumMember:
     """Share the album with another user of this vault: AK wrapped to their public key. The
     new member is emailed once the row is committed. AlbumError for an unknown email, the
-    owner, or someone already a member."""
+    owner, or someone already a member. `link`: the album's address for the email (the
+    view's absolute URL; a path when none is given)."""
     if role not in (AlbumMember.Role.VIEWER, AlbumMember.Role.CONTRIBUTOR):
         raise AlbumError("Choose viewer or contributor.")
     member = User.objects.filter(email__iexact=email.strip()).first()
     member_keys = UserKeys.objects.filter(user=member).first() if member else None
     if member is None or member_keys is None:
         raise AlbumError("No user of this vault has that email address.")
-    if album.rotation_due:
-        album_key_rotate(album=album, keyring=keyring)
-        album.refresh_from_db()
     with transaction.atomic():
-        album = Album.objects.select_for_update().get(pk=album.pk)
+        album = _locked_current(album, keyring)
         if AlbumMember.objects.filter(album=album, user=member).exists():
             raise AlbumError("They are already a member of this album.")
         ak = keys.album_key_open(album, keyring)
@@ -174,19 +180,18 @@ def album_member_add(*, album: Album, keyring: Keyring, email: str, role: str) -
             public_key=member_keys.public_key,
             version=album.key_version,
         ).save()
-        transaction.on_commit(lambda: _email_new_member(album, member, role))
+        link = link or reverse("albums:detail", args=[album.id])
+        transaction.on_commit(lambda: _email_new_member(album, member, role, link))
     log.info("album %s shared with user %s as %s", album.id, member.pk, role)
     return row
 
 
-def _email_new_member(album: Album, member: User, role: str) -> None:
+def _email_new_member(album: Album, member: User, role: str, link: str) -> None:
     """The album's name stays out of the email: it is sealed in the vault and mail leaves it
     in the clear (SMTP relays, the member's mailbox)."""
-    url = reverse("albums:detail", args=[album.id])
-    base = getattr(settings, "VAULT_BASE_URL", "")
     body = (
         f"{album.owner.name} shared an album with you as {role}.\n\n"
-        f"Sign in to your vault and open Albums, \u201cShared with me\u201d: {base}{url}\n"
+        f"Sign in to your vault and open Albums, \u201cShared with me\u201d:\n{link}\n"
     )
     send_mail("An album was shared with you", body, None, [member.email])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from vault.accounts.decorators import keyring_required
@@ -42,6 +43,7 @@ def member_add(request, album_id):
             keyring=request.keyring,
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
+            link=request.build_absolute_uri(reverse("albums:detail", args=[album_id])),
         )
     except services.AlbumError as error:
         messages.error(request, str(error))
