@@ -242,3 +242,32 @@ def test_a_rotation_killed_half_way_leaves_everyone_the_old_access(
         ak = keys.album_key_open(Album.objects.get(pk=album.pk), keyring_for(user, password))
         for entry in AlbumPhoto.objects.filter(album=album):
             keys.entry_data_key(entry, ak)
+
+
+@pytest.mark.parametrize("how", ["removed", "left"])
+def test_a_member_who_goes_takes_their_own_photos_out_of_the_album(
+    owner, album, member, member_client, owner_photos, worker_key, how
+):
+    from tests.albums.conftest import upload_ready
+    from tests.photos import support
+
+    _share(owner, album, member, role="contributor")
+    [theirs] = upload_ready(member_client, ("mine.jpg", support.jpeg(support.picture(seed=12))))
+    services.album_photos_add(
+        album=album,
+        keyring=keyring_for(member, MEMBER_PASSWORD),
+        user=member,
+        photo_ids=[theirs.id],
+    )
+    Album.objects.filter(pk=album.pk).update(cover=theirs)
+    if how == "removed":
+        services.album_member_remove(
+            album=album,
+            keyring=keyring_for(owner, PASSWORD),
+            member=AlbumMember.objects.get(album=album, user=member),
+        )
+    else:
+        services.album_leave(album=album, user=member)
+    assert not AlbumPhoto.objects.filter(photo=theirs).exists()
+    assert AlbumPhoto.objects.filter(album=album).count() == 2  # the owner's stay
+    assert Album.objects.get(pk=album.pk).cover_id is None

@@ -212,8 +212,17 @@ def album_member_remove(*, album: Album, keyring: Keyring, member: AlbumMember) 
     with transaction.atomic():
         AlbumKeyWrap.objects.filter(album=album, user_id=member.user_id).delete()
         AlbumMember.objects.filter(pk=member.pk).delete()
+        _take_out_their_photos(album, member.user_id)
         album_key_rotate(album=album, keyring=keyring)
     log.info("user %s removed from album %s", member.user_id, album.id)
+
+
+def _take_out_their_photos(album: Album, user_id) -> None:
+    """A member who goes takes their own photos with them (their DK wraps are deleted): they
+    shared them with the album's members, not with whoever stays after they left."""
+    theirs = AlbumPhoto.objects.filter(album=album, photo__owner_id=user_id)
+    Album.objects.filter(pk=album.pk, cover__in=theirs.values("photo_id")).update(cover=None)
+    theirs.delete()
 
 
 def album_leave(*, album: Album, user: User) -> None:
@@ -229,6 +238,7 @@ def album_leave(*, album: Album, user: User) -> None:
         AlbumMember.objects.filter(album=album, user=user).exclude(
             role=AlbumMember.Role.OWNER
         ).delete()
+        _take_out_their_photos(album, user.pk)
         Album.objects.filter(pk=album.pk).update(rotation_due=True)
     log.info("user %s left album %s", user.pk, album.id)
 
