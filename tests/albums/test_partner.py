@@ -132,3 +132,11 @@ def test_the_partner_may_leave_and_the_share_ends(owner, owner_client, member, m
     member_client.post(reverse("albums:leave", args=[album.id]), {"confirm": "yes"})
     assert not Album.objects.exists() and not AlbumKeyWrap.objects.exists()
     assert "Share my library" in owner_client.get(reverse("albums:list")).content.decode()
+
+
+def test_removing_the_partner_from_the_share_page_ends_the_share(owner, owner_client, member):
+    owner_client.post(reverse("albums:partner_start"), {"email": member.email})
+    album = Album.objects.get(owner=owner, kind=Album.Kind.PARTNER)
+    row = album.members.get(user=member)
+    owner_client.post(reverse("albums:member_remove", args=[album.id, row.pk]), {"confirm": "yes"})
+    assert not Album.objects.exists() and not AlbumKeyWrap.objects.exists()

@@ -209,6 +209,9 @@ def album_member_remove(*, album: Album, keyring: Keyring, member: AlbumMember) 
     all in one transaction."""
     if member.role == AlbumMember.Role.OWNER:
         raise AlbumError("The owner cannot be removed.")
+    if album.kind == Album.Kind.PARTNER:  # its one partner goes: the share ends
+        album_delete(album=album)
+        return
     with transaction.atomic():
         AlbumKeyWrap.objects.filter(album=album, user_id=member.user_id).delete()
         AlbumMember.objects.filter(pk=member.pk).delete()
