@@ -49,6 +49,7 @@ def test_a_trashed_photo_leaves_the_gallery_and_every_album_and_share_at_once(
     trash = owner_client.get(reverse("photos:trash")).content.decode()
     assert f'data-photo="{first.id}"' in trash
     assert Album.objects.get(pk=album.pk).cover_id is None
+    assert "1 photo ·" in member_client.get(reverse("albums:list")).content.decode()
 
 
 def test_restore_puts_the_photo_back_into_its_album_and_gallery(owner_client, album, owner_photos):

@@ -34,6 +34,29 @@ def album_key_open(album: Album, keyring: Keyring) -> bytes:
         raise AlbumKeyUnavailable() from None
 
 
+def album_keys_open(albums, keyring: Keyring) -> dict:
+    """{album id: AK} for every album whose current-version wrap of this user opens; one query
+    for all the wraps (the pickers and lists show many albums at once)."""
+    wanted = {album.id: album for album in albums}
+    wraps = AlbumKeyWrap.objects.filter(album_id__in=wanted, user_id=keyring.user_id)
+    opened = {}
+    for wrap in wraps:
+        album = wanted[wrap.album_id]
+        if wrap.version != album.key_version:
+            continue
+        try:
+            opened[album.id] = album_keys.album_key_unwrap(
+                wrap.wrapped_key,
+                keyring.private_key,
+                album_id=album.id,
+                member_id=keyring.user_id,
+                version=album.key_version,
+            )
+        except DecryptionError:
+            continue
+    return opened
+
+
 def wrap_for(ak: bytes, *, album: Album, user_id: int, public_key: bytes, version: int):
     return AlbumKeyWrap(
         album=album,

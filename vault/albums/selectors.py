@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -46,17 +46,19 @@ def album_cards(*, user, keyring: Keyring, owned: bool) -> list[AlbumCard]:
         if owned
         else members.exclude(role=AlbumMember.Role.OWNER)
     )
-    cards = []
-    for member in members.order_by("-album__created_at"):
-        album = member.album
-        try:
-            name = keys.album_text(album, keys.album_key_open(album, keyring), "name")
-        except keys.AlbumKeyUnavailable:
-            continue
-        count = album.entries.filter(photo__trashed_at__isnull=True).count()
-        cards.append(
-            AlbumCard(album, name or "Untitled album", member.role, count, album.owner.name)
+    members = list(
+        members.order_by("-album__created_at").annotate(
+            count=Count("album__entries", filter=Q(album__entries__photo__trashed_at=None))
         )
+    )
+    opened = keys.album_keys_open([member.album for member in members], keyring)
+    cards = []
+    for member in members:
+        album = member.album
+        if album.id not in opened:
+            continue
+        name = keys.album_text(album, opened[album.id], "name") or "Untitled album"
+        cards.append(AlbumCard(album, name, member.role, member.count, album.owner.name))
     return cards
 
 
@@ -123,7 +125,6 @@ def albums_of_photo(*, user, photo: Photo) -> list[AlbumMember]:
 
 def albums_to_add_to(*, user, keyring: Keyring) -> list[tuple[Album, str]]:
     """(album, name) of every album the user may add photos to, for the pickers."""
-    result = []
     members = (
         AlbumMember.objects.filter(
             user=user,
@@ -133,13 +134,13 @@ def albums_to_add_to(*, user, keyring: Keyring) -> list[tuple[Album, str]]:
         .select_related("album")
         .order_by("-album__created_at")
     )
-    for member in members:
-        try:
-            ak = keys.album_key_open(member.album, keyring)
-        except keys.AlbumKeyUnavailable:
-            continue
-        result.append((member.album, keys.album_text(member.album, ak, "name") or "Untitled album"))
-    return result
+    albums = [member.album for member in members]
+    opened = keys.album_keys_open(albums, keyring)
+    return [
+        (album, keys.album_text(album, opened[album.id], "name") or "Untitled album")
+        for album in albums
+        if album.id in opened
+    ]
 
 
 def album_tag_counts(*, album: Album, filters: dict) -> dict[str, int]:
