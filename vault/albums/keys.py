@@ -14,17 +14,14 @@ class AlbumKeyUnavailable(Exception):
     """This user holds no wrap of the album's current key (not a member, or removed)."""
 
 
-def album_key_open(album: Album, keyring: Keyring) -> bytes:
-    """AK of the album's current version, unwrapped with the signed-in user's private key.
-    Raises AlbumKeyUnavailable when the user has no wrap or it does not open."""
-    wrap = AlbumKeyWrap.objects.filter(
-        album=album, user_id=keyring.user_id, version=album.key_version
-    ).first()
-    if wrap is None:
+def album_key_from_wrap(album: Album, wrapped: bytes | None, keyring: Keyring) -> bytes:
+    """AK from this user's wrap of the album's current version, already fetched (None: no
+    wrap). Raises AlbumKeyUnavailable when it is missing or does not open."""
+    if wrapped is None:
         raise AlbumKeyUnavailable()
     try:
         return album_keys.album_key_unwrap(
-            wrap.wrapped_key,
+            wrapped,
             keyring.private_key,
             album_id=album.id,
             member_id=keyring.user_id,
@@ -32,6 +29,17 @@ def album_key_open(album: Album, keyring: Keyring) -> bytes:
         )
     except DecryptionError:
         raise AlbumKeyUnavailable() from None
+
+
+def album_key_open(album: Album, keyring: Keyring) -> bytes:
+    """AK of the album's current version, unwrapped with the signed-in user's private key.
+    Raises AlbumKeyUnavailable when the user has no wrap or it does not open."""
+    wrapped = (
+        AlbumKeyWrap.objects.filter(album=album, user_id=keyring.user_id, version=album.key_version)
+        .values_list("wrapped_key", flat=True)
+        .first()
+    )
+    return album_key_from_wrap(album, wrapped, keyring)
 
 
 def album_keys_open(albums, keyring: Keyring) -> dict:

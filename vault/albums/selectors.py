@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from vault.accounts.keyring import Keyring
 from vault.albums import keys
-from vault.albums.models import Album, AlbumMember, AlbumPhoto
+from vault.albums.models import Album, AlbumKeyWrap, AlbumMember, AlbumPhoto
 from vault.photos.models import GALLERY_ORDER, Photo, Tag
 from vault.photos.selectors import PAGE_SIZE, GalleryPage, group_by_month
 
@@ -154,3 +154,23 @@ def album_tag_counts(*, album: Album, filters: dict) -> dict[str, int]:
         .order_by()
     )
     return {row["label"]: row["n"] for row in rows}
+
+
+def member_entry(*, user, album_id, photo_id) -> AlbumPhoto | None:
+    """The entry of a photo (not in the trash) in an album the user is a member of, with the
+    album and the user's wrap of its current key (`wrapped_key`), in one query: what every
+    thumbnail, preview and download of an album needs. None when any of it is missing."""
+    wrap = AlbumKeyWrap.objects.filter(
+        album=OuterRef("album"), user=user, version=OuterRef("album__key_version")
+    ).values("wrapped_key")[:1]
+    return (
+        AlbumPhoto.objects.select_related("album")
+        .filter(
+            album_id=album_id,
+            photo_id=photo_id,
+            photo__trashed_at__isnull=True,
+            album__members__user=user,
+        )
+        .annotate(wrapped_key=Subquery(wrap))
+        .first()
+    )

@@ -116,19 +116,22 @@ def photo_detail(request, album_id, photo_id):
 
 
 def _serve(request, album_id, photo_id, variant: str, *, attachment: bool = False):
-    member = member_or_404(request, album_id)
-    ak = album_key(request, member)
-    entry = selectors.album_entry(album=member.album, photo_id=photo_id)
-    blob = (
-        Blob.objects.select_related("photo")
-        .filter(photo_id=entry.photo_id, variant=variant, index=0)
-        .first()
-    )
+    """Stream a member's picture: membership, entry and key wrap in one query, the blob in a
+    second (what the owner's own thumbnails cost is one); 404 for anything missing."""
+    entry = selectors.member_entry(user=request.user, album_id=album_id, photo_id=photo_id)
+    blob = None
+    if entry is not None:
+        blob = (
+            Blob.objects.select_related("photo")
+            .filter(photo_id=photo_id, variant=variant, index=0)
+            .first()
+        )
     if blob is None:
         raise Http404("No such picture")
     try:
+        ak = keys.album_key_from_wrap(entry.album, entry.wrapped_key, request.keyring)
         dk = keys.entry_data_key(entry, ak)
-    except DecryptionError:
+    except (keys.AlbumKeyUnavailable, DecryptionError):
         raise Http404("This picture cannot be read") from None
     name = keys.entry_name(entry, ak) if attachment else None
     return blob_serve(request, blob, data_key=dk, download_name=name)
