@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
-from django.utils import timezone
 
 from vault.accounts.keyring import Keyring
 from vault.albums import keys
@@ -74,13 +73,13 @@ def album_photos(*, album: Album, filters: dict | None = None) -> QuerySet[Photo
         photos = photos.filter(
             Exists(Tag.objects.filter(photo=OuterRef("pk"), label=label, rejected=False))
         )
-    tz = timezone.get_current_timezone()
+    # Dates are the local dates of capture (the camera's clock), as in the gallery.
     if filters.get("date_from"):
-        start = dt.datetime.combine(filters["date_from"], dt.time.min, tzinfo=tz)
-        photos = photos.filter(shown_at__gte=start)
+        start = dt.datetime.combine(filters["date_from"], dt.time.min)
+        photos = photos.filter(shown_local__gte=start)
     if filters.get("date_to"):
-        end = dt.datetime.combine(filters["date_to"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-        photos = photos.filter(shown_at__lt=end)
+        end = dt.datetime.combine(filters["date_to"] + dt.timedelta(days=1), dt.time.min)
+        photos = photos.filter(shown_local__lt=end)
     return photos.order_by(*GALLERY_ORDER)
 
 

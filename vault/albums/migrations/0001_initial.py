@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('photos', '0007_photo_trashed_at'),
+        ('photos', '0008_photo_trashed_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

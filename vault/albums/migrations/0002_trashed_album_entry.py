@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('albums', '0001_initial'),
-        ('photos', '0007_photo_trashed_at'),
+        ('photos', '0008_photo_trashed_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('photos', '0006_photo_faces_by'),
+        ('photos', '0007_photo_local_capture_time'),
     ]
 
     operations = [
