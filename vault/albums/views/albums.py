@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from vault.accounts.decorators import keyring_required
 from vault.albums import keys, partner, selectors, services
-from vault.albums.forms import AlbumForm, MemberForm, PartnerForm, RoleForm
+from vault.albums.forms import AlbumForm, MemberForm, PartnerForm
 from vault.albums.models import Album, AlbumMember
 from vault.albums.views.access import OWNER, album_key, member_or_404
 from vault.photos.models import Tag
@@ -96,7 +96,6 @@ def album_detail(request, album_id):
             }
         ),
         "member_form": MemberForm(),
-        "role_form": RoleForm,
     }
     return render(request, "albums/detail.html", context)
 
