@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class LinksConfig(AppConfig):
+    name = "vault.links"
+    label = "links"
+    verbose_name = "Share links"
+
+    def ready(self) -> None:
+        from vault.links import receivers  # noqa: F401 - connects the trash signal
