@@ -14,7 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from tests.links.support import create, token_header
-from vault.crypto import container, link_keys
+from vault.crypto import DecryptionError, container, link_keys
 from vault.links.models import Link, LinkPhoto
 from vault.photos import storage
 
@@ -37,7 +37,7 @@ def _open_thumb(manifest_photo: dict, lk: bytes, link_id: str, blob: bytes, tmp_
 def test_album_link_serves_ciphertext_that_only_the_fragment_key_opens(
     owner_client, album, owner_photos, tmp_path
 ):
-    url, link_id, lk = create(owner_client, album=album)
+    _url, link_id, lk = create(owner_client, album=album)
     visitor = Client()
     # The path alone (what the server sees of the URL) opens nothing.
     assert visitor.get(f"/l/{link_id}/manifest").status_code == 410
@@ -59,7 +59,7 @@ def test_album_link_serves_ciphertext_that_only_the_fragment_key_opens(
     assert stored == storage.blob_path(album.owner_id, first["id"], "thumb").read_bytes()
     Image.open(io.BytesIO(_open_thumb(first, lk, link_id, stored, tmp_path))).verify()
     # Another key does not open the wraps.
-    with pytest.raises(Exception):
+    with pytest.raises(DecryptionError):
         _open_thumb(first, bytes(32), link_id, stored, tmp_path)
     # Neither the key nor its wrapping key is stored; the token only as its hash.
     row = Link.objects.get(pk=link_id)
@@ -70,7 +70,7 @@ def test_album_link_serves_ciphertext_that_only_the_fragment_key_opens(
 def test_selection_link_reveals_no_other_photo_count_album_or_owner_email(
     owner_client, owner, album, owner_photos
 ):
-    url, link_id, lk = create(owner_client, photos=[owner_photos[2]])
+    _url, link_id, lk = create(owner_client, photos=[owner_photos[2]])
     visitor = Client()
     manifest = visitor.get(f"/l/{link_id}/manifest", **token_header(lk))
     text = manifest.content.decode()
@@ -157,7 +157,7 @@ def test_owner_list_shows_open_counts(owner_client, owner_photos):
 def test_strangers_cannot_list_create_or_revoke_anothers_links(
     owner_client, other_client, album, owner_photos
 ):
-    _, link_id, lk = create(owner_client, album=album)
+    _, link_id, _lk = create(owner_client, album=album)
     assert link_id not in other_client.get("/links/").content.decode()
     assert other_client.post(f"/links/{link_id}/revoke").status_code == 404
     assert Link.objects.get(pk=link_id).revoked_at is None

@@ -66,7 +66,8 @@ def field_aad(*, link_id, photo_id, field: str) -> bytes:
 
 def data_key_wrap(kl: bytes, dk: bytes, *, link_id, photo_id) -> bytes:
     """DK sealed under KL (vault.crypto.seal), bound to (link, photo)."""
-    return seal.seal(kl, require_key(dk, "data key"), data_key_aad(link_id=link_id, photo_id=photo_id))
+    aad = data_key_aad(link_id=link_id, photo_id=photo_id)
+    return seal.seal(kl, require_key(dk, "data key"), aad)
 
 
 def data_key_unwrap(kl: bytes, wrapped: bytes, *, link_id, photo_id) -> bytes:

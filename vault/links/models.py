@@ -59,3 +59,6 @@ class LinkPhoto(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["link", "photo"], name="link_photo_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.photo_id} in link {self.link_id}"

@@ -68,7 +68,8 @@ def link_new(request):
         return redirect("links:list")
     url = request.build_absolute_uri(f"/l/{link.id}") + "#" + key
     # The only time the key exists on the server: this response. Not stored, not logged.
-    return render(request, "links/created.html", {"link": link, "url": url, "count": link.photos.count()})
+    context = {"link": link, "url": url, "count": link.photos.count()}
+    return render(request, "links/created.html", context)
 
 
 @keyring_required
