@@ -14,7 +14,7 @@ def create(client, *, album=None, photos=(), **settings) -> tuple[str, str, byte
     """POST the creation form; returns (url, link id, LK)."""
     data = {"expiry": "week", **settings}
     if album is not None:
-        data["album"] = str(album.id)
+        data["link_album"] = str(album.id)
     if photos:
         data["photo"] = [str(p.id) for p in photos]
     response = client.post("/links/new", data)

@@ -7,4 +7,6 @@ class LinksConfig(AppConfig):
     verbose_name = "Share links"
 
     def ready(self) -> None:
-        from vault.links import receivers  # noqa: F401 - connects the trash signal
+        from vault.links import hooks, receivers  # noqa: F401 - receivers: the trash signal
+
+        hooks.register()

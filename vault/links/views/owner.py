@@ -44,7 +44,9 @@ def link_list(request):
 def link_new(request):
     """GET ?album=<id>: the form for an album. POST: from the gallery's select mode (photo ids,
     no `expiry` yet) shows the form; with `expiry`, creates the link and shows its URL once."""
-    album = _album(request, request.GET.get("album") or request.POST.get("album", ""))
+    # POST names the album `link_album`: the gallery's select form also posts an `album` (its
+    # "Add to album" picker), which must not turn a selection into an album link.
+    album = _album(request, request.GET.get("album") or request.POST.get("link_album", ""))
     photo_ids = [] if album else _selection(request)
     if album is None and not photo_ids and request.method == "POST":
         messages.info(request, "Select the photos to share first.")

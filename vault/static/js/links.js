@@ -220,6 +220,7 @@
   function closeViewer() {
     stopSlideshow();
     $("link-viewer").hidden = true;
+    $("link-caption").textContent = "";
     current = -1;
   }
 
