@@ -132,7 +132,6 @@ def measure() -> None:
     from vault.accounts.services import account_create, keys_unlock_with_password
     from vault.accounts.testing import sign_in
     from vault.albums import services as album_services
-    from vault.crypto import link_keys
     from vault.links import services
     from vaultdev.pytest_plugin import CHROMIUM, CHROMIUM_FLAGS
 
@@ -209,7 +208,6 @@ def measure() -> None:
         ),
     ]
     print_table(("operation", "ms", "vs owner"), rows)
-    assert link_keys  # the link key never left this process but for the browser's fragment
 
 
 def _link_id(album):

@@ -26,7 +26,7 @@ from vaultdev.pytest_plugin import wait_until
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LOADED = "i => i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:')"
-EXPECTED_HTTP_ERRORS = ("status of 410", "status of 404")
+EXPECTED_HTTP_ERRORS = ("status of 410", "status of 404", "status of 403")
 
 
 def _visitor(browser, live_server):
@@ -181,3 +181,31 @@ def test_visitor_sees_and_downloads_what_was_shared_and_the_server_never_holds_t
     visitor.get_by_role("heading", name="This link no longer works").wait_for()
     context.close()
     assert hashlib.sha256(lk).hexdigest() not in _dump()
+
+
+def test_password_link_in_the_browser_and_a_url_without_its_key(
+    browser, live_server, owner, owner_photos, redis_conn
+):
+    from vault.links import services
+
+    ring = keyring_for(owner, PASSWORD)
+    link, key = services.link_create(
+        owner=owner, keyring=ring, photo_ids=[owner_photos[0].id], password="grandma 1942"
+    )
+    context, visitor, _sent, problems = _visitor(browser, live_server)
+    visitor.goto(f"/l/{link.id}")  # the path alone: no key, nothing to decrypt
+    visitor.get_by_text("This link is incomplete").wait_for()
+    visitor.goto(f"/l/{link.id}#{key}")
+    visitor.get_by_label("This link needs a password").fill("grandpa")
+    visitor.get_by_role("button", name="Open").click()
+    visitor.get_by_text("That password is not right.").wait_for()
+    assert visitor.locator(".link-tile").count() == 0
+    visitor.get_by_label("This link needs a password").fill("grandma 1942")
+    visitor.get_by_role("button", name="Open").click()
+    visitor.locator("#link-visit[data-ready=true]").wait_for()
+    visitor.wait_for_function(
+        f"() => [...document.querySelectorAll('.link-tile img')].every({LOADED})"
+    )
+    assert visitor.locator(".link-tile img").count() == 1
+    context.close()
+    assert problems == []

@@ -321,5 +321,7 @@
       closeViewer();
     }
   });
+  // A key pasted into the address bar of this page is a same-document navigation: start over.
+  window.addEventListener("hashchange", () => location.reload());
   guard(start)();
 })();
