@@ -310,3 +310,13 @@ def test_the_prf_output_never_reaches_logs_database_sessions_or_valkey(
         for name, secret in secrets.items():
             for spelling in _spellings(secret):
                 assert spelling not in haystack, f"{name} found in {where}"
+
+
+def test_removing_a_passkey_ends_the_sessions_it_signed_in(client, owner, owner_passkey):
+    assert passkey_sign_in(client, owner_passkey).status_code == 200
+    assert _signed_in_with_keys(client)
+    manager = client.__class__()
+    sign_in(manager, owner, PASSWORD)
+    pk = Passkey.objects.get(user=owner)
+    manager.post(reverse("accounts:passkey_remove", args=[pk.pk]))
+    assert client.get(SECURITY).status_code == 302  # that session is no longer verified

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from fido2.server import Fido2Server
 from fido2.webauthn import (
     AttestedCredentialData,
@@ -253,6 +254,7 @@ def _verify_assertion(
     return stored, parsed
 
 
+@sensitive_variables("value")
 def _prf_output(response: dict) -> bytes | None:
     value = response.pop("prf", None)
     if value is None:
@@ -260,6 +262,8 @@ def _prf_output(response: dict) -> bytes | None:
     return _unb64(value)
 
 
+# Error reports (DEBUG pages, admin mails) never show these frames' secrets.
+@sensitive_variables("response", "prf_output", "umk")
 def passkey_enable_unlock(
     request, *, user: User, passkey_id: int, response: dict, umk: bytes
 ) -> bool:
@@ -302,6 +306,7 @@ def sign_in_options(request) -> dict:
     return public_key
 
 
+@sensitive_variables("response", "prf_output", "umk", "private_key")
 def passkey_sign_in(request, *, response: dict) -> PasskeySignIn:
     """Passkey alone: user verification (both factors in one) and the PRF output that unwraps
     UMK. Raises PasskeyError; NO_UNLOCK for a valid passkey that has no PRF wrap."""
