@@ -57,7 +57,14 @@ def _sign_out(page) -> None:
     page.get_by_text("Your vault is locked").wait_for()
 
 
+# The virtual authenticator answers the sign-in page's autofill (conditional) request at once,
+# as if the person had picked the passkey from the email field's list. To press the button
+# instead, these pages are a browser without autofill.
+NO_AUTOFILL = "PublicKeyCredential.isConditionalMediationAvailable = async () => false;"
+
+
 def test_passkey_signs_in_unlocks_falls_back_and_is_refused_once_removed(page, owner):
+    page.add_init_script(NO_AUTOFILL)
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
     with_prf = _authenticator(cdp, prf=True)
@@ -106,3 +113,14 @@ def test_passkey_signs_in_unlocks_falls_back_and_is_refused_once_removed(page, o
     assert "/accounts/login/" in page.url
     # The refusal is a 400 answer, which Chromium also logs to the console: expected here.
     page.vault_problems[:] = [p for p in page.vault_problems if "status of 400" not in p]
+
+
+def test_the_email_fields_autofill_offers_the_passkey(page, owner):
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    _authenticator(cdp, prf=True)
+    sign_in_browser(page, email=owner.email, password=PASSWORD)
+    _add_passkey(page, owner, "Phone")
+    _sign_out(page)
+    page.goto(reverse("accounts:login"))  # nothing clicked: the autofill pick signs in
+    page.get_by_role("heading", name="Gallery").wait_for()

@@ -172,20 +172,22 @@ def test_account_deletion_removes_the_passkeys(client, owner, owner_passkey):
 
 
 @pytest.mark.parametrize(
-    "overrides",
+    ("overrides", "message"),
     [
-        {"origin": "https://evil.example"},
-        {"origin": "http://sub.testserver"},
-        {"rp_id": "evil.example"},
-        {"flags": FLAGS.UP},  # no user verification: not allowed without a password
-        {"challenge": b"\1" * 32},
+        ({"origin": "https://evil.example"}, passkeys.REFUSED),
+        ({"origin": "http://sub.testserver"}, passkeys.REFUSED),
+        ({"rp_id": "evil.example"}, passkeys.REFUSED),
+        # no user verification: not allowed without a password
+        ({"flags": FLAGS.UP}, passkeys.REFUSED),
+        # signed over a challenge this server never gave: no signature is even checked
+        ({"challenge": b"\1" * 32}, passkeys.STALE),
     ],
     ids=["other origin", "subdomain origin", "other rp id", "no user verification", "challenge"],
 )
-def test_forged_assertions_are_refused(client, owner, owner_passkey, overrides):
+def test_forged_assertions_are_refused(client, owner, owner_passkey, overrides, message):
     response = passkey_sign_in(client, owner_passkey, **overrides)
     assert response.status_code == 400
-    assert response.json()["error"] == passkeys.REFUSED
+    assert response.json()["error"] == message
     assert client.get(SECURITY).status_code == 302
 
 
@@ -206,7 +208,8 @@ def test_a_replayed_assertion_is_refused(client, owner, owner_passkey):
 def test_a_stale_challenge_is_refused(client, owner, owner_passkey):
     options = _post(client, "accounts:passkey_sign_in_options").json()["publicKey"]
     session = client.session
-    session["passkey_challenge"]["expires"] = time.time() - 1
+    for entry in session["passkey_challenges"].values():
+        entry["expires"] = time.time() - 1
     session.save()
     response = _post(client, "accounts:passkey_sign_in", {"credential": owner_passkey.get(options)})
     assert response.status_code == 400
@@ -320,3 +323,16 @@ def test_removing_a_passkey_ends_the_sessions_it_signed_in(client, owner, owner_
     pk = Passkey.objects.get(user=owner)
     manager.post(reverse("accounts:passkey_remove", args=[pk.pk]))
     assert client.get(SECURITY).status_code == 302  # that session is no longer verified
+
+
+def test_each_tab_keeps_its_own_challenge(client, owner, owner_passkey):
+    """The autofill request and the button (or two tabs) each ask for options: both answers
+    stay valid, each once."""
+    first = _post(client, "accounts:passkey_sign_in_options").json()["publicKey"]
+    second = _post(client, "accounts:passkey_sign_in_options").json()["publicKey"]
+    early = owner_passkey.get(second)  # the second tab is answered first
+    late = owner_passkey.get(first)
+    assert _post(client, "accounts:passkey_sign_in", {"credential": early}).status_code == 200
+    assert _post(client, "accounts:passkey_sign_in", {"credential": late}).status_code == 200
+    again = _post(client, "accounts:passkey_sign_in", {"credential": late})
+    assert again.status_code == 400 and again.json()["error"] == passkeys.STALE

@@ -30,9 +30,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from fido2.server import Fido2Server
+from fido2.utils import websafe_encode
 from fido2.webauthn import (
     AttestedCredentialData,
     AuthenticationResponse,
+    CollectedClientData,
     PublicKeyCredentialDescriptor,
     PublicKeyCredentialType,
     ResidentKeyRequirement,
@@ -46,7 +48,8 @@ from vault.crypto import DecryptionError, keys, passkey
 log = logging.getLogger(__name__)
 
 CHALLENGE_LIFETIME = 180  # seconds between asking the browser and its answer
-_SESSION_KEY = "passkey_challenge"
+_SESSION_KEY = "passkey_challenges"
+MAX_WAITING = 5
 LABEL_MAX = 64
 
 # What the person reads: one sentence per kind of refusal, never which check failed inside.
@@ -109,17 +112,36 @@ def user_handle(user: User) -> bytes:
 
 
 def _challenge_store(request, *, purpose: str, state: dict, user_id: int | None) -> None:
-    request.session[_SESSION_KEY] = {
+    """Keep the challenge of one WebAuthn ceremony, keyed by itself, so that several tabs (or
+    the autofill request beside the button) each keep their own; at most MAX_WAITING wait."""
+    now = time.time()
+    waiting = {
+        key: entry
+        for key, entry in request.session.get(_SESSION_KEY, {}).items()
+        if entry["expires"] > now
+    }
+    waiting[state["challenge"]] = {
         "purpose": purpose,
         "state": dict(state),
         "user": user_id,
-        "expires": time.time() + CHALLENGE_LIFETIME,
+        "expires": now + CHALLENGE_LIFETIME,
     }
+    newest = sorted(waiting.items(), key=lambda item: item[1]["expires"])[-MAX_WAITING:]
+    request.session[_SESSION_KEY] = dict(newest)
 
 
-def _challenge_take(request, *, purpose: str, user_id: int | None = None) -> dict:
-    """The waiting challenge state, removed from the session whatever happens next."""
-    entry = request.session.pop(_SESSION_KEY, None)
+def _challenge_take(request, *, purpose: str, response: dict, user_id: int | None = None) -> dict:
+    """The state of the challenge that `response` answers, removed from the session whatever
+    happens next (single use). Raises PasskeyError(STALE) for an unknown, spent, expired or
+    other-purpose challenge."""
+    try:
+        client_data = CollectedClientData(_unb64(response["response"]["clientDataJSON"]))
+        key = websafe_encode(client_data.challenge)
+    except (KeyError, TypeError, ValueError, PasskeyError):
+        raise PasskeyError(REFUSED) from None
+    waiting = dict(request.session.get(_SESSION_KEY, {}))
+    entry = waiting.pop(key, None)
+    request.session[_SESSION_KEY] = waiting
     if (
         not entry
         or entry["purpose"] != purpose
@@ -184,9 +206,9 @@ def passkey_register(request, *, user: User, response: dict, label: str) -> Pass
     """Verify the browser's attestation and store the credential (no PRF wrap yet: that takes
     an assertion, `passkey_enable_unlock`). Raises PasskeyError."""
     label = (label or "").strip()[:LABEL_MAX] or "Passkey"
-    state = _challenge_take(request, purpose="register", user_id=user.pk)
     response = dict(response or {})
     response.pop("prf", None)
+    state = _challenge_take(request, response=response, purpose="register", user_id=user.pk)
     try:
         auth_data = _server(request).register_complete(state, response)
     except Exception:  # the library raises ValueError, KeyError, TypeError on bad input
@@ -271,7 +293,9 @@ def passkey_enable_unlock(
     output (the passkey stays a second factor). Raises PasskeyError for a refused assertion."""
     response = dict(response or {})
     prf_output = _prf_output(response)
-    state = _challenge_take(request, purpose=f"unlock:{passkey_id}", user_id=user.pk)
+    state = _challenge_take(
+        request, response=response, purpose=f"unlock:{passkey_id}", user_id=user.pk
+    )
     candidates = list(Passkey.objects.filter(user=user, pk=passkey_id))
     if not candidates:
         raise PasskeyError(REFUSED)
@@ -312,7 +336,7 @@ def passkey_sign_in(request, *, response: dict) -> PasskeySignIn:
     UMK. Raises PasskeyError; NO_UNLOCK for a valid passkey that has no PRF wrap."""
     response = dict(response or {})
     prf_output = _prf_output(response)
-    state = _challenge_take(request, purpose="sign-in")
+    state = _challenge_take(request, response=response, purpose="sign-in")
     raw_id = _unb64(response.get("rawId"))
     candidates = list(Passkey.objects.select_related("user").filter(credential_id=raw_id))
     user = candidates[0].user if candidates else None
@@ -357,7 +381,7 @@ def passkey_second_factor(request, *, user: User, response: dict) -> Passkey:
     response = dict(response or {})
     response.pop("prf", None)
     _check_not_locked(request, user)
-    state = _challenge_take(request, purpose="second-factor", user_id=user.pk)
+    state = _challenge_take(request, response=response, purpose="second-factor", user_id=user.pk)
     candidates = passkeys_of(user)
     pk, _ = _verify_assertion(
         request, state=state, candidates=candidates, response=response, user=user

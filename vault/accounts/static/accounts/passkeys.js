@@ -104,12 +104,15 @@
     signInForm.hidden = false;
     let autofill = null;
     const signIn = async (mediation) => {
+      // The autofill request is made abortable before it even asks for its challenge, so a
+      // click on the button always wins (each request has its own challenge on the server).
+      const controller = mediation ? (autofill = new AbortController()) : null;
       const begin = await post(signInForm, signInForm.dataset.options);
+      if (controller && controller.signal.aborted) return;
       const options = { publicKey: requestOptions(begin.publicKey) };
-      if (mediation) {
-        autofill = new AbortController();
+      if (controller) {
         options.mediation = mediation;
-        options.signal = autofill.signal;
+        options.signal = controller.signal;
       }
       const cred = await navigator.credentials.get(options);
       const done = await post(signInForm, signInForm.dataset.finish, { credential: credentialJSON(cred) });
