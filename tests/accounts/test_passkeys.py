@@ -18,6 +18,7 @@ from vault.accounts.models import Passkey, User, UserKeys
 from vault.accounts.services import (
     account_delete,
     account_recover,
+    account_start_over,
     keys_unlock_with_password,
     password_change,
 )
@@ -336,3 +337,12 @@ def test_each_tab_keeps_its_own_challenge(client, owner, owner_passkey):
     assert _post(client, "accounts:passkey_sign_in", {"credential": late}).status_code == 200
     again = _post(client, "accounts:passkey_sign_in", {"credential": late})
     assert again.status_code == 400 and again.json()["error"] == passkeys.STALE
+
+
+def test_starting_over_without_the_recovery_key_deletes_the_passkeys(client, owner, owner_passkey):
+    """Their wraps hold the old master key, which no longer opens anything."""
+    account_start_over(
+        user=User.objects.get(pk=owner.pk), new_password="a fresh start passphrase 3"
+    )
+    assert not Passkey.objects.filter(user=owner).exists()
+    assert passkey_sign_in(client, owner_passkey).status_code == 400
