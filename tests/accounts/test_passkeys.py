@@ -227,6 +227,7 @@ def test_a_signature_counter_going_back_is_refused_and_reported(
     assert "signature counter went back" in caplog.text
     assert client.get(SECURITY).status_code == 302
     assert passkey_sign_in(client, owner_passkey).status_code == 200  # the real one still works
+    assert "which happens when a passkey has been copied" in client.get(SECURITY).content.decode()
 
 
 def test_a_credential_of_another_user_is_refused(client, owner, other_user, owner_passkey):

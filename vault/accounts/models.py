@@ -112,6 +112,9 @@ class Passkey(Device):
     umk_wrap = models.BinaryField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # When an assertion came with a signature counter lower than one already seen: a sign of
+    # a copied authenticator. Shown on the security page until the passkey is removed.
+    counter_went_back_at = models.DateTimeField(null=True, blank=True)
 
     @property
     def unlocks_vault(self) -> bool:

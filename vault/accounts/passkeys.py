@@ -260,19 +260,25 @@ def _verify_assertion(
         raise _fail(request, pk.user)
     with transaction.atomic():
         stored = Passkey.objects.select_for_update().get(pk=pk.pk)
-        if (counter or stored.sign_count) and counter <= stored.sign_count:
-            log.warning(
-                "account %s: passkey %s signature counter went back (%d after %d); "
-                "the authenticator may have been cloned",
-                pk.user_id,
-                pk.pk,
-                counter,
-                stored.sign_count,
-            )
-            raise _fail(request, pk.user)
-        stored.sign_count = counter
-        stored.last_used_at = timezone.now()
-        stored.save(update_fields=["sign_count", "last_used_at"])
+        went_back = bool(counter or stored.sign_count) and counter <= stored.sign_count
+        if went_back:
+            # Reported twice: to the operator's log, and on the owner's security page.
+            stored.counter_went_back_at = timezone.now()
+            stored.save(update_fields=["counter_went_back_at"])
+        else:
+            stored.sign_count = counter
+            stored.last_used_at = timezone.now()
+            stored.save(update_fields=["sign_count", "last_used_at"])
+    if went_back:
+        log.warning(
+            "account %s: passkey %s signature counter went back (%d after %d); "
+            "the authenticator may have been cloned",
+            pk.user_id,
+            pk.pk,
+            counter,
+            stored.sign_count,
+        )
+        raise _fail(request, pk.user)
     return stored, parsed
 
 

@@ -26,6 +26,7 @@ class Migration(migrations.Migration):
                 ('umk_wrap', models.BinaryField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('last_used_at', models.DateTimeField(blank=True, null=True)),
+                ('counter_went_back_at', models.DateTimeField(blank=True, null=True)),
                 ('user', models.ForeignKey(help_text='The user that this device belongs to.', on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
             ],
             options={
