@@ -180,3 +180,20 @@ def test_a_photo_moved_to_the_trash_leaves_the_link(owner_client, owner_photos):
     photos_trash(user=owner_photos[0].owner, photo_ids=[owner_photos[0].id])
     manifest = Client().get(f"/l/{link_id}/manifest", **token_header(lk)).json()
     assert [p["id"] for p in manifest["photos"]] == [str(owner_photos[1].id)]
+
+
+def test_share_link_from_the_gallery_select_mode(owner_client, album, owner_photos):
+    gallery = owner_client.get("/photos/").content.decode()
+    assert 'formaction="/links/new"' in gallery
+    # Select mode posts the photo ids (and its "Add to album" picker's album, which must not
+    # turn the selection into an album link).
+    ids = [str(owner_photos[2].id)]
+    form = owner_client.post("/links/new", {"photo": ids, "album": str(album.id)})
+    assert form.status_code == 200
+    page = form.content.decode()
+    assert f'name="photo" value="{ids[0]}"' in page and "link_album" not in page
+    assert "Access control only" in page
+    _url, link_id, lk = create(owner_client, photos=[owner_photos[2]])
+    manifest = Client().get(f"/l/{link_id}/manifest", **token_header(lk)).json()
+    assert [p["id"] for p in manifest["photos"]] == ids
+    assert Link.objects.get(pk=link_id).album_id is None
