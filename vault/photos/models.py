@@ -66,7 +66,11 @@ class Photo(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["owner", "content_mac"], name="photo_unique_content"),
         ]
-        indexes = [models.Index(fields=["owner", *GALLERY_ORDER], name="photo_gallery")]
+        indexes = [
+            models.Index(fields=["owner", *GALLERY_ORDER], name="photo_gallery"),
+            # The owner-visit work looks for the few photos still pending or processing.
+            models.Index(fields=["owner", "state"], name="photo_owner_state"),
+        ]
         ordering = list(GALLERY_ORDER)
 
     def __str__(self) -> str:
@@ -155,3 +159,21 @@ class ProcessingGrant(models.Model):
 
     def __str__(self) -> str:
         return f"grant {self.id} for {self.photo_id}"
+
+
+class LibraryChange(models.Model):
+    """One change to an owner's photos or tags that the gallery's counts depend on (a photo
+    added, deleted, processed or re-dated; a tag added, removed or rejected). Written by
+    database triggers (migration 0007), so that every writer — web, worker, cascades — is
+    seen; read by vault.photos.library_version to know when cached counts are stale. Holds
+    nothing but the owner's id: no name, place or label."""
+
+    id = models.BigAutoField(primary_key=True)
+    # Not a foreign key: the triggers write it while an account's photos are being deleted.
+    owner_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner_id", "id"], name="library_change_owner")]
+
+    def __str__(self) -> str:
+        return f"change {self.id} of user {self.owner_id}"

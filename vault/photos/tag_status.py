@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Count, Q
 
 from vault import modelcards
+from vault.photos import library_counts
 from vault.photos.models import Photo
 from vault.photos.tagging import TAGGING_FAILED_PREFIX
 
@@ -55,12 +57,12 @@ def active_tagger_id() -> tuple[str | None, str]:
 def tagging_status(*, user) -> TaggingStatus:
     model_id, problem = active_tagger_id()
     faces_id, _faces_problem = active_faces_id()
-    ready = Photo.objects.filter(owner=user, state=Photo.State.READY)
-    total = ready.count()
-    done = [model_id, TAGGING_FAILED_PREFIX + model_id] if model_id else []
-    to_update = ready.exclude(tagged_by__in=done).count() if model_id else 0
-    faces_done = [faces_id, TAGGING_FAILED_PREFIX + faces_id] if faces_id else []
-    faces_to_update = ready.exclude(faces_by__in=faces_done).count() if faces_id else 0
+    total, to_update, faces_to_update = library_counts.library_cached(
+        user=user,
+        name="tagging-status",
+        parts=(model_id, faces_id),
+        compute=lambda: _ready_counts(user=user, model_id=model_id, faces_id=faces_id),
+    )
     return TaggingStatus(
         model_id=model_id,
         problem=problem,
@@ -69,6 +71,20 @@ def tagging_status(*, user) -> TaggingStatus:
         faces_model_id=faces_id,
         faces_to_update=faces_to_update,
     )
+
+
+def _ready_counts(*, user, model_id: str | None, faces_id: str | None) -> tuple[int, int, int]:
+    """(ready photos, of which the active tagger has not seen, the face models have not seen),
+    in one pass over the owner's ready photos."""
+    counts = {"total": Count("pk")}
+    if model_id:
+        done = [model_id, TAGGING_FAILED_PREFIX + model_id]
+        counts["to_update"] = Count("pk", filter=~Q(tagged_by__in=done))
+    if faces_id:
+        faces_done = [faces_id, TAGGING_FAILED_PREFIX + faces_id]
+        counts["faces_to_update"] = Count("pk", filter=~Q(faces_by__in=faces_done))
+    row = Photo.objects.filter(owner=user, state=Photo.State.READY).aggregate(**counts)
+    return row["total"], row.get("to_update", 0), row.get("faces_to_update", 0)
 
 
 FACE_TASKS = ("face_detector", "face_embedder")

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import granting, photo_panels, photo_sets, selectors, tag_status
+from vault.photos import owner_visit, photo_panels, photo_sets, selectors, tag_status
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
 from vault.photos.views.tags import tagger_unavailable_text, tagging_text
@@ -83,9 +83,15 @@ def _filters_in_use(filters: dict) -> int:
 @require_GET
 @keyring_required
 def gallery(request):
-    granting.photos_regrant(user=request.user, keyring=request.keyring)
+    owner_visit.owner_visit(user=request.user, keyring=request.keyring)
     form, filters, query = gallery_filters(request)
-    page = selectors.gallery_page(user=request.user, filters=filters, number=_page_number(request))
+    page = selectors.gallery_page(
+        user=request.user,
+        filters=filters,
+        number=_page_number(request),
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+    )
     context = {"page": page, "query": query}
     if request.headers.get("X-Vault-Partial"):  # the next page, for infinite scrolling
         return render(request, "photos/_gallery_groups.html", context)
@@ -142,7 +148,7 @@ def photo_detail(request, photo_id):
 def status(request):
     """State of the given photos, for pages that show progress. Ids that are not the user's
     (or no longer exist) come back as "missing", indistinguishable from each other."""
-    granting.photos_regrant(user=request.user, keyring=request.keyring)
+    owner_visit.owner_visit(user=request.user, keyring=request.keyring)
     wanted = {raw: _canonical_id(raw) for raw in request.GET.getlist("id")[:200]}
     known = selectors.photos_status(
         user=request.user, photo_ids=[pid for pid in wanted.values() if pid]

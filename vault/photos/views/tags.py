@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import granting, selectors, tag_status
+from vault.photos import owner_visit, selectors, tag_status
 from vault.photos.forms import TagChangeForm, TagsBulkForm
 from vault.photos.models import Photo, Tag
 from vault.photos.tagging import tags_set_by_user
@@ -86,7 +86,7 @@ def tags_bulk(request):
 def tagging_status(request):
     """How far re-tagging the user's photos has come; the gallery polls it while it runs."""
     # Re-tagging needs the owner's keys for fresh grants: keep it going while they watch.
-    granting.photos_regrant(user=request.user, keyring=request.keyring)
+    owner_visit.owner_visit(user=request.user, keyring=request.keyring)
     status = tag_status.tagging_status(user=request.user)
     return JsonResponse(
         {
