@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from tests.photos import support
+from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
 from vault.photos import granting, library_counts, owner_visit, selectors, tag_status
 from vault.photos.models import LibraryChange, Photo, ProcessingGrant, Tag
@@ -119,8 +120,6 @@ def test_the_cache_holds_no_name_or_place(owner_client, owner, worker_key):
     cache.clear()
     data = support.jpeg(taken="2021:03:04 05:06:07", gps=(48.8566, 2.3522))
     [outcome] = upload(owner_client, ("secret-holiday-name.jpg", data))
-    from tests.photos.conftest import run_jobs
-
     assert run_jobs() == ["ready"]
     for url in ("photos:gallery", "photos:tagging_status"):
         owner_client.get(reverse(url))
@@ -164,6 +163,14 @@ def test_the_visit_work_runs_once_per_visit_not_on_every_page_and_poll(
     owner_client.get(reverse("photos:tagging_status"))
     owner_client.get(gallery, {"tag": "animal"})
     assert len(regrants) == 1
+    # The photo is processed: its grant is gone and the library changed, so the next poll runs
+    # the work again (the next batch to grant, a clustering run to start); then it rests.
+    assert run_jobs() == ["ready"]
+    owner_client.get(reverse("photos:tagging_status"))
+    assert len(regrants) == 2
+    owner_client.get(reverse("photos:tagging_status"))
+    owner_client.get(gallery)
+    assert len(regrants) == 2
 
 
 def test_the_visit_work_runs_again_when_a_worker_restarts(owner_client, owner, worker_key):

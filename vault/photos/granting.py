@@ -18,7 +18,7 @@ from vault.crypto import DecryptionError
 from vault.photos import blobs
 from vault.photos.grants import grants_issue
 from vault.photos.models import Photo, ProcessingGrant
-from vault.photos.tag_status import active_faces_id, active_tagger_id
+from vault.photos.tag_status import active_faces_id, active_tagger_id, tagging_status
 from vault.photos.tagging import TAGGING_FAILED_PREFIX
 from vault.processing import visits
 from vault.processing.queue import Job, enqueue, enqueue_on_commit
@@ -167,6 +167,11 @@ def photos_refresh(*, user, keyring: Keyring, workers: dict[str, bytes]) -> int:
     lost (its job too) and is replaced. Returns how many photos were granted."""
     out_of_date = _out_of_date()
     if out_of_date is None or not workers:
+        return 0
+    # The tagging status's counts are cached per library change: at rest this skips the scan
+    # of every ready photo below.
+    status = tagging_status(user=user)
+    if not (status.to_update or status.faces_to_update):
         return 0
     recent = _live_grants(workers).filter(created_at__gte=timezone.now() - REQUEUE_AFTER)
     stale = (

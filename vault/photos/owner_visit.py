@@ -2,15 +2,18 @@
 granting.photos_regrant), done once per visit rather than on every gallery page, "load more"
 fragment and status poll.
 
-The work runs again only when something it depends on has changed since it last ran for this
-owner: the live workers (one died or started: its photos need fresh grants), the active models
-(photos to bring up to date), the library (a photo added, processed, tagged: see
-library_counts), or VISIT_EVERY has passed (a job lost by the queue is re-queued). So a gallery
-at rest costs two cheap lookups per request, and a library being processed keeps being granted
-while its owner watches, as before.
+The work runs again for an owner only when it may have something new to do:
+- the live workers changed (one died or started: its photos need fresh grants), or the active
+  models did (photos to bring up to date);
+- VISIT_EVERY has passed (a job lost by the queue is re-queued);
+- the library changed (a photo added, processed, tagged: see library_counts) and none of the
+  owner's photos is granted to a worker any more: the batch it granted last time is done, so
+  the next batch can be granted, or a clustering run started. While a batch is in the
+  workers' hands, polls skip the work.
+So a gallery at rest costs a few cheap lookups per request.
 
-The mark is kept in Django's cache under the owner's id: worker key ids, model ids and the
-library version, hashed; nothing else.
+The mark is kept in Django's cache under the owner's id: hashes of worker key ids and model
+ids, the library version and a time; nothing else.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import logging
 import time
 
 from django.core.cache import cache
+from django.utils import timezone
 
 from vault.accounts.keyring import Keyring
 from vault.photos import granting, library_counts
+from vault.photos.models import ProcessingGrant
 from vault.photos.tag_status import active_faces_id, active_tagger_id
 
 log = logging.getLogger(__name__)
@@ -32,14 +37,24 @@ log = logging.getLogger(__name__)
 VISIT_EVERY = 5 * 60  # seconds
 
 
-def _mark(*, user, workers: dict[str, bytes]) -> str:
-    parts = (
-        sorted(workers),
-        active_tagger_id()[0],
-        active_faces_id()[0],
-        library_counts.library_version(user=user),
-    )
+def _static_mark(workers: dict[str, bytes]) -> str:
+    parts = (sorted(workers), active_tagger_id()[0], active_faces_id()[0])
     return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _due(*, user, workers: dict[str, bytes], last, static: str, version: str) -> bool:
+    if last is None:
+        return True
+    last_static, last_version, last_time = last
+    if last_static != static or time.time() - last_time >= VISIT_EVERY:
+        return True
+    if last_version == version:
+        return False
+    # Grants to dead keys linger until replaced: only a live worker's grant means "busy".
+    busy = ProcessingGrant.objects.filter(
+        photo__owner=user, worker_key_id__in=list(workers), expires_at__gt=timezone.now()
+    )
+    return not busy.exists()
 
 
 def owner_visit(*, user, keyring: Keyring) -> bool:
@@ -47,20 +62,27 @@ def owner_visit(*, user, keyring: Keyring) -> bool:
     ran. Never raises for a cache problem: the work then runs."""
     workers = granting.live_workers()
     key = f"spv:visit:{user.pk}"
-    mark = _mark(user=user, workers=workers)
+    static = _static_mark(workers)
     try:
         last = cache.get(key)
     except Exception:
         log.warning("the visit mark cannot be read", exc_info=True)
         last = None
-    if last is not None and last[0] == mark and time.time() - last[1] < VISIT_EVERY:
+    if not _due(
+        user=user,
+        workers=workers,
+        last=last,
+        static=static,
+        version=library_counts.library_version(user=user),
+    ):
         return False
     granting.photos_regrant(user=user, keyring=keyring)
     library_counts.library_changes_prune(user=user)
+    # The version after the work: its own changes (photos set pending) are no reason to run it
+    # again on the next request.
+    mark = (static, library_counts.library_version(user=user), time.time())
     try:
-        # The mark after the work: its own changes (photos set pending) are then not a reason
-        # to run it again on the next request.
-        cache.set(key, (_mark(user=user, workers=workers), time.time()), VISIT_EVERY)
+        cache.set(key, mark, VISIT_EVERY)
     except Exception:
         log.warning("the visit mark cannot be written", exc_info=True)
     return True

@@ -131,7 +131,8 @@ def photos_page(
     page `number` counted by offset (kept for old bookmarks: the pages' own links carry
     cursors, since an offset costs a scan of every photo before it and a cursor costs the same
     at any depth). A mangled cursor reads as none. Two indexed queries at most."""
-    photos = photos.order_by(*GALLERY_ORDER)
+    # The sealed fields are never shown on a page of tiles: not fetched.
+    photos = photos.order_by(*GALLERY_ORDER).defer("name_sealed", "exif_sealed", "content_mac")
     after_keys, before_keys = _cursor_parse(after), _cursor_parse(before)
     if after_keys is not None:
         rows = list(photos.filter(_past(after_keys, newer=False))[: PAGE_SIZE + 1])
