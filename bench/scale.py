@@ -325,8 +325,9 @@ def pages_to_measure(client, user) -> list[tuple]:
     ]
 
 
-def library_measure() -> list[tuple[str, float, int, float]]:
-    """(row, median ms, queries, target ms) for the library in the current database."""
+def library_measure(rows: list[str] | None = None) -> list[tuple[str, float, int, float]]:
+    """(row, median ms, queries, target ms) for the library in the current database; only the
+    rows whose name contains one of `rows`, when given."""
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
     from django.contrib.auth import get_user_model
@@ -347,6 +348,8 @@ def library_measure() -> list[tuple[str, float, int, float]]:
         sign_in(client, user, PASSWORD)
         results = []
         for row, url, headers, target, *before in pages_to_measure(client, user):
+            if rows and not any(part in row for part in rows):
+                continue
             ms, queries, _status = timed(client, url, headers, *before)
             results.append((row, ms, queries, target))
             print(f"  {row}: {ms:.0f} ms, {queries} queries", flush=True)
@@ -364,6 +367,11 @@ def main() -> None:
         "--sizes", default=",".join(SIZES), help=f"comma-separated, of {', '.join(SIZES)}"
     )
     parser.add_argument("--rebuild", action="store_true", help="build the libraries afresh")
+    parser.add_argument(
+        "--rows",
+        default="",
+        help="comma-separated parts of row names to measure only those (e.g. gallery,poll)",
+    )
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     args = parser.parse_args()
     sizes = [size.strip() for size in args.sizes.split(",") if size.strip()]
@@ -420,7 +428,7 @@ def main() -> None:
                 call_command("migrate", verbosity=0)
                 library_build(photos=photos, people=people)
             print(f"{size}: measuring", flush=True)
-            table[size] = library_measure()
+            table[size] = library_measure([part for part in args.rows.split(",") if part])
     finally:
         from django.db import connections
 
