@@ -7,6 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
+from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -74,48 +75,55 @@ class GalleryPage:
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
+_ORDER_KEYS = tuple(field.lstrip("-") for field in GALLERY_ORDER)
 
 
 def gallery_cursor(photo: Photo) -> str:
-    """Where a page starts or ends, as the URL carries it: the photo's keys in GALLERY_ORDER
-    ("<shown_at µs>.<uploaded_at µs>.<id hex>"). Dates and ids only, plaintext by design;
-    it still works when that photo has been deleted since."""
-    shown = (photo.shown_at - _EPOCH) // _MICROSECOND
-    uploaded = (photo.uploaded_at - _EPOCH) // _MICROSECOND
-    return f"{shown}.{uploaded}.{photo.id.hex}"
-
-
-@dataclass(frozen=True)
-class _Keys:
-    shown_at: dt.datetime
-    uploaded_at: dt.datetime
-    id: uuid.UUID
-
-
-def _cursor_parse(value: str | None) -> _Keys | None:
-    """The keys of a cursor, or None for a mangled one (then the first page shows, never a 500)."""
-    try:
-        shown, uploaded, photo_id = str(value)[:80].split(".")
-        return _Keys(
-            _EPOCH + int(shown) * _MICROSECOND,
-            _EPOCH + int(uploaded) * _MICROSECOND,
-            uuid.UUID(hex=photo_id),
+    """Where a page starts or ends, as the URL carries it: the photo's keys in GALLERY_ORDER,
+    dot-separated (a date as microseconds since 1970, the id as hex). Dates and ids only,
+    plaintext by design; it still works when that photo has been deleted since."""
+    parts = []
+    for key in _ORDER_KEYS:
+        value = getattr(photo, key)
+        parts.append(
+            value.hex if isinstance(value, uuid.UUID) else str((value - _EPOCH) // _MICROSECOND)
         )
+    return ".".join(parts)
+
+
+def _cursor_parse(value: str | None) -> dict | None:
+    """{key: value} of a cursor's keys, or None for a mangled one (then the first page shows,
+    never a 500)."""
+    parts = str(value)[:120].split(".")
+    if value is None or len(parts) != len(_ORDER_KEYS):
+        return None
+    keys = {}
+    try:
+        for key, part in zip(_ORDER_KEYS, parts, strict=True):
+            if isinstance(Photo._meta.get_field(key), models.UUIDField):
+                keys[key] = uuid.UUID(hex=part)
+            else:
+                keys[key] = _EPOCH + int(part) * _MICROSECOND
     except (ValueError, OverflowError):
         return None
+    return keys
 
 
-def _past(keys, *, newer: bool) -> Q:
-    """The photos after `keys` in the gallery's order (older), or before them (newer): a keyset
-    condition on every key of GALLERY_ORDER, each compared only where the ones before tie. The
-    leading bound on shown_at alone lets the gallery's index start at the cursor."""
+def _past(keys: dict, *, newer: bool) -> Q:
+    """The photos after `keys` (GALLERY_ORDER's fields) in the gallery's order (older), or before
+    them (newer): a keyset condition on every key, each compared only where the ones before
+    tie. The leading bound on the first key alone lets the gallery's index start at the cursor."""
     lookup = "gt" if newer else "lt"
     condition, ties = Q(), Q()
-    for key in (field.lstrip("-") for field in GALLERY_ORDER):
-        value = getattr(keys, key)
-        condition |= ties & Q(**{f"{key}__{lookup}": value})
-        ties &= Q(**{key: value})
-    return Q(**{f"shown_at__{lookup}e": keys.shown_at}) & condition
+    for key in _ORDER_KEYS:
+        condition |= ties & Q(**{f"{key}__{lookup}": keys[key]})
+        ties &= Q(**{key: keys[key]})
+    first = _ORDER_KEYS[0]
+    return Q(**{f"{first}__{lookup}e": keys[first]}) & condition
+
+
+def _keys_of(photo: Photo) -> dict:
+    return {key: getattr(photo, key) for key in _ORDER_KEYS}
 
 
 def photos_page(
@@ -144,7 +152,7 @@ def photos_page(
         rows = list(newer_first[: PAGE_SIZE + 1])[::-1]
         has_more_newer = len(rows) > PAGE_SIZE
         rows = rows[-PAGE_SIZE:]
-        has_next = bool(rows) and photos.filter(_past(rows[-1], newer=False)).exists()
+        has_next = bool(rows) and photos.filter(_past(_keys_of(rows[-1]), newer=False)).exists()
         return _page(rows, number=1, has_next=has_next, has_newer=has_more_newer)
     else:
         number = max(1, number)
@@ -154,7 +162,7 @@ def photos_page(
         rows = rows[:PAGE_SIZE]
         if number == 1:
             return _page(rows, number=1, has_next=has_next, has_newer=False)
-    has_newer = bool(rows) and photos.filter(_past(rows[0], newer=True)).exists()
+    has_newer = bool(rows) and photos.filter(_past(_keys_of(rows[0]), newer=True)).exists()
     return _page(rows, number=number, has_next=has_next, has_newer=has_newer)
 
 
@@ -193,8 +201,8 @@ def photo_of_owner(*, user, photo_id) -> Photo:
 def photo_neighbours(*, user, photo: Photo, filters: dict) -> tuple[Photo | None, Photo | None]:
     """(newer, older) neighbours in the gallery's order under the same filters."""
     photos = photos_for_gallery(user=user, filters=filters)
-    newer = photos.filter(_past(photo, newer=True)).reverse().first()
-    older = photos.filter(_past(photo, newer=False)).first()
+    newer = photos.filter(_past(_keys_of(photo), newer=True)).reverse().first()
+    older = photos.filter(_past(_keys_of(photo), newer=False)).first()
     return newer, older
 
 
