@@ -208,3 +208,15 @@ def test_the_visit_work_runs_again_when_the_library_changed_or_time_passed(
     monkeypatch.setattr(owner_visit.time, "time", lambda: later)
     owner_client.get(gallery)
     assert len(regrants) == 3
+
+
+def test_a_deleted_account_leaves_no_change_rows(owner, other_user):
+    from vault.accounts.services import account_delete
+
+    new_photo(owner, 1, labels=["animal"])
+    new_photo(other_user, 2, labels=["animal"])
+    assert LibraryChange.objects.filter(owner_id=owner.pk).exists()
+    owner_pk = owner.pk
+    account_delete(user=owner)
+    assert not LibraryChange.objects.filter(owner_id=owner_pk).exists()
+    assert selectors.tag_counts(user=other_user) == {"animal": 1}

@@ -42,6 +42,15 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- A deleted account leaves no change rows behind.
+CREATE FUNCTION photos_forget_owner_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM photos_librarychange WHERE owner_id = OLD.id;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER photos_owner_deleted AFTER DELETE ON accounts_user
+    FOR EACH ROW EXECUTE FUNCTION photos_forget_owner_changes();
 CREATE TRIGGER photos_photo_inserted AFTER INSERT ON photos_photo
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION photos_log_photo_rows();
 CREATE TRIGGER photos_photo_deleted AFTER DELETE ON photos_photo
@@ -59,6 +68,8 @@ CREATE TRIGGER photos_tag_updated AFTER UPDATE ON photos_tag
 """
 
 DROP = """
+DROP TRIGGER IF EXISTS photos_owner_deleted ON accounts_user;
+DROP FUNCTION IF EXISTS photos_forget_owner_changes();
 DROP TRIGGER IF EXISTS photos_photo_inserted ON photos_photo;
 DROP TRIGGER IF EXISTS photos_photo_deleted ON photos_photo;
 DROP TRIGGER IF EXISTS photos_photo_updated ON photos_photo;
