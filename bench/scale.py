@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import print_table  # noqa: E402
+from vaultdev.report import print_table  # noqa: E402
 from vaultdev.services import start_postgres, start_valkey  # noqa: E402
 
 RUNS = 5
@@ -74,7 +74,7 @@ def library_build(*, photos: int, people: int, seed: int = 25) -> None:
     from vault.people.models import Face, PeopleState, Person
     from vault.photos.models import Photo, Tag
     from vault.photos.sealing import exif_aad, name_aad
-    from vault.photos.tag_status import active_faces_id, active_tagger_id
+    from vault.photos.seen_by import active_faces_id, active_tagger_id
 
     started = time.perf_counter()
     rng = random.Random(seed)

@@ -17,12 +17,9 @@ from django.utils import timezone
 
 from vault.crypto import DecryptionError
 from vault.people import sealing
-from vault.people.grants import (
-    GrantUnavailable,
-    clustering_grant_open,
-    clustering_grants_revoke,
-)
 from vault.people.models import Face, FaceVeto, PeopleState, Person
+from vault.processing.grants.base import GrantUnavailable
+from vault.processing.grants.clustering import clustering_grant_open, clustering_grants_revoke
 from worker import identity
 from worker.locks import advisory_lock
 

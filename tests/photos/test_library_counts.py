@@ -15,7 +15,7 @@ from django.urls import reverse
 from tests.photos import support
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
-from vault.photos import granting, library_counts, owner_visit, selectors, tag_status
+from vault.photos import library_counts, model_status, owner_visit, scheduling, selectors
 from vault.photos.models import LibraryChange, Photo, ProcessingGrant, Tag
 from vault.photos.tagging import tags_set_by_user
 from vault.processing.worker_keys import advertise, withdraw
@@ -73,10 +73,10 @@ def test_tag_counts_stay_right_as_photos_are_added_tagged_and_deleted(owner, oth
 def test_counts_are_not_recounted_while_nothing_changes(owner, django_assert_num_queries):
     new_photo(owner, 1, labels=["animal"])
     selectors.tag_counts(user=owner)
-    tag_status.tagging_status(user=owner)
+    model_status.model_status(user=owner)
     with django_assert_num_queries(2):  # the library version, once for each
         assert selectors.tag_counts(user=owner) == {"animal": 1}
-        assert tag_status.tagging_status(user=owner).total == 1
+        assert model_status.model_status(user=owner).total == 1
     # A progress report of the worker changes nothing the counts read.
     version = library_counts.library_version(user=owner)
     Photo.objects.filter(owner=owner).update(progress=50)
@@ -85,14 +85,14 @@ def test_counts_are_not_recounted_while_nothing_changes(owner, django_assert_num
 
 def test_tagging_status_follows_processing_and_tagging(owner, settings, tmp_path):
     photo = new_photo(owner, 1, state=Photo.State.PROCESSING)
-    assert tag_status.tagging_status(user=owner).total == 0
+    assert model_status.model_status(user=owner).total == 0
     Photo.objects.filter(pk=photo.pk).update(state=Photo.State.READY)
-    status = tag_status.tagging_status(user=owner)
+    status = model_status.model_status(user=owner)
     assert status.total == 1
     if status.model_id:  # the shipped tagger's card is in models/
         assert status.to_update == 1
         Photo.objects.filter(pk=photo.pk).update(tagged_by=status.model_id)
-        assert tag_status.tagging_status(user=owner).to_update == 0
+        assert model_status.model_status(user=owner).to_update == 0
 
 
 def test_the_change_log_stays_short_and_counts_stay_right(owner):
@@ -141,13 +141,13 @@ def test_the_cache_holds_no_name_or_place(owner_client, owner, worker_key):
 def regrants(monkeypatch):
     """How many times the owner-visit work ran (the real function still runs)."""
     calls = []
-    real = granting.photos_regrant
+    real = scheduling.owner_visit_work
 
     def counting(**kwargs):
         calls.append(kwargs["user"].pk)
         return real(**kwargs)
 
-    monkeypatch.setattr(granting, "photos_regrant", counting)
+    monkeypatch.setattr(scheduling, "owner_visit_work", counting)
     return calls
 
 

@@ -1,5 +1,5 @@
 """The owner-visit work (re-grants, bringing photos up to date, a due clustering run: see
-granting.photos_regrant), done once per visit rather than on every gallery page, "load more"
+scheduling.owner_visit_work), done once per visit rather than on every gallery page, "load more"
 fragment and status poll.
 
 The work runs again for an owner only when it may have something new to do:
@@ -23,16 +23,16 @@ import logging
 import time
 
 from django.core.cache import cache
-from django.utils import timezone
 
 from vault.accounts.keyring import Keyring
-from vault.photos import granting, library_counts
+from vault.photos import library_counts, scheduling
 from vault.photos.models import ProcessingGrant
-from vault.photos.tag_status import active_faces_id, active_tagger_id
+from vault.photos.seen_by import active_faces_id, active_tagger_id
+from vault.processing.grants.base import live_grants, live_workers
 
 log = logging.getLogger(__name__)
 
-# Longer than a page view, shorter than granting.REQUEUE_AFTER (15 minutes), after which a
+# Longer than a page view, shorter than scheduling.REQUEUE_AFTER (15 minutes), after which a
 # photo whose job was lost is queued again.
 VISIT_EVERY = 5 * 60  # seconds
 
@@ -51,16 +51,13 @@ def _due(*, user, workers: dict[str, bytes], last, static: str, version: str) ->
     if last_version == version:
         return False
     # Grants to dead keys linger until replaced: only a live worker's grant means "busy".
-    busy = ProcessingGrant.objects.filter(
-        photo__owner=user, worker_key_id__in=list(workers), expires_at__gt=timezone.now()
-    )
-    return not busy.exists()
+    return not live_grants(ProcessingGrant.objects.filter(photo__owner=user), workers).exists()
 
 
 def owner_visit(*, user, keyring: Keyring) -> bool:
     """Run the owner-visit work if it is due (see the module docstring). Returns whether it
     ran. Never raises for a cache problem: the work then runs."""
-    workers = granting.live_workers()
+    workers = live_workers()
     key = f"spv:visit:{user.pk}"
     static = _static_mark(workers)
     try:
@@ -76,7 +73,7 @@ def owner_visit(*, user, keyring: Keyring) -> bool:
         version=library_counts.library_version(user=user),
     ):
         return False
-    granting.photos_regrant(user=user, keyring=keyring)
+    scheduling.owner_visit_work(user=user, keyring=keyring)
     library_counts.library_changes_prune(user=user)
     # The version after the work: its own changes (photos set pending) are no reason to run it
     # again on the next request.

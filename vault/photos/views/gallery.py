@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import owner_visit, photo_panels, photo_sets, selectors, tag_status
+from vault.photos import model_status, owner_visit, photo_panels, photo_sets, seen_by, selectors
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
 from vault.photos.views.tags import tagger_unavailable_text, tagging_text
@@ -95,7 +95,7 @@ def gallery(request):
     context = {"page": page, "query": query}
     if request.headers.get("X-Vault-Partial"):  # the next page, for infinite scrolling
         return render(request, "photos/_gallery_groups.html", context)
-    tagging = tag_status.tagging_status(user=request.user)
+    tagging = model_status.model_status(user=request.user)
     context |= {
         "filter_form": form,
         "filters": filters,
@@ -121,7 +121,7 @@ def photo_detail(request, photo_id):
     newer, older = selectors.photo_neighbours(user=request.user, photo=photo, filters=filters)
     tags = selectors.photo_visible_tags(photo)
     shown = {tag.label for tag in tags}
-    tagger_id, tagger_problem = tag_status.active_tagger_id()
+    tagger_id, tagger_problem = seen_by.active_tagger_id()
     return render(
         request,
         "photos/detail.html",

@@ -1,23 +1,19 @@
-"""What the pages say about automatic tagging: which model tags photos on this server (from its
-model card; the web process never loads the model), or why none can, and how far re-tagging
-the photos already in the vault has come."""
+"""What the pages say about the models that organise photos: which tagger and which face models
+serve on this server (from their model cards; the web process never loads a model), or why none
+can, and how far bringing the photos already in the vault up to date with them has come."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count
 
-from vault import modelcards
-from vault.photos import library_counts
+from vault.photos import library_counts, seen_by
 from vault.photos.models import Photo
-from vault.photos.tagging import TAGGING_FAILED_PREFIX
 
 
 @dataclass(frozen=True)
-class TaggingStatus:
+class ModelStatus:
     model_id: str | None  # the usable active tagger, or None
     problem: str  # why there is none ("" when there is one)
     to_update: int  # the user's ready photos not yet tagged by the active model
@@ -46,24 +42,19 @@ class TaggingStatus:
         return self.total - self.faces_to_update
 
 
-def active_tagger_id() -> tuple[str | None, str]:
-    """(model id, "") of the usable active tagger, or (None, the reason there is none)."""
-    try:
-        return modelcards.active_card(Path(settings.VAULT_MODELS_DIR), "tagger").model_id, ""
-    except modelcards.CardError as error:
-        return None, str(error)
-
-
-def tagging_status(*, user) -> TaggingStatus:
-    model_id, problem = active_tagger_id()
-    faces_id, _faces_problem = active_faces_id()
+def model_status(*, user) -> ModelStatus:
+    """The active tagger and face models (or why there are none) and how many of the user's
+    ready photos each has yet to see. The counts are computed once per change of the library
+    and cached (vault.photos.library_counts), not recounted on every page and poll."""
+    model_id, problem = seen_by.active_tagger_id()
+    faces_id, _faces_problem = seen_by.active_faces_id()
     total, to_update, faces_to_update = library_counts.library_cached(
         user=user,
-        name="tagging-status",
+        name="model-status",
         parts=(model_id, faces_id),
         compute=lambda: _ready_counts(user=user, model_id=model_id, faces_id=faces_id),
     )
-    return TaggingStatus(
+    return ModelStatus(
         model_id=model_id,
         problem=problem,
         to_update=to_update,
@@ -78,25 +69,8 @@ def _ready_counts(*, user, model_id: str | None, faces_id: str | None) -> tuple[
     in one pass over the owner's ready photos."""
     counts = {"total": Count("pk")}
     if model_id:
-        done = [model_id, TAGGING_FAILED_PREFIX + model_id]
-        counts["to_update"] = Count("pk", filter=~Q(tagged_by__in=done))
+        counts["to_update"] = Count("pk", filter=seen_by.not_seen(seen_by.TAGS, model_id))
     if faces_id:
-        faces_done = [faces_id, TAGGING_FAILED_PREFIX + faces_id]
-        counts["faces_to_update"] = Count("pk", filter=~Q(faces_by__in=faces_done))
+        counts["faces_to_update"] = Count("pk", filter=seen_by.not_seen(seen_by.FACES, faces_id))
     row = Photo.objects.filter(owner=user, state=Photo.State.READY).aggregate(**counts)
     return row["total"], row.get("to_update", 0), row.get("faces_to_update", 0)
-
-
-FACE_TASKS = ("face_detector", "face_embedder")
-
-
-def active_faces_id() -> tuple[str | None, str]:
-    """("<detector id>+<embedder id>", "") of the usable face models — what Photo.faces_by
-    records — or (None, why faces cannot be found on this server)."""
-    ids = []
-    for task in FACE_TASKS:
-        try:
-            ids.append(modelcards.active_card(Path(settings.VAULT_MODELS_DIR), task).model_id)
-        except modelcards.CardError as error:
-            return None, str(error)
-    return "+".join(ids), ""
