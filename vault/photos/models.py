@@ -70,6 +70,13 @@ class Photo(models.Model):
             models.Index(fields=["owner", *GALLERY_ORDER], name="photo_gallery"),
             # The owner-visit work looks for the few photos still pending or processing.
             models.Index(fields=["owner", "state"], name="photo_owner_state"),
+            # The model status counts the ready photos each active model has yet to see: an
+            # index-only scan of this narrow index, not of the table and its sealed fields.
+            models.Index(
+                fields=["owner", "tagged_by", "faces_by"],
+                condition=models.Q(state="ready"),
+                name="photo_ready_stamps",
+            ),
         ]
         ordering = list(GALLERY_ORDER)
 
