@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet
 
-.PHONY: run test lint format chromium opencv-doc deploy-check lab
+.PHONY: run test test-fast lint format chromium opencv-doc deploy-check lab
 
 run: $(VENV)/.run-installed
 	$(PY) -m vaultdev.run
@@ -15,6 +15,11 @@ test: $(VENV)/.dev-installed chromium opencv-doc
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+
+# The development loop: no browser, no real worker process, no notebooks or release restores
+# (markers: pyproject.toml; set by tests/conftest.py from the fixtures a test uses).
+test-fast: $(VENV)/.dev-installed
+	$(PY) -m pytest -m "not browser and not worker and not slow"
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
