@@ -16,7 +16,9 @@ a running worker does (so the owner-visit work runs as in production), and times
 through Django's test client in this process: the median of RUNS after a warm-up, and the
 number of SQL queries of one request. Two rows change one tag before each request (as the
 worker tagging a photo or the owner correcting one does), so that they show what a page costs
-when whatever it caches about the library is stale. Targets (issue 25): every row under
+when whatever it caches about the library is stale. The last column is the largest library's
+time over the smallest's, measured in the same run: about 1x for a page whose cost does not
+grow with the library. Targets (issue 25): every row under
 150 ms at 100k on 2 cores, the "load more" fragment and the status polls under 50 ms.
 Not a test: the numbers depend on the machine and on what else runs.
 """
@@ -447,9 +449,14 @@ def main() -> None:
     )
     print(f"targets at 100k: {TARGET_MS} ms, 'load more' and status polls {FAST_TARGET_MS} ms")
     print()
+    # The smallest library measured in the same run is the baseline: a page whose cost does
+    # not grow with the library stays near 1x.
+    baseline, largest = sizes[0], sizes[-1]
+    ratio = len(sizes) > 1
     header = (
         "page",
         *(f"{size} ({SIZES[size][0]} photos, {SIZES[size][1]} people)" for size in sizes),
+        *((f"{largest} vs {baseline}",) if ratio else ()),
     )
     rows = []
     for index, (row, *_rest) in enumerate(next(iter(table.values()))):
@@ -458,6 +465,8 @@ def main() -> None:
             _row, ms, queries, target = table[size][index]
             mark = " !" if size == "100k" and ms > target else ""
             cells.append(f"{ms:.0f} ms · {queries} q{mark}")
+        if ratio:
+            cells.append(f"{table[largest][index][1] / table[baseline][index][1]:.1f}x")
         rows.append((row, *cells))
     print_table(header, rows)
     if "100k" in table:
