@@ -112,6 +112,7 @@ def library_build(*, photos: int, people: int, seed: int = 25) -> None:
                     height=3000,
                     taken_at=taken,
                     shown_at=taken,
+                    shown_local=taken.replace(tzinfo=None),  # as if the camera's clock ran in UTC
                     uploaded_at=end + dt.timedelta(seconds=number),
                     processed_at=end + dt.timedelta(seconds=number),
                     content_mac=secrets.token_bytes(32),

@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('photos', '0007_library_changes'),
+        ("photos", "0008_library_changes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='photo',
-            index=models.Index(condition=models.Q(('state', 'ready')), fields=['owner', 'tagged_by', 'faces_by'], name='photo_ready_stamps'),
+            model_name="photo",
+            index=models.Index(
+                condition=models.Q(("state", "ready")),
+                fields=["owner", "tagged_by", "faces_by"],
+                name="photo_ready_stamps",
+            ),
         ),
     ]
