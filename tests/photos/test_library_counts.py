@@ -220,3 +220,16 @@ def test_a_deleted_account_leaves_no_change_rows(owner, other_user):
     account_delete(user=owner)
     assert not LibraryChange.objects.filter(owner_id=owner_pk).exists()
     assert selectors.tag_counts(user=other_user) == {"animal": 1}
+
+
+def test_counts_under_a_date_filter_follow_a_new_capture_time(owner):
+    """The worker reads a photo's metadata again and moves it to another day: the chips under
+    a date filter count it on its new day."""
+    import datetime as dt
+
+    photo = new_photo(owner, 1, labels=["animal"])
+    Photo.objects.filter(pk=photo.pk).update(shown_local=dt.datetime(2020, 5, 1, 12))
+    in_2021 = {"date_from": dt.date(2021, 1, 1), "date_to": dt.date(2021, 12, 31)}
+    assert selectors.tag_counts(user=owner, filters=in_2021) == {}
+    Photo.objects.filter(pk=photo.pk).update(shown_local=dt.datetime(2021, 5, 1, 12))
+    assert selectors.tag_counts(user=owner, filters=in_2021) == {"animal": 1}
