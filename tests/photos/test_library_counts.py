@@ -233,3 +233,17 @@ def test_counts_under_a_date_filter_follow_a_new_capture_time(owner):
     assert selectors.tag_counts(user=owner, filters=in_2021) == {}
     Photo.objects.filter(pk=photo.pk).update(shown_local=dt.datetime(2021, 5, 1, 12))
     assert selectors.tag_counts(user=owner, filters=in_2021) == {"animal": 1}
+
+
+def test_counts_follow_the_trash(owner):
+    from vault.photos.trash import photos_restore, photos_trash
+
+    photo = new_photo(owner, 1, labels=["animal"])
+    assert selectors.tag_counts(user=owner) == {"animal": 1}
+    photos_trash(user=owner, photo_ids=[photo.id])
+    assert selectors.tag_counts(user=owner) == {}
+    from tests.people.faces_support import keyring_of
+    from tests.users import PASSWORD
+
+    photos_restore(user=owner, keyring=keyring_of(owner, PASSWORD), photo_ids=[photo.id])
+    assert selectors.tag_counts(user=owner) == {"animal": 1}

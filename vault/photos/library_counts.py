@@ -4,7 +4,7 @@ photo on each page view and poll.
 
 A cached count is valid for one *library version*: the number and newest id of the owner's
 LibraryChange rows, which database triggers write whenever a photo or tag the counts read
-changes (migration 0008). Reading the version is one index lookup. The count of rows is part
+changes (migration 0009). Reading the version is one index lookup. The count of rows is part
 of it because ids are taken before their transaction commits: a change committed after a later
 one raises the count although it does not raise the newest id.
 

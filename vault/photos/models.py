@@ -76,6 +76,9 @@ class Photo(models.Model):
     # An animated WebP or APNG: its thumbnails show one frame (worker/pictures.py), the original
     # plays. Plaintext like the media type and dimensions: it says nothing about the content.
     animated = models.BooleanField(default=False)
+    # In the trash since then (docs/sharing.md): out of the gallery, every album and share;
+    # deleted for good after TRASH_DAYS (vault/albums/trash.py).
+    trashed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -193,7 +196,7 @@ class ProcessingGrant(models.Model):
 class LibraryChange(models.Model):
     """One change to an owner's photos or tags that the gallery's counts depend on (a photo
     added, deleted, processed or re-dated; a tag added, removed or rejected). Written by
-    database triggers (migration 0008), so that every writer — web, worker, cascades — is
+    database triggers (migration 0009), so that every writer — web, worker, cascades — is
     seen; read by vault.photos.library_version to know when cached counts are stale. Holds
     nothing but the owner's id: no name, place or label."""
 

@@ -13,7 +13,7 @@ from django.http import Http404
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError, seal
-from vault.photos import library_counts, photo_sets
+from vault.photos import library_counts, photo_sets, shared_photos
 from vault.photos.models import GALLERY_ORDER, Photo, Tag
 from vault.photos.places import place_is_real
 from vault.photos.sealing import exif_aad, name_aad
@@ -25,7 +25,10 @@ def photos_for_gallery(*, user, filters: dict | None = None) -> QuerySet[Photo]:
     """The user's photos in gallery order under `filters`: "tag" is a list of labels that a
     photo must all carry (AND: each chip narrows), never counting a label the user rejected."""
     filters = filters or {}
-    photos = Photo.objects.filter(owner=user)
+    visible = Q(owner=user)
+    for ids in shared_photos.gallery_ids(user):  # a partner's library, when shown
+        visible |= Q(pk__in=ids)
+    photos = Photo.objects.filter(visible, trashed_at__isnull=True)  # the trash is apart
     for label in filters.get("tag", ()):
         # One EXISTS per label rather than a join per label: no duplicate rows to undo.
         photos = photos.filter(
@@ -240,9 +243,11 @@ def tag_counts(*, user, filters: dict | None = None) -> dict[str, int]:
     the gallery would show with that label's chip selected too. Rejected labels never count.
     Counted once per change of the library (vault.photos.library_counts) under tag and date
     filters; under another app's filter (a person: a few photos, whose faces the library
-    version does not follow) counted each time."""
+    version does not follow), or while a partner's library is shown, counted each time."""
     filters = filters or {}
-    if any(filters.get(key) for key in photo_sets.filter_keys()):
+    if any(filters.get(key) for key in photo_sets.filter_keys()) or shared_photos.gallery_ids(user):
+        # A partner's photos shown beside the user's change with the partner's library, which
+        # the user's version does not follow: counted each time.
         return _tag_counts(user=user, filters=filters)
     parts = tuple(sorted((key, str(value)) for key, value in filters.items()))
     return library_counts.library_cached(

@@ -5,7 +5,8 @@ every writer (web, worker, cascades, bulk updates) is seen.
 The triggers are statement-level with transition tables: one row per owner per statement, not
 per photo, and no update of a shared row (so concurrent jobs never wait on each other). An
 update is logged only when a field the counts read changed (state, tagged_by, faces_by,
-shown_at, shown_local; a tag's label or rejection), not for the progress the worker reports."""
+shown_at, shown_local, trashed_at; a tag's label or rejection), not for the progress the
+worker reports."""
 
 from django.conf import settings
 from django.db import migrations, models
@@ -21,8 +22,9 @@ CREATE FUNCTION photos_log_photo_updates() RETURNS trigger LANGUAGE plpgsql AS $
 BEGIN
     INSERT INTO photos_librarychange (owner_id)
     SELECT DISTINCT n.owner_id FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE (o.owner_id, o.state, o.tagged_by, o.faces_by, o.shown_at, o.shown_local)
-          IS DISTINCT FROM (n.owner_id, n.state, n.tagged_by, n.faces_by, n.shown_at, n.shown_local);
+    WHERE (o.owner_id, o.state, o.tagged_by, o.faces_by, o.shown_at, o.shown_local, o.trashed_at)
+          IS DISTINCT FROM
+          (n.owner_id, n.state, n.tagged_by, n.faces_by, n.shown_at, n.shown_local, n.trashed_at);
     RETURN NULL;
 END $$;
 
@@ -85,7 +87,7 @@ DROP FUNCTION IF EXISTS photos_log_tag_updates();
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("photos", "0007_photo_local_capture_time"),
+        ("photos", "0008_photo_trashed_at"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("photos", "0008_library_changes"),
+        ("photos", "0009_library_changes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
