@@ -74,7 +74,8 @@ def test_counts_are_not_recounted_while_nothing_changes(owner, django_assert_num
     new_photo(owner, 1, labels=["animal"])
     selectors.tag_counts(user=owner)
     model_status.model_status(user=owner)
-    with django_assert_num_queries(2):  # the library version, once for each
+    # The library version, once for each, and whether a partner's library is shown: no count.
+    with django_assert_num_queries(3):
         assert selectors.tag_counts(user=owner) == {"animal": 1}
         assert model_status.model_status(user=owner).total == 1
     # A progress report of the worker changes nothing the counts read.

@@ -202,7 +202,13 @@ def photo_of_owner(*, user, photo_id) -> Photo:
 
 def photo_neighbours(*, user, photo: Photo, filters: dict) -> tuple[Photo | None, Photo | None]:
     """(newer, older) neighbours in the gallery's order under the same filters."""
-    photos = photos_for_gallery(user=user, filters=filters)
+    return neighbours_in(photos_for_gallery(user=user, filters=filters), photo)
+
+
+def neighbours_in(photos: QuerySet[Photo], photo: Photo) -> tuple[Photo | None, Photo | None]:
+    """(newer, older) neighbours of `photo` among `photos` (any queryset of Photo: the
+    gallery's, an album's) in GALLERY_ORDER; None at either end. Two indexed queries."""
+    photos = photos.order_by(*GALLERY_ORDER)
     newer = photos.filter(_past(_keys_of(photo), newer=True)).reverse().first()
     older = photos.filter(_past(_keys_of(photo), newer=False)).first()
     return newer, older
