@@ -12,6 +12,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
+from tests.albums.conftest import member, owner_photos  # noqa: F401 - fixtures
 from tests.photos import support
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
@@ -248,3 +249,18 @@ def test_counts_follow_the_trash(owner):
 
     photos_restore(user=owner, keyring=keyring_of(owner, PASSWORD), photo_ids=[photo.id])
     assert selectors.tag_counts(user=owner) == {"animal": 1}
+
+
+def test_a_partners_photos_count_in_the_chips_and_follow_the_partners_changes(
+    owner,
+    owner_client,
+    worker_key,
+    member,  # noqa: F811 - fixtures
+    owner_photos,  # noqa: F811 - fixtures
+):
+    """The member shows the owner's library in their gallery: the chips count the owner's
+    photos too, and follow a tag the owner adds, although the member's own library is still."""
+    owner_client.post(reverse("albums:partner_start"), {"email": member.email})
+    before = selectors.tag_counts(user=member).get("fruit", 0)
+    tags_set_by_user(user=owner, photo_ids=[owner_photos[0].id], label="fruit", present=True)
+    assert selectors.tag_counts(user=member).get("fruit", 0) == before + 1
