@@ -108,4 +108,8 @@ class Migration(migrations.Migration):
             index=models.Index(fields=["owner_id", "id"], name="library_change_owner"),
         ),
         migrations.RunSQL(CREATE, DROP),
+        # Statistics for the columns added since the last analyse (trashed_at): without them
+        # the planner guesses that few photos are out of the trash and, under a tag filter,
+        # scans every photo instead of walking the gallery's index (0.2 s at 100k photos).
+        migrations.RunSQL("ANALYZE photos_photo", migrations.RunSQL.noop),
     ]
