@@ -68,10 +68,25 @@ def _secret_forms(secret: bytes) -> list[str]:
     ]
 
 
+def _access_log(monkeypatch) -> list[str]:
+    """The live server's access log: its request handler is Django's quiet one, which drops
+    the lines http.server writes for every request ("GET /path HTTP/1.1" 200 …); keep them."""
+    from django.test.testcases import QuietWSGIRequestHandler
+
+    lines: list[str] = []
+    monkeypatch.setattr(
+        QuietWSGIRequestHandler,
+        "log_message",
+        lambda self, format, *args: lines.append(format % args),
+    )
+    return lines
+
+
 def test_visitor_sees_and_downloads_what_was_shared_and_the_server_never_holds_the_key(
-    page, browser, live_server, owner, album, owner_photos, redis_conn, caplog
+    page, browser, live_server, owner, album, owner_photos, redis_conn, caplog, monkeypatch
 ):
     caplog.set_level(logging.DEBUG)
+    access_log = _access_log(monkeypatch)
     ring = keyring_for(owner, PASSWORD)
     # The owner makes a link from the album page.
     sign_in_browser(page, email=owner.email, password=PASSWORD)
@@ -141,6 +156,10 @@ def test_visitor_sees_and_downloads_what_was_shared_and_the_server_never_holds_t
         for form in forms:
             assert form not in line, line
     app_log = caplog.text
+    assert any(f"/l/{url.split('/l/')[1].split('#')[0]}/manifest" in x for x in access_log)
+    for line in access_log:
+        for form in forms:
+            assert form not in line, line
     dump = _dump()
     valkey = []
     for key in redis_conn.scan_iter("*"):
