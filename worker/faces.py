@@ -241,7 +241,7 @@ def faces_assign_incremental(*, photo: Photo, metadata_key: bytes) -> int:
     clustering threshold — never a person it is vetoed from, nor one that already has a face
     in this photo. What stays unassigned waits for the next clustering run. Returns how many
     faces joined a person."""
-    from worker.clustering import ExemplarIndex, assign_incremental
+    from vault.people.embeddings import ExemplarIndex, assign_incremental
 
     faces = list(Face.objects.filter(photo=photo, not_a_face=False).prefetch_related("vetoes"))
     waiting = [

@@ -69,7 +69,8 @@ def _embedding(metadata_key: bytes, face_id, sealed) -> np.ndarray | None:
 
 
 def _cluster(owner_id: int, metadata_key: bytes) -> str:
-    from worker.clustering import FaceItem, PersonItem, cluster_faces
+    from vault.people.embeddings import FaceItem, PersonItem
+    from worker.clustering import cluster_faces
 
     started = timezone.now()
     rows = list(
@@ -184,7 +185,7 @@ def _apply(owner_id: int, result, seen: dict, started) -> int:
 
 def _refresh_exemplars(owner_id: int, metadata_key: bytes, vectors: dict) -> None:
     """Each person's representative embeddings, sealed, for the incremental assignment."""
-    from worker.clustering import exemplars
+    from vault.people.embeddings import exemplars
 
     members: dict[str, list[np.ndarray]] = {}
     for face_id, person_id in Face.objects.filter(
