@@ -5,8 +5,9 @@ merged or dropped by a run; it only gains faces).
 
 Every change runs in one transaction that locks the rows it changes (select_for_update, the
 owner in every query; ids that are not the owner's raise Http404 and change nothing), then
-marks a clustering run as due. A person left with no face is deleted. Locks are
-taken people first, then faces, each in id order, so two changes never wait on each other.
+marks a clustering run as due. A person left with no face is deleted. Locks are taken in the
+order vault/people/locks.py gives (people, then faces, each in id order), the order the worker
+keeps too, so that two changes never wait on each other.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from vault.people.embeddings import (
     embeddings_seal,
     exemplars_interleave,
 )
+from vault.people.locks import faces_locked, people_locked
 from vault.people.models import Face, FaceVeto, Person
 from vault.people.sealing import EMBEDDING_DIM, embedding_aad, exemplars_aad, name_open, name_seal
 from vault.photos.models import Photo
@@ -44,7 +46,7 @@ def _locked_people(user, person_ids: Iterable) -> list[Person]:
     """The owner's people, locked in id order (two requests never lock them crosswise); 404
     if any id is not theirs."""
     ids = set(person_ids)
-    people = list(Person.objects.select_for_update().filter(owner=user, pk__in=ids).order_by("pk"))
+    people = list(people_locked(Person.objects.filter(owner=user, pk__in=ids)))
     if len(people) != len(ids):
         raise Http404("No such person")
     return people
@@ -54,7 +56,7 @@ def _locked_faces(user, face_ids: Iterable) -> list[Face]:
     ids = set(face_ids)
     if not ids:
         raise PeopleChangeRefused("Select one or more faces first.")
-    faces = list(Face.objects.select_for_update().filter(owner=user, pk__in=ids).order_by("pk"))
+    faces = list(faces_locked(Face.objects.filter(owner=user, pk__in=ids)))
     if len(faces) != len(ids):
         raise Http404("No such face")
     return faces
