@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bench.report import print_table
 from vault.crypto import (
     Argon2Params,
     BlobContext,
@@ -28,6 +27,7 @@ from vault.crypto import (
     keys,
     password,
 )
+from vaultdev.report import print_table
 
 MIB = 1 << 20
 CTX = BlobContext(user_id="bench-user", photo_id="bench-photo", variant="original")

@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 import pillow_heif  # noqa: E402
 from PIL import ExifTags, Image, ImageOps  # noqa: E402
 
-from bench.report import print_table  # noqa: E402
-from tests.photos import icc  # noqa: E402
+from vaultdev.report import print_table  # noqa: E402
+from vaultdev.samples import icc  # noqa: E402
 from worker import pictures, thumbnails  # noqa: E402
 
 MAX_PIXELS = 100_000_000

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from bench.report import memory_mib, print_table  # noqa: E402
+from vaultdev.report import memory_mib, print_table  # noqa: E402
 
 MIB = 1 << 20
 PREVIEW = (1600, 1200)

@@ -35,8 +35,8 @@ django.setup()
 
 from PIL import Image  # noqa: E402
 
-from tests.photos import camera_files, support  # noqa: E402
 from vault.photos.sniff import ImageSniffer  # noqa: E402
+from vaultdev.samples import camera_files, pictures  # noqa: E402
 from worker import metadata  # noqa: E402
 
 CHUNK = 256 * 1024
@@ -81,7 +81,7 @@ def peak(function) -> int:
 
 
 def upload_check_table() -> None:
-    heic = support.heic(support.picture(640, 480))
+    heic = pictures.heic(pictures.picture(640, 480))
     padding = SIZE - len(heic)
     boxes = dict(camera_files.top_boxes(heic))
     mdat = camera_files.box(b"mdat", boxes[b"mdat"][8:] + bytes(padding))
@@ -104,11 +104,11 @@ def upload_check_table() -> None:
 
 
 def packets_table() -> None:
-    from tests.photos.camera_files import xmp_packet
+    from vaultdev.samples.camera_files import xmp_packet
 
     xmp = xmp_packet(attributes={"exif:DateTimeOriginal": "2019-08-03T17:45:10+02:00"})
     data = camera_files.jpeg(
-        image=support.picture(4000, 3000),
+        image=pictures.picture(4000, 3000),
         xmp=xmp,
         iptc={(2, 55): b"20190803", (2, 60): b"174510+0200"},
     )

@@ -52,7 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageDraw  # noqa: E402
 
-from bench.report import print_table  # noqa: E402
+from vault.processing.queue import QUEUE  # noqa: E402
+from vaultdev.report import print_table  # noqa: E402
 from vaultdev.services import start_postgres, start_valkey  # noqa: E402
 
 PASSWORD = "bench passphrase that is long enough 1"  # noqa: S105 - a sample, not a secret
@@ -387,7 +388,7 @@ def main() -> None:
         #    uploaded while no worker ran.
         print("processing…", flush=True)
         worker_cmd = [
-            sys.executable, "manage.py", "rqworker", "default",
+            sys.executable, "manage.py", "rqworker", QUEUE,
             "--worker-class", "worker.vault_worker.VaultWorker", "--worker-ttl", "20",
         ]  # fmt: skip
 
@@ -415,7 +416,7 @@ def main() -> None:
             wait_all_ready(photo_ids)
             return len(photo_ids) / (time.perf_counter() - start)
 
-        from vault.photos.tag_status import active_faces_id, active_tagger_id
+        from vault.photos.seen_by import active_faces_id, active_tagger_id
 
         tagger_id, faces_id = active_tagger_id()[0] or "", active_faces_id()[0] or ""
 

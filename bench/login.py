@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import print_table  # noqa: E402
+from vaultdev.report import print_table  # noqa: E402
 from vaultdev.services import start_postgres  # noqa: E402
 
 RUNS = 9

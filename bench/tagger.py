@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 # Keep TensorFlow's start-up chatter out of the table; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench.report import memory_mib, print_table  # noqa: E402
+from vaultdev.report import memory_mib, print_table  # noqa: E402
 
 THREADS = int(os.environ.get("VAULT_ML_THREADS", "2"))
 MIB = 1 << 20

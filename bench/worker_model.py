@@ -133,7 +133,7 @@ MEMORY_HEADER = ("worker RSS (SimpleWorker)", "MiB", "vs job 1")
 
 
 def main() -> None:
-    from bench.report import print_table
+    from vaultdev.report import print_table
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=5, help="jobs per process model")

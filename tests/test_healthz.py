@@ -5,6 +5,7 @@ from datetime import UTC
 
 import pytest
 
+from vault.processing.queue import QUEUE
 from vaultdev.pytest_plugin import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,7 +49,7 @@ def test_a_stale_heartbeat_is_not_a_live_worker(redis_conn):
     from vault.health.selectors import workers_check
     from worker.vault_worker import VaultWorker
 
-    worker = VaultWorker([Queue("default", connection=redis_conn)], connection=redis_conn)
+    worker = VaultWorker([Queue(QUEUE, connection=redis_conn)], connection=redis_conn)
     worker.register_birth()
     worker.heartbeat()
     assert workers_check().ok
@@ -85,7 +86,7 @@ def test_a_live_worker_without_a_processing_key_is_reported(client, redis_conn):
     """A plain RQ worker (not the vault's class) would run jobs but could be granted nothing."""
     from rq import Queue, Worker
 
-    worker = Worker([Queue("default", connection=redis_conn)], connection=redis_conn)
+    worker = Worker([Queue(QUEUE, connection=redis_conn)], connection=redis_conn)
     worker.register_birth()
     worker.heartbeat()
     status, body = _health(client)

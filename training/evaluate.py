@@ -243,7 +243,7 @@ def _ratio(value: float | None) -> str:
 
 
 def report_print(report: dict, *, misses: bool) -> None:
-    from bench.report import print_table
+    from vaultdev.report import print_table
 
     accuracy = report["main_label"]
     print(f"tagger {report['model']} on {report['photos']} real photos")

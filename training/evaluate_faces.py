@@ -417,7 +417,7 @@ def pair_distances(pairs, by_photo: dict[str, Face]) -> tuple[np.ndarray, np.nda
 
 
 def synthetic_rows(threshold: float, min_size: int) -> list[tuple[str, ...]]:
-    from bench.faces_clustering import synthetic_embeddings
+    from training.synthetic_faces import synthetic_embeddings
 
     rows = []
     for n, people in SYNTHETIC_SETS:
@@ -454,7 +454,7 @@ def main() -> None:
     parser.add_argument("--deepface", type=Path, default=Path(default) if default else None)
     parser.add_argument("--no-detection", action="store_true", help="skip the detection table")
     args = parser.parse_args()
-    from bench.report import print_table
+    from vaultdev.report import print_table
 
     threshold, min_size = embeddings.DISTANCE_THRESHOLD, embeddings.MIN_CLUSTER_SIZE
     faces = Faces()

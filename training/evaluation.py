@@ -8,7 +8,6 @@ the dataset's labels is the promotion metric (training.export.promote)."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,14 +178,6 @@ def metrics_for(evaluation: Evaluation, card: modelcards.ModelCard, thresholds: 
     """metrics_compute on an evaluation's stored scores with other thresholds."""
     changed = modelcards.ModelCard(path=card.path, data=card.data | {"thresholds": thresholds})
     return metrics_compute(evaluation.scores, evaluation.truths, changed, evaluation.labels)
-
-
-def evaluation_write(evaluation: Evaluation, path: Path) -> None:
-    Path(path).write_text(json.dumps(evaluation.as_dict(), indent=1) + "\n", encoding="utf-8")
-
-
-def evaluation_read(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def confusion_plot(evaluation: Evaluation | dict, path: Path, title: str | None = None) -> Path:

@@ -319,7 +319,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from bench.report import print_table
+    from vaultdev.report import print_table
     from worker.ai.face_detector import SCORE_THRESHOLD, load_face_detector
 
     detector = load_face_detector(ROOT / "models")

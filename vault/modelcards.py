@@ -250,14 +250,6 @@ def active_card(models_dir: Path, task: str) -> ModelCard:
     return card
 
 
-def active_model_id(models_dir: Path, task: str) -> str | None:
-    """The model id of the usable active model of `task`, or None (missing or bad)."""
-    try:
-        return active_card(models_dir, task).model_id
-    except CardError:
-        return None
-
-
 def card_write(path: Path, data: dict) -> ModelCard:
     """Write a card atomically (temporary file in the same directory, then rename), after
     checking it. Raises CardError for a card that would not read back."""

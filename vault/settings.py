@@ -23,6 +23,7 @@ from vault.env import (
     env_str,
     redis_url,
 )
+from vault.processing.queue import JOB_TIMEOUT, QUEUE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("VAULT_VAR_DIR", BASE_DIR / "var")
@@ -135,7 +136,7 @@ DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
-RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}  # processing.queue.QUEUE
+RQ_QUEUES = {QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT}}
 # Seconds between RQ worker heartbeats is worker_ttl - 15; /healthz calls a worker dead when
 # its heartbeat is older than this.
 VAULT_WORKER_TTL = env_int("VAULT_WORKER_TTL", 30, minimum=20)

@@ -110,7 +110,9 @@ def vault_services():
             if key != "NAME"
         }
     )
-    settings.RQ_QUEUES["default"]["URL"] = services.redis_url
+    from vault.processing.queue import QUEUE
+
+    settings.RQ_QUEUES[QUEUE]["URL"] = services.redis_url
     os.environ["REDIS_URL"] = services.redis_url
     yield services
     services.stop()
@@ -131,9 +133,9 @@ def _fast_password_hasher():
 @pytest.fixture
 def redis_conn(vault_services):
     """A connection to the test Valkey, emptied before each test."""
-    import django_rq
+    from vault.processing.queue import connection
 
-    conn = django_rq.get_connection("default")
+    conn = connection()
     conn.flushdb()
     return conn
 
@@ -198,12 +200,14 @@ class WorkerProcess:
         return Path(self._log.name).read_text(errors="replace")
 
     def start(self) -> None:
+        from vault.processing.queue import QUEUE
+
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "manage.py",
                 "rqworker",
-                "default",
+                QUEUE,
                 "--worker-class",
                 "worker.vault_worker.VaultWorker",
                 # The shortest TTL RQ allows: a killed worker's key expires within 20 s.

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from vault.processing.queue import QUEUE
 from vaultdev.services import child_env, start_postgres, start_valkey, wait_for_exit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +109,7 @@ def main() -> int:
         )
         commands = {"web": [PYTHON, "manage.py", "runserver", "--noreload", args.addr]}
         for number in range(1, _worker_count() + 1):
-            commands[f"worker {number}"] = [PYTHON, "manage.py", "rqworker", "default"]
+            commands[f"worker {number}"] = [PYTHON, "manage.py", "rqworker", QUEUE]
             commands[f"worker {number}"] += WORKER_OPTIONS
         for name, command in commands.items():
             children.append((name, _start(command, env)))

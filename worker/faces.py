@@ -17,8 +17,9 @@ from django.conf import settings
 from PIL import Image
 
 from vault.people.detection import FoundFace, faces_join_people, faces_replace
+from vault.photos import seen_by
 from vault.photos.models import Blob, Photo
-from vault.photos.tagging import TAGGING_FAILED_PREFIX, tags_set_from_faces
+from vault.photos.tagging import tags_set_from_faces
 from worker.ai import loader
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class FaceModels:
 
     @property
     def model_id(self) -> str:
-        """What Photo.faces_by records (see vault.photos.tag_status.active_faces_id)."""
+        """What Photo.faces_by records (see vault.photos.seen_by.active_faces_id)."""
         return f"{self.detector.model_id}+{self.embedder.model_id}"
 
 
@@ -53,11 +54,6 @@ def face_models_or_reason() -> tuple[FaceModels | None, str]:
     return FaceModels(detector, embedder), ""
 
 
-def active_faces_id() -> str | None:
-    models, _reason = face_models_or_reason()
-    return models.model_id if models is not None else None
-
-
 def _crop_jpeg(crop: Image.Image) -> bytes:
     out = io.BytesIO()
     crop.convert("RGB").save(out, "JPEG", quality=CROP_QUALITY)
@@ -67,7 +63,7 @@ def _crop_jpeg(crop: Image.Image) -> bytes:
 def find_faces(work) -> None:
     """The pipeline step. A model problem costs the photo its faces, never the photo: it stays
     ready, with faces_by "" (no usable models: looked at again once there are) or
-    "failed:<models>" (the models failed on it: not granted again for them)."""
+    seen_by.failed(models) (the models failed on it: not granted again for them)."""
     from worker.ai.face_detector import iou
 
     models, _reason = face_models_or_reason()
@@ -78,7 +74,7 @@ def find_faces(work) -> None:
         found = _detect(models, work.image)
     except Exception:
         log.exception("photo %s: finding faces failed", photo.id)
-        Photo.objects.filter(pk=photo.pk).update(faces_by=TAGGING_FAILED_PREFIX + models.model_id)
+        Photo.objects.filter(pk=photo.pk).update(faces_by=seen_by.failed(models.model_id))
         return
     faces = faces_replace(
         photo=photo,

@@ -17,11 +17,8 @@ from vault.people.clustering_run import (
     clustering_run_apply,
     clustering_run_finish,
 )
-from vault.people.grants import (
-    GrantUnavailable,
-    clustering_grant_open,
-    clustering_grants_revoke,
-)
+from vault.processing.grants.base import GrantUnavailable
+from vault.processing.grants.clustering import clustering_grant_open, clustering_grants_revoke
 from worker import identity
 from worker.locks import advisory_lock
 

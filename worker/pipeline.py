@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from vault.accounts.models import UserKeys
-from vault.photos import blobs, granting, pipeline_state, storage
-from vault.photos.grants import GrantedKeys, GrantUnavailable, grant_open
+from vault.photos import blobs, pipeline_state, scheduling, storage
 from vault.photos.models import Blob, Photo, ProcessingGrant
+from vault.processing.grants.base import GrantedKeys, GrantUnavailable, live_grants
+from vault.processing.grants.photo import photo_grant_open
 from vault.processing.worker_keys import live_worker_keys
 from worker import faces, identity, metadata, pictures, tags, thumbnails
 from worker.locks import advisory_lock
@@ -131,7 +131,7 @@ def photo_process_run(photo_id: str, *, passed_on: bool = False) -> str:
         # holds a grant, through that worker's own queue, which it reads before the shared one.
         holder = _live_grant_holder(pid)
         if holder is not None:
-            granting.photo_enqueue(pid, to_worker=holder)
+            scheduling.photo_enqueue(pid, to_worker=holder)
             log.info("photo %s: passed on to worker %s", pid, holder)
             return "passed on"
     # Otherwise no live worker can open it: the owner's next visit grants it afresh.
@@ -141,9 +141,9 @@ def photo_process_run(photo_id: str, *, passed_on: bool = False) -> str:
 def _live_grant_holder(photo_id: uuid.UUID) -> str | None:
     others = set(live_worker_keys()) - {identity.current().key_id}
     holders = list(
-        ProcessingGrant.objects.filter(
-            photo_id=photo_id, worker_key_id__in=others, expires_at__gt=timezone.now()
-        ).values_list("worker_key_id", flat=True)
+        live_grants(ProcessingGrant.objects.filter(photo_id=photo_id), others).values_list(
+            "worker_key_id", flat=True
+        )
     )
     return random.choice(holders) if holders else None  # noqa: S311 - spreads work, no secret
 
@@ -166,7 +166,7 @@ def _process(photo_id: uuid.UUID) -> str:
     if photo.state == Photo.State.READY:
         return "ready"
     try:
-        keys = grant_open(photo=photo, worker_key_id=me.key_id, private_key=me.private_key)
+        keys = photo_grant_open(photo=photo, worker_key_id=me.key_id, private_key=me.private_key)
     except GrantUnavailable as error:
         # Not ours to do: the owner's next visit grants it to the workers alive then.
         log.info("photo %s: %s", photo_id, error)

@@ -8,8 +8,9 @@ import logging
 
 from django.conf import settings
 
+from vault.photos import seen_by
 from vault.photos.models import Photo
-from vault.photos.tagging import TAGGING_FAILED_PREFIX, tags_store_from_model
+from vault.photos.tagging import tags_store_from_model
 from worker.ai import loader
 
 log = logging.getLogger(__name__)
@@ -26,14 +27,9 @@ def tagger_or_reason():
         return None, str(error)
 
 
-def active_tagger_id() -> str | None:
-    tagger, _reason = tagger_or_reason()
-    return tagger.model_id if tagger is not None else None
-
-
 def tag_photo(work) -> None:
     """Tag the decoded image. A tagger problem costs the photo its tags, never the photo: it
-    stays ready, untagged (tagged_by "failed:<model>" so that it is not granted again for that
+    stays ready, untagged (tagged_by seen_by.failed(model) so that it is not granted again for that
     model), and the log says why."""
     tagger, _reason = tagger_or_reason()
     if tagger is None:
@@ -42,9 +38,7 @@ def tag_photo(work) -> None:
         labels = tagger.tag(work.image)
     except Exception:
         log.exception("photo %s: the tagger failed", work.photo.id)
-        Photo.objects.filter(pk=work.photo.pk).update(
-            tagged_by=TAGGING_FAILED_PREFIX + tagger.model_id
-        )
+        Photo.objects.filter(pk=work.photo.pk).update(tagged_by=seen_by.failed(tagger.model_id))
         return
     stored = tags_store_from_model(
         photo=work.photo,

@@ -15,10 +15,10 @@ from PIL import Image
 
 from vault.accounts.models import UserKeys
 from vault.crypto import DecryptionError
-from vault.photos import blobs
-from vault.photos.grants import GrantUnavailable, grant_open, grants_revoke
+from vault.photos import blobs, seen_by
 from vault.photos.models import Blob, Photo
-from vault.photos.tagging import TAGGING_FAILED_PREFIX
+from vault.processing.grants.base import GrantUnavailable
+from vault.processing.grants.photo import photo_grant_open, photo_grants_revoke
 from worker import faces, identity, pictures, tags
 from worker.pipeline import PhotoWork, photo_lock
 
@@ -27,20 +27,20 @@ log = logging.getLogger(__name__)
 
 def _needs_tags(photo: Photo, active: dict[str, str | None]) -> bool:
     model = active["tags"]
-    return model is not None and photo.tagged_by not in (model, TAGGING_FAILED_PREFIX + model)
+    return model is not None and not seen_by.has_seen(photo.tagged_by, model)
 
 
 def _needs_faces(photo: Photo, active: dict[str, str | None]) -> bool:
     models = active["faces"]
-    return models is not None and photo.faces_by not in (models, TAGGING_FAILED_PREFIX + models)
+    return models is not None and not seen_by.has_seen(photo.faces_by, models)
 
 
 def _give_up_tags(photo: Photo, model: str) -> None:
-    Photo.objects.filter(pk=photo.pk).update(tagged_by=TAGGING_FAILED_PREFIX + model)
+    Photo.objects.filter(pk=photo.pk).update(tagged_by=seen_by.failed(model))
 
 
 def _give_up_faces(photo: Photo, models: str) -> None:
-    Photo.objects.filter(pk=photo.pk).update(faces_by=TAGGING_FAILED_PREFIX + models)
+    Photo.objects.filter(pk=photo.pk).update(faces_by=seen_by.failed(models))
 
 
 # (name, needed?(photo, active model ids), step, give up(photo, model id)): the steps a ready
@@ -81,6 +81,17 @@ def _input_image(photo: Photo, data_key: bytes) -> Image.Image:
     raise LookupError("no readable picture")
 
 
+def _loaded_model_ids() -> dict[str, str | None]:
+    """{step name: id of the model this worker has loaded for it, or None}. Not the cards'
+    ids (vault.photos.seen_by.active_models): a model whose files do not load here is none."""
+    tagger, _reason = tags.tagger_or_reason()
+    face_models, _reason = faces.face_models_or_reason()
+    return {
+        "tags": tagger.model_id if tagger is not None else None,
+        "faces": face_models.model_id if face_models is not None else None,
+    }
+
+
 def photo_update_run(photo_id: str) -> str:
     try:
         pid = uuid.UUID(str(photo_id))
@@ -92,7 +103,7 @@ def photo_update_run(photo_id: str) -> str:
         photo = Photo.objects.filter(pk=pid, state=Photo.State.READY).first()
         if photo is None:
             return "gone"  # deleted, or not ready (the processing job runs every step)
-        active = {"tags": tags.active_tagger_id(), "faces": faces.active_faces_id()}
+        active = _loaded_model_ids()
         if not any(active.values()):
             # This worker has no usable model (its files do not load, though the web thinks
             # they are fine): keep the grant, so that the owner's visits do not grant the
@@ -100,7 +111,9 @@ def photo_update_run(photo_id: str) -> str:
             return "no models"
         me = identity.current()
         try:
-            keys = grant_open(photo=photo, worker_key_id=me.key_id, private_key=me.private_key)
+            keys = photo_grant_open(
+                photo=photo, worker_key_id=me.key_id, private_key=me.private_key
+            )
         except GrantUnavailable as error:
             log.info("photo %s: %s", pid, error)
             return "no grant"
@@ -135,4 +148,4 @@ def photo_update_run(photo_id: str) -> str:
                 log.info("photo %s: %s brought up to date", pid, name)
             return "updated"
         finally:
-            grants_revoke(photo=photo)
+            photo_grants_revoke(photo=photo)

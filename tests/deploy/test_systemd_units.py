@@ -125,8 +125,18 @@ def test_only_the_web_gets_the_pepper_and_workers_have_no_network():
     assert worker["RestrictAddressFamilies"] == ["AF_UNIX"]
     assert worker["PrivateNetwork"] == ["yes"]
     assert worker["MemoryMax"] and worker["Restart"] == ["on-failure"]
-    # The warm shutdown waits for a job: RQ's timeout (600 s) + the worker's own margin (60 s).
+    # The warm shutdown waits for a job: RQ's timeout + the worker's own hung-job margin.
     from vault.processing.queue import JOB_TIMEOUT
     from worker.vault_worker import HUNG_MARGIN
 
     assert worker["TimeoutStopSec"] == [f"{(JOB_TIMEOUT + HUNG_MARGIN) // 60}min"]
+
+
+def test_the_worker_unit_listens_to_the_queue_the_web_enqueues_to():
+    """The queue's name is written once, in vault.processing.queue; the unit cannot import it,
+    so this keeps the two in step (a worker on another queue would leave every photo pending)."""
+    from vault.processing.queue import QUEUE
+
+    [command] = _directives("vault-worker@.service")["ExecStart"]
+    args = command.split()
+    assert args[args.index("rqworker") + 1] == QUEUE

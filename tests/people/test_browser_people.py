@@ -15,7 +15,7 @@ from tests.users import PASSWORD
 from vault.accounts.testing import sign_in_browser
 from vault.people.models import Face, PeopleState, Person
 from vault.photos.models import Photo
-from vault.photos.tag_status import active_faces_id
+from vault.photos.seen_by import active_faces_id
 from vaultdev.pytest_plugin import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

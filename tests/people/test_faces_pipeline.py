@@ -17,9 +17,9 @@ from vault.people import sealing
 from vault.people.models import Face, FaceVeto, Person
 from vault.photos import storage
 from vault.photos.blobs import blob_open, original_data_key
-from vault.photos.grants import grants_issue
 from vault.photos.models import Blob, Photo, Tag
-from vault.photos.tag_status import active_faces_id
+from vault.photos.seen_by import active_faces_id
+from vault.processing.grants.photo import photo_grants_issue
 from worker.pipeline import photo_process_run
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def _person_like(owner, face: Face, keyring, **fields) -> Person:
 def _run_again(photo: Photo, keyring) -> str:
     """The photo's job once more (a retry, or newer face models), under a fresh grant."""
     Photo.objects.filter(pk=photo.pk).update(state=Photo.State.PENDING)
-    grants_issue(
+    photo_grants_issue(
         photo=photo,
         data_key=original_data_key(photo, private_key=keyring.private_key),
         metadata_key=keyring.metadata_key,

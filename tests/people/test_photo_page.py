@@ -38,7 +38,7 @@ def test_a_photo_without_faces_has_no_people_panel(owner_client, owner):
 
 def test_the_gallery_says_while_faces_are_looked_for_in_photos_already_there(owner_client, owner):
     from vault.photos.models import Photo
-    from vault.photos.tag_status import active_faces_id, active_tagger_id
+    from vault.photos.seen_by import active_faces_id, active_tagger_id
 
     mk = keyring_of(owner, PASSWORD).metadata_key
     for _ in range(3):

@@ -12,7 +12,7 @@ from django.urls import reverse
 from tests.users import PASSWORD
 from vault.accounts.testing import sign_in_browser
 from vault.photos.models import Photo, Tag
-from vault.photos.tag_status import active_tagger_id
+from vault.photos.seen_by import active_tagger_id
 from vaultdev.pytest_plugin import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

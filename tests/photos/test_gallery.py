@@ -296,7 +296,7 @@ def test_a_burst_comes_out_in_capture_order_then_upload_order(
     """Six photos taken in the same second: three with sub-seconds, three at the very same
     instant. Newest first, the sub-seconds decide; where the capture time ties, the one
     uploaded last is the newer — never the random order of the photo ids."""
-    from tests.photos import camera_files as cf
+    from vaultdev.samples import camera_files as cf
 
     def shot(seed, subsec):
         tags = {cf.DATE_TIME_ORIGINAL: "2024:05:18 16:20:31", cf.OFFSET_TIME_ORIGINAL: "+02:00"}

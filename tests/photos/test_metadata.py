@@ -10,7 +10,8 @@ import math
 import pytest
 from PIL import Image
 
-from tests.photos import camera_files as cf
+from tests.photos import support
+from vaultdev.samples import camera_files as cf
 from worker import metadata
 
 R = cf.rational
@@ -30,7 +31,7 @@ def read(*, sub=None, gps=None, ifd0=None, xmp=None, iptc=None, image_format="JP
     else:
         out = io.BytesIO()
         extra = {"xmp": xmp} if xmp else {}
-        cf.support.picture(64, 48).save(out, image_format, exif=exif_data, **extra)
+        support.picture(64, 48).save(out, image_format, exif=exif_data, **extra)
         data, media_type = out.getvalue(), f"image/{image_format.lower()}"
     with Image.open(io.BytesIO(data)) as image:
         exif = image.getexif()
@@ -264,7 +265,7 @@ def test_xmp_in_a_png_a_webp_and_a_heic_is_read():
     expected = dt.datetime(2019, 8, 3, 17, 45, 10, tzinfo=tz(2))
     assert taken(xmp=xmp, image_format="WEBP") == expected
     heic = io.BytesIO()
-    cf.support.picture(64, 48).save(heic, "HEIF", xmp=xmp)
+    support.picture(64, 48).save(heic, "HEIF", xmp=xmp)
     found_xmp, _iptc = metadata.packets(heic.getvalue(), "image/heic")
     assert metadata.capture_time(Image.Exif(), xmp=found_xmp) == expected
     out = io.BytesIO()
@@ -272,7 +273,7 @@ def test_xmp_in_a_png_a_webp_and_a_heic_is_read():
 
     info = PngImagePlugin.PngInfo()
     info.add_itxt("XML:com.adobe.xmp", xmp.decode())
-    cf.support.picture(64, 48).save(out, "PNG", pnginfo=info)
+    support.picture(64, 48).save(out, "PNG", pnginfo=info)
     found_xmp, _iptc = metadata.packets(out.getvalue(), "image/png")
     assert metadata.capture_time(Image.Exif(), xmp=found_xmp) == expected
 

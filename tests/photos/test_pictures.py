@@ -19,7 +19,6 @@ import pytest
 from django.urls import reverse
 from PIL import Image, ImageCms
 
-from tests.photos import icc
 from tests.photos import picture_files as files
 from tests.photos.conftest import run_jobs
 from tests.photos.picture_files import GREY, GREY_ALPHA, PALETTE, RGB, RGB_ALPHA, png_raw
@@ -28,6 +27,7 @@ from tests.users import PASSWORD
 from vault.accounts.services import keys_unlock_with_password
 from vault.photos.blobs import blob_open
 from vault.photos.models import Photo
+from vaultdev.samples import icc
 from worker import pictures
 
 WHITE = pictures.BACKGROUND  # every transparent pixel must come out as this

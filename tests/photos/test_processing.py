@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from tests.photos import camera_files, support
+from tests.photos import support
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
@@ -23,6 +23,7 @@ from vault.photos.blobs import blob_open
 from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.photos.sealing import exif_aad
 from vault.processing.worker_keys import advertise, withdraw
+from vaultdev.samples import camera_files
 from worker import identity
 from worker.pipeline import photo_process_run
 
@@ -200,14 +201,12 @@ def test_job_arguments_and_redis_carry_ids_only(
 ):
     import zlib
 
-    from django_rq import get_queue
-
-    from vault.processing.queue import Job
+    from vault.processing.queue import Job, shared_queue
 
     data = support.jpeg()
     with django_capture_on_commit_callbacks(execute=True):
         [outcome] = upload(owner_client, ("a.jpg", data))
-    [job] = get_queue("default").jobs
+    [job] = shared_queue().jobs
     assert (
         job.func_name == Job.PHOTO_PROCESS and job.args == (outcome["photo"],) and job.kwargs == {}
     )
@@ -243,7 +242,7 @@ def test_worker_side_blob_check_rejects_a_moved_blob(owner_client, owner, worker
 
 def test_thumbnails_keep_the_colour_profile(owner_client, owner, worker_key):
     """A wide-gamut RGB profile travels along (other kinds: tests/photos/test_pictures.py)."""
-    from tests.photos import icc
+    from vaultdev.samples import icc
 
     profile = icc.display_p3()
     out = io.BytesIO()
@@ -263,22 +262,23 @@ def test_a_photo_whose_job_was_lost_is_enqueued_again(
     import datetime as dt
 
     from django.utils import timezone
-    from django_rq import get_queue
+
+    from vault.processing.queue import shared_queue
 
     [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))
-    assert get_queue("default").count == 0  # (the commit hook never ran: as good as lost)
+    assert shared_queue().count == 0  # (the commit hook never ran: as good as lost)
     status = reverse("photos:status")
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
-    assert get_queue("default").count == 0  # a fresh grant: the job may just be queued
+    assert shared_queue().count == 0  # a fresh grant: the job may just be queued
     ProcessingGrant.objects.update(created_at=timezone.now() - dt.timedelta(minutes=16))
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
-    [job] = get_queue("default").jobs
+    [job] = shared_queue().jobs
     assert job.args == (outcome["photo"],)
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
-    assert get_queue("default").count == 1  # nudged once, not at every poll
+    assert shared_queue().count == 1  # nudged once, not at every poll
     assert run_jobs() == ["ready"]
 
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from tests.photos import camera_files, support
+from tests.photos import support
 from vault.photos.sniff import ImageSniffer, Rejected
+from vaultdev.samples import camera_files
 
 LIMIT = 100_000_000
 

@@ -199,7 +199,7 @@ def test_a_ready_photo_without_tags_says_not_tagged_yet_and_why(owner_client, wo
     [outcome] = upload(owner_client, ("plain.jpg", support.jpeg()))
     run_jobs()
     photo = Photo.objects.get(pk=outcome["photo"])
-    assert photo.is_ready and photo.tagged_by == ""
+    assert photo.state == Photo.State.READY and photo.tagged_by == ""
     html = owner_client.get(reverse("photos:detail", args=[photo.id])).content.decode()
     assert "Not tagged yet." in html
     assert "Automatic tagging is not available on this server: no active tagger model" in html

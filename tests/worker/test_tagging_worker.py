@@ -11,7 +11,7 @@ from tests.photos.uploads import upload
 from tests.users import PASSWORD
 from vault.accounts.testing import sign_in
 from vault.photos.models import Photo, Tag
-from vault.photos.tag_status import active_tagger_id
+from vault.photos.seen_by import active_tagger_id
 from vault.photos.tagging import tags_set_by_user
 from vault.processing.worker_keys import live_worker_keys
 from vaultdev.pytest_plugin import wait_until

@@ -11,8 +11,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-import django_rq
 from django.conf import settings
+
+from vault.processing import queue
 
 WINDOW = 60 * 60  # failures are forgotten an hour after the last one
 BASE_DELAY = 15  # seconds of the first lock; doubles with each further failure
@@ -47,7 +48,7 @@ def client_ip(request) -> str:
 
 
 def _conn():
-    return django_rq.get_connection("default")
+    return queue.connection()
 
 
 def seconds_locked(subject: Subject) -> int:

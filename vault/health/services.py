@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from vault.health.models import QueueProbe
-from vault.processing.queue import Job, enqueue
+from vault.processing.queue import Job, enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ def queue_probe_send() -> QueueProbe:
     """Create a probe row and enqueue the worker job for it once the row is committed."""
     with transaction.atomic():
         probe = QueueProbe.objects.create()
-        transaction.on_commit(lambda: enqueue(Job.QUEUE_PROBE, probe.pk))
+        enqueue_on_commit(Job.QUEUE_PROBE, probe.pk, robust=False)
     return probe
 
 

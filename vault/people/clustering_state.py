@@ -12,9 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from vault.accounts.keyring import Keyring
-from vault.people.grants import clustering_grants_issue
 from vault.people.models import ClusteringGrant, Face, PeopleState
 from vault.photos.models import Photo
+from vault.processing.grants.base import live_grants
+from vault.processing.grants.clustering import clustering_grants_issue
 from vault.processing.queue import Job, enqueue_on_commit
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,7 @@ def people_refresh(*, user, keyring: Keyring, workers: dict[str, bytes]) -> bool
         )
         if state is None:
             return False
-        live = ClusteringGrant.objects.filter(
-            owner=user, worker_key_id__in=list(workers), expires_at__gt=now
-        )
+        live = live_grants(ClusteringGrant.objects.filter(owner=user), workers)
         if (
             state.requested_at is not None
             and state.requested_at > now - RUN_LOST_AFTER

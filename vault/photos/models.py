@@ -72,10 +72,6 @@ class Photo(models.Model):
     def __str__(self) -> str:
         return f"photo {self.id}"
 
-    @property
-    def is_ready(self) -> bool:
-        return self.state == self.State.READY
-
 
 class Blob(models.Model):
     """One SPV1 file on disk. Its path follows from (owner, photo, variant, index)."""

@@ -1,5 +1,5 @@
 """Services that change photos: storing uploads and deleting. Granting work to the workers is
-in `granting`, the state changes the pipeline makes in `pipeline_state`, tags in `tagging`."""
+in `scheduling`, the state changes the pipeline makes in `pipeline_state`, tags in `tagging`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from django.db import IntegrityError, transaction
 from vault.accounts.keyring import Keyring
 from vault.crypto import seal
 from vault.photos import storage
-from vault.photos.granting import live_workers, photo_grant
 from vault.photos.models import Blob, Photo
+from vault.photos.scheduling import photo_grant
 from vault.photos.sealing import name_aad
 from vault.photos.upload_handler import EncryptingUploadHandler, IncomingFile
+from vault.processing.grants.base import live_workers
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,6 @@ from vault.photos.models import Photo, Tag
 
 log = logging.getLogger(__name__)
 
-# tagged_by of a photo the named model could not tag (no readable picture, a crash): it is not
-# granted again for that model; a newer model tries afresh.
-TAGGING_FAILED_PREFIX = "failed:"
 OTHER = Tag.Label.OTHER.value
 HUMAN = Tag.Label.HUMAN.value
 # source of the "human" tag a detected face gives (DESIGN §7); a tagger run never removes it.

@@ -1,16 +1,23 @@
 """The one choke point for the job queue: its name, the job paths, their timeouts and
-`enqueue()`. Job arguments are ids only: keys travel in grants, never through Redis."""
+`enqueue()`. Job arguments are ids only: keys travel in grants, never through Redis.
+
+QUEUE and JOB_TIMEOUT are the only place the queue's name and timeout are written: settings
+(RQ_QUEUES), the throttle's connection, `make run`, the pytest plugin and the benchmarks read
+them from here, and a test checks that the systemd worker unit agrees. So this module imports
+django_rq and rq only inside its functions: settings.py imports it before Django is set up."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import django_rq
 from django.conf import settings
 from django.db import transaction
-from rq import Queue
 
 from vault.processing import worker_keys
+
+if TYPE_CHECKING:
+    from rq import Queue
 
 QUEUE = "default"  # the shared queue every worker listens to (after its own)
 JOB_TIMEOUT = 600  # seconds a job may run before RQ stops it
@@ -26,10 +33,16 @@ class Job(StrEnum):
 
 
 def connection():
+    """The Valkey/Redis connection of the queue (also the worker key registry's and the
+    sign-in throttle's)."""
+    import django_rq
+
     return django_rq.get_connection(QUEUE)
 
 
 def shared_queue() -> Queue:
+    import django_rq
+
     return django_rq.get_queue(QUEUE)
 
 
@@ -37,6 +50,8 @@ def enqueue(job: Job, *args, to_worker: str | None = None, **kwargs):
     """Queue `job(*args, **kwargs)` on the shared queue, or on the own queue of the worker with
     key id `to_worker` (a job passed on to the worker that holds the grant; dropped unstarted
     once the grant would have expired anyway)."""
+    from rq import Queue
+
     if to_worker is None:
         return shared_queue().enqueue(job.value, *args, job_timeout=JOB_TIMEOUT, **kwargs)
     return Queue(worker_keys.queue_name(to_worker), connection=connection()).enqueue(
@@ -48,7 +63,8 @@ def enqueue(job: Job, *args, to_worker: str | None = None, **kwargs):
     )
 
 
-def enqueue_on_commit(job: Job, *args, **kwargs) -> None:
-    """Enqueue once the current transaction commits. Robust: with Valkey down, what was
-    committed waits (the owner's next visit enqueues it again); the request must not fail."""
-    transaction.on_commit(lambda: enqueue(job, *args, **kwargs), robust=True)
+def enqueue_on_commit(job: Job, *args, robust: bool = True, **kwargs) -> None:
+    """Enqueue once the current transaction commits. Robust by default: with Valkey down, what
+    was committed waits (the owner's next visit enqueues it again); the request must not fail.
+    `robust=False` lets the enqueue error reach the caller (the queue self-test reports it)."""
+    transaction.on_commit(lambda: enqueue(job, *args, **kwargs), robust=robust)

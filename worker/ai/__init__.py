@@ -1,2 +1,2 @@
-"""Pure inference, no Django: the model loader, the tagger (and later the face detector and
-embedder). Imported by the worker only; the web process never loads these modules."""
+"""Pure inference, no Django: the model loader, the tagger, the face detector and the face
+embedder. Imported by the worker only; the web process never loads these modules."""

@@ -13,7 +13,7 @@ from vault.accounts.decorators import keyring_required
 from vault.people import review, selectors
 from vault.people.clustering_state import clustering_status, people_refresh
 from vault.people.forms import FaceActionForm, PersonNameForm
-from vault.photos import granting
+from vault.processing.grants.base import live_workers
 
 
 def read_only(request):
@@ -42,7 +42,7 @@ def gallery_url(person_id) -> str:
 def people_list(request):
     user, key = request.user, request.keyring.metadata_key
     # A visit is when the owner's key is here: start a clustering run if one is due.
-    people_refresh(user=user, keyring=request.keyring, workers=granting.live_workers())
+    people_refresh(user=user, keyring=request.keyring, workers=live_workers())
     unassigned = list(selectors.faces_unassigned(user=user)[: selectors.UNASSIGNED_SHOWN + 1])
     return render(
         request,

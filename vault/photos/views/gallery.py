@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import granting, photo_panels, photo_sets, selectors, tag_status
+from vault.photos import model_status, photo_panels, photo_sets, scheduling, seen_by, selectors
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
 from vault.photos.views.tags import tagger_unavailable_text, tagging_text
@@ -83,13 +83,13 @@ def _filters_in_use(filters: dict) -> int:
 @require_GET
 @keyring_required
 def gallery(request):
-    granting.photos_regrant(user=request.user, keyring=request.keyring)
+    scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
     form, filters, query = gallery_filters(request)
     page = selectors.gallery_page(user=request.user, filters=filters, number=_page_number(request))
     context = {"page": page, "query": query}
     if request.headers.get("X-Vault-Partial"):  # the next page, for infinite scrolling
         return render(request, "photos/_gallery_groups.html", context)
-    tagging = tag_status.tagging_status(user=request.user)
+    tagging = model_status.model_status(user=request.user)
     context |= {
         "filter_form": form,
         "filters": filters,
@@ -115,7 +115,7 @@ def photo_detail(request, photo_id):
     newer, older = selectors.photo_neighbours(user=request.user, photo=photo, filters=filters)
     tags = selectors.photo_visible_tags(photo)
     shown = {tag.label for tag in tags}
-    tagger_id, tagger_problem = tag_status.active_tagger_id()
+    tagger_id, tagger_problem = seen_by.active_tagger_id()
     return render(
         request,
         "photos/detail.html",
@@ -142,7 +142,7 @@ def photo_detail(request, photo_id):
 def status(request):
     """State of the given photos, for pages that show progress. Ids that are not the user's
     (or no longer exist) come back as "missing", indistinguishable from each other."""
-    granting.photos_regrant(user=request.user, keyring=request.keyring)
+    scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
     wanted = {raw: _canonical_id(raw) for raw in request.GET.getlist("id")[:200]}
     known = selectors.photos_status(
         user=request.user, photo_ids=[pid for pid in wanted.values() if pid]

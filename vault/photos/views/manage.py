@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import granting, selectors, services
+from vault.photos import scheduling, selectors, services
 from vault.photos.forms import PhotoIdsForm
 from vault.photos.models import Photo
 from vault.photos.views.common import clean_query, gallery_redirect
@@ -44,10 +44,10 @@ def retry(request, photo_id):
     photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
     if photo.state != Photo.State.FAILED:
         return redirect("photos:detail", photo_id=photo.id)
-    outcome = granting.photo_retry(photo=photo, keyring=request.keyring)
-    if outcome == granting.RetryOutcome.QUEUED:
+    outcome = scheduling.photo_retry(photo=photo, keyring=request.keyring)
+    if outcome == scheduling.RetryOutcome.QUEUED:
         messages.info(request, "Trying again: the photo is back in the queue.")
-    elif outcome == granting.RetryOutcome.NO_WORKER:
+    elif outcome == scheduling.RetryOutcome.NO_WORKER:
         messages.info(
             request,
             "No worker is running right now; the photo will be processed "

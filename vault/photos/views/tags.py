@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import granting, selectors, tag_status
+from vault.photos import model_status, scheduling, selectors
 from vault.photos.forms import TagChangeForm, TagsBulkForm
 from vault.photos.models import Photo, Tag
 from vault.photos.tagging import tags_set_by_user
@@ -22,7 +22,7 @@ def tagger_unavailable_text(problem: str) -> str:
     return f"Automatic tagging is not available on this server: {problem.rstrip('.')}."
 
 
-def tagging_text(status: tag_status.TaggingStatus) -> str:
+def tagging_text(status: model_status.ModelStatus) -> str:
     """The gallery's one line about automatic tagging ("" when there is nothing to say)."""
     if status.model_id is None:
         return tagger_unavailable_text(status.problem)
@@ -86,8 +86,8 @@ def tags_bulk(request):
 def tagging_status(request):
     """How far re-tagging the user's photos has come; the gallery polls it while it runs."""
     # Re-tagging needs the owner's keys for fresh grants: keep it going while they watch.
-    granting.photos_regrant(user=request.user, keyring=request.keyring)
-    status = tag_status.tagging_status(user=request.user)
+    scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
+    status = model_status.model_status(user=request.user)
     return JsonResponse(
         {
             "updating": status.updating,

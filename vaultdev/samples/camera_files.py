@@ -1,6 +1,6 @@
-"""Files as real cameras and phones write them, made up in the tests: HEIF boxes in the order
-Samsung phones use, HEIF brands and codecs the server cannot decode, EXIF with sub-seconds,
-offsets, impossible values and void GPS blocks, XMP packets and IPTC records."""
+"""Files as real cameras and phones write them, made up for the tests and benchmarks: HEIF
+boxes in the order Samsung phones use, HEIF brands and codecs the server cannot decode, EXIF
+with sub-seconds, offsets, impossible values and void GPS blocks, XMP packets and IPTC records."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import struct
 
 from PIL import Image, TiffImagePlugin
 
-from tests.photos import support
+from vaultdev.samples.pictures import picture
 
 # EXIF tags (Pillow's ExifTags names) the builders below write.
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
@@ -81,7 +81,7 @@ def jpeg(
     """A JPEG with the given EXIF, XMP packet and IPTC records."""
     out = io.BytesIO()
     extra = {"xmp": xmp} if xmp else {}
-    (image or support.picture(320, 240)).save(
+    (image or picture(320, 240)).save(
         out, "JPEG", quality=85, exif=exif_data if exif_data is not None else Image.Exif(), **extra
     )
     data = out.getvalue()

@@ -1,6 +1,7 @@
-"""Granting work to the workers (DESIGN §4): a photo's processing grant at upload, fresh grants
-when the workers that held them died, the retry button, and bringing photos that are already in
-the vault up to date with the pipeline (a step added, the tagger replaced)."""
+"""When photos are given to the workers (DESIGN §4, §6): a photo's grant at upload, the retry
+button, and the owner's visits — fresh grants for photos whose workers died, jobs queued again
+when they were lost, and photos already in the vault brought up to date with the pipeline (a step
+added, a model replaced). The grants themselves are vault.processing.grants."""
 
 from __future__ import annotations
 
@@ -11,18 +12,15 @@ from enum import StrEnum
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError
-from vault.photos import blobs
-from vault.photos.grants import grants_issue
+from vault.photos import blobs, seen_by
 from vault.photos.models import Photo, ProcessingGrant
-from vault.photos.tag_status import active_faces_id, active_tagger_id
-from vault.photos.tagging import TAGGING_FAILED_PREFIX
 from vault.processing import visits
+from vault.processing.grants.base import live_grants, live_workers
+from vault.processing.grants.photo import photo_grants_issue
 from vault.processing.queue import Job, enqueue, enqueue_on_commit
-from vault.processing.worker_keys import live_worker_keys
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +46,7 @@ def photo_enqueue(photo_id, *, to_worker: str | None = None) -> None:
 def photo_grant(photo: Photo, *, data_key: bytes, keyring: Keyring, workers=None) -> int:
     """Grant the photo to the live workers and enqueue its job after the commit; returns how
     many workers were granted it (0: none runs, the photo waits)."""
-    granted = grants_issue(
+    granted = photo_grants_issue(
         photo=photo, data_key=data_key, metadata_key=keyring.metadata_key, workers=workers
     )
     if granted:
@@ -83,16 +81,6 @@ def _regrant(photo: Photo, *, keyring: Keyring, workers, states) -> bool:
         return photo_grant(locked, data_key=data_key, keyring=keyring, workers=workers) > 0
 
 
-def live_workers() -> dict[str, bytes]:
-    """The live worker keys; none when Valkey cannot be reached (photos then wait, pending,
-    and the owner's pages keep working)."""
-    try:
-        return live_worker_keys()
-    except RedisError:
-        log.warning("the worker key registry cannot be read", exc_info=True)
-        return {}
-
-
 ORIGINAL_LOST = "The stored original is missing or damaged. Delete this photo and upload it again."
 ORIGINAL_UNREADABLE = (
     "The server could not read the stored original (a disk or permission problem on the "
@@ -106,27 +94,27 @@ def _fail_unqueued(photo: Photo, states, reason: str) -> None:
     )
 
 
-def _live_grants(workers: dict[str, bytes]):
-    return ProcessingGrant.objects.filter(
-        worker_key_id__in=list(workers), expires_at__gt=timezone.now()
-    )
-
-
 def _has_live_grant(photo: Photo, workers: dict[str, bytes]) -> bool:
-    return _live_grants(workers).filter(photo=photo).exists()
+    return live_grants(ProcessingGrant.objects.filter(photo=photo), workers).exists()
 
 
-def photos_regrant(*, user, keyring: Keyring) -> int:
-    """Give the workers another go at the owner's photos whose grants died with a worker (or
-    that arrived while no worker ran). Called when the owner, keys unlocked, looks at the
-    gallery or the upload page. Returns how many photos were re-granted."""
+def owner_visit_work(*, user, keyring: Keyring) -> int:
+    """The owner, keys unlocked, looks at the gallery, the upload page or the status the pages
+    poll: give the workers another go at their photos whose grants died with a worker (or that
+    arrived while no worker ran), queue again the jobs that were lost (`_requeue_forgotten`),
+    bring ready photos up to date (`photos_refresh`), and run the other apps' visit hooks
+    (vault.processing.visits). Returns how many photos were re-granted."""
     workers = live_workers()
     if not workers:
         return 0
     waiting = [Photo.State.PENDING, Photo.State.PROCESSING]
     stale = (
         Photo.objects.filter(owner=user, state__in=waiting)
-        .annotate(has_live_grant=Exists(_live_grants(workers).filter(photo=OuterRef("pk"))))
+        .annotate(
+            has_live_grant=Exists(
+                live_grants(ProcessingGrant.objects.filter(photo=OuterRef("pk")), workers)
+            )
+        )
         .filter(has_live_grant=False)
         .order_by("uploaded_at")[:REGRANT_BATCH]
     )
@@ -145,12 +133,9 @@ def _out_of_date() -> Q | None:
     """Ready photos that a usable active model has not seen yet (tagger, face models); None
     when no model is usable, so nothing can be brought up to date."""
     conditions = []
-    for field, (model_id, _problem) in (
-        ("tagged_by", active_tagger_id()),
-        ("faces_by", active_faces_id()),
-    ):
+    for field, (model_id, _problem) in seen_by.active_models().items():
         if model_id is not None:
-            conditions.append(~Q(**{f"{field}__in": [model_id, TAGGING_FAILED_PREFIX + model_id]}))
+            conditions.append(seen_by.not_seen(field, model_id))
     if not conditions:
         return None
     combined = conditions[0]
@@ -168,7 +153,9 @@ def photos_refresh(*, user, keyring: Keyring, workers: dict[str, bytes]) -> int:
     out_of_date = _out_of_date()
     if out_of_date is None or not workers:
         return 0
-    recent = _live_grants(workers).filter(created_at__gte=timezone.now() - REQUEUE_AFTER)
+    recent = live_grants(ProcessingGrant.objects.all(), workers).filter(
+        created_at__gte=timezone.now() - REQUEUE_AFTER
+    )
     stale = (
         Photo.objects.filter(out_of_date, owner=user, state=Photo.State.READY)
         .annotate(has_live_grant=Exists(recent.filter(photo=OuterRef("pk"))))
@@ -193,7 +180,7 @@ def photos_refresh(*, user, keyring: Keyring, workers: dict[str, bytes]) -> int:
             )
             if locked is None or recent.filter(photo=locked).exists():
                 continue
-            if grants_issue(
+            if photo_grants_issue(
                 photo=locked, data_key=data_key, metadata_key=keyring.metadata_key, workers=workers
             ):
                 enqueue_on_commit(Job.PHOTO_UPDATE, str(locked.id))
@@ -207,12 +194,9 @@ def _give_up_unreadable(photo: Photo) -> None:
     """Its original does not open: remember it failed for the active models, so that it is not
     granted again and again."""
     changes = {}
-    for field, (model_id, _problem) in (
-        ("tagged_by", active_tagger_id()),
-        ("faces_by", active_faces_id()),
-    ):
+    for field, (model_id, _problem) in seen_by.active_models().items():
         if model_id is not None and getattr(photo, field) != model_id:
-            changes[field] = TAGGING_FAILED_PREFIX + model_id
+            changes[field] = seen_by.failed(model_id)
     Photo.objects.filter(pk=photo.pk).update(**changes)
 
 
@@ -222,12 +206,13 @@ def _requeue_forgotten(*, user, workers: dict[str, bytes]) -> int:
     it again. A duplicate job is harmless: it finds the photo ready, or locked by the job
     already on it, and returns."""
     now = timezone.now()
-    waiting = ProcessingGrant.objects.filter(
-        photo__owner=user,
-        photo__state__in=[Photo.State.PENDING, Photo.State.PROCESSING],
-        worker_key_id__in=list(workers),
-        expires_at__gt=now,
-        created_at__lt=now - REQUEUE_AFTER,
+    waiting = live_grants(
+        ProcessingGrant.objects.filter(
+            photo__owner=user,
+            photo__state__in=[Photo.State.PENDING, Photo.State.PROCESSING],
+            created_at__lt=now - REQUEUE_AFTER,
+        ),
+        workers,
     )
     photo_ids = set(waiting.values_list("photo_id", flat=True)[:REGRANT_BATCH])
     if not photo_ids:

@@ -1,4 +1,5 @@
-"""The table every benchmark prints: first column left-aligned, figures right-aligned."""
+"""The table every development-machine report prints (bench/ and the training evaluations):
+first column left-aligned, figures right-aligned; and the process memory they quote."""
 
 from __future__ import annotations
 

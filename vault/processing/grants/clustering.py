@@ -4,37 +4,27 @@ A run needs no data key: it reads sealed embeddings only."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
-from django.conf import settings
 from django.utils import timezone
 
 from vault.crypto import DecryptionError, hpke_wrap
 from vault.people.models import ClusteringGrant
+from vault.processing.grants.base import GrantUnavailable, grant_expiry, grant_info
 
 PURPOSE = "clustering-metadata-key"
 
 
-class GrantUnavailable(Exception):
-    """No usable clustering grant for this worker: none to its key, expired, or unopenable."""
-
-
-def _info(grant_id, owner_id, expires_at: dt.datetime) -> bytes:
-    return hpke_wrap.grant_info(
-        grant_id=str(grant_id),
-        user_id=str(owner_id),
-        photo_id="",  # a clustering grant is for all of the owner's faces, no single photo
-        expires_at=int(expires_at.timestamp()),
-        purpose=PURPOSE,
+def _info(grant_id, owner_id, expires_at) -> bytes:
+    # A clustering grant is for all of the owner's faces: no single photo.
+    return grant_info(
+        grant_id, user_id=owner_id, photo_id="", expires_at=expires_at, purpose=PURPOSE
     )
 
 
 def clustering_grants_issue(*, user, metadata_key: bytes, workers: dict[str, bytes]) -> int:
     """Replace the owner's clustering grants with one per live worker key; returns how many."""
-    expires_at = timezone.now().replace(microsecond=0) + dt.timedelta(
-        seconds=settings.VAULT_GRANT_LIFETIME
-    )
+    expires_at = grant_expiry()
     ClusteringGrant.objects.filter(owner=user).delete()
     rows = []
     for worker_key_id, public_key in workers.items():
@@ -55,7 +45,8 @@ def clustering_grants_issue(*, user, metadata_key: bytes, workers: dict[str, byt
 
 
 def clustering_grant_open(*, owner_id, worker_key_id: str, private_key: bytes) -> bytes:
-    """The worker's side: the owner's metadata key, from the grant made to its key."""
+    """The worker's side: the owner's metadata key, from the grant made to its key. Raises
+    GrantUnavailable when there is none, it has expired, or it does not open."""
     grant = ClusteringGrant.objects.filter(owner_id=owner_id, worker_key_id=worker_key_id).first()
     if grant is None:
         raise GrantUnavailable("no clustering grant to this worker's key")
