@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet
 
-.PHONY: run test lint format chromium opencv-doc deploy-check
+.PHONY: run test test-fast lint format chromium opencv-doc deploy-check lab
 
 run: $(VENV)/.run-installed
 	$(PY) -m vaultdev.run
@@ -15,6 +15,11 @@ test: $(VENV)/.dev-installed chromium opencv-doc
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+
+# The development loop: no browser, no real worker process, no notebooks or release restores
+# (markers: pyproject.toml; set by tests/conftest.py from the fixtures a test uses).
+test-fast: $(VENV)/.dev-installed
+	$(PY) -m pytest -m "not browser and not worker and not slow"
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
@@ -31,6 +36,17 @@ $(PY):
 # proves it), the worker loads it once per process.
 $(VENV)/.run-installed: $(PY) requirements/base.txt requirements/run.txt requirements/ml.txt
 	$(PIP) -r requirements/run.txt -r requirements/ml.txt
+	touch $@
+
+# JupyterLab on the training notebooks (the data scientist's one command). LAB_ARGS passes
+# options through, e.g. make lab LAB_ARGS="--no-browser --ip=0.0.0.0 --port=8890".
+LAB_ARGS ?=
+lab: $(VENV)/.training-installed
+	$(PY) -m jupyterlab --ServerApp.root_dir=training/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+$(VENV)/.training-installed: $(VENV)/.run-installed requirements/training.txt
+	$(PIP) -r requirements/training.txt
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.run-installed requirements/dev.txt requirements/notebooks.txt

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import email
+import email.policy
 import json
 import os
 import re
@@ -256,6 +258,35 @@ class Machine:
 # --- a mail sink for the sign-in codes ----------------------------------------------------------
 
 
+# The vault's code email (vault/accounts/templates/accounts/email/otp_code.txt and the setting
+# OTP_EMAIL_SUBJECT); tests/deploy/test_check_mail.py renders the real ones through this reader.
+CODE_SUBJECT = "Your Secure Photo Vault code"
+CODE_LINE = re.compile(r"code is: (\d{6})\b")
+
+
+def mailed_code(messages: list[str], address: str) -> str | None:
+    """The sign-in code of the newest code email to `address` among raw RFC 5322 `messages`
+    (as received over SMTP, CRLF line ends), or None.
+
+    Only the decoded text body of a message whose To is exactly `address` and whose Subject
+    is CODE_SUBJECT counts. Scanning raw text for "six digits" read the headers too (a blank
+    line there is CRLF CRLF, not LF LF): the Message-ID, <time.PID.random@host>, holds the
+    sending web worker's process id, and a six-digit PID was taken for the code. The newest
+    wins because a new code replaces the one sent before it.
+    """
+    for raw in reversed(messages):
+        message = email.message_from_string(raw, policy=email.policy.default)
+        to = message["To"]
+        recipients = {item.addr_spec.lower() for item in to.addresses} if to else set()
+        if address.lower() not in recipients or message["Subject"] != CODE_SUBJECT:
+            continue
+        body = message.get_body(preferencelist=("plain",))
+        match = CODE_LINE.search(body.get_content()) if body is not None else None
+        if match:
+            return match.group(1)
+    return None
+
+
 class _SmtpHandler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         write = self.wfile.write
@@ -268,7 +299,8 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
                 write(b"354 go on\r\n")
                 body = []
                 while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                    body.append(chunk)
+                    # RFC 5321 4.5.2: the sender doubled a leading dot; take it away.
+                    body.append(chunk[1:] if chunk.startswith(b"..") else chunk)
                 self.server.messages.append(b"".join(body).decode(errors="replace"))
                 write(b"250 queued\r\n")
             elif verb == "QUIT":
@@ -282,22 +314,21 @@ class MailSink(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = SMTP_PORT) -> None:
         # A fixed port keeps vault.env the same from one run to the next.
-        super().__init__(("127.0.0.1", SMTP_PORT), _SmtpHandler)
+        super().__init__(("127.0.0.1", port), _SmtpHandler)
         self.messages: list[str] = []
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
-    def code_for(self, email: str, after: int, timeout: float = 60) -> str:
+    def code_for(self, address: str, after: int, timeout: float = 60) -> str:
+        """The code mailed to `address` in a message received after the first `after` ones."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for message in self.messages[after:]:
-                if email in message:
-                    match = re.search(r"\b(\d{6})\b", message.split("\n\n", 1)[-1])
-                    if match:
-                        return match.group(1)
+            code = mailed_code(self.messages[after:], address)
+            if code is not None:
+                return code
             time.sleep(0.2)
-        raise CheckFailed(f"no code was mailed to {email} within {timeout:.0f} s")
+        raise CheckFailed(f"no code was mailed to {address} within {timeout:.0f} s")
 
 
 # --- the playbook -------------------------------------------------------------------------------

@@ -33,3 +33,27 @@ def other_user(db, redis_conn):
         name="Oscar Other", email="oscar@example.org", password=OTHER_PASSWORD, email_verified=True
     )
     return user
+
+
+# Markers by what a test uses, so that `make test-fast` (-m "not browser and not worker and not
+# slow") can leave the slow kinds out without a marker in every test file.
+WORKER_FIXTURES = {"rq_worker", "start_worker"}  # a real `manage.py rqworker` process
+BROWSER_FIXTURES = {"page", "browser"}  # real Chromium
+WORKER_PATHS = ("tests/test_make_run.py",)  # `make run` starts its own workers
+SLOW_PATHS = (
+    "tests/training/",  # notebooks and model evaluation
+    "tests/deploy/test_ansible.py",  # ansible-lint and rendering the roles: half a minute
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    root = config.rootpath
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        path = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+        if fixtures & WORKER_FIXTURES or path.startswith(WORKER_PATHS):
+            item.add_marker(pytest.mark.worker)
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if path.startswith(SLOW_PATHS):
+            item.add_marker(pytest.mark.slow)

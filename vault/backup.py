@@ -3,7 +3,8 @@ from one database snapshot, kept as numbered directories under VAULT_BACKUP_DIR.
 
 A snapshot directory (its name is its UTC time, `20260130T031500Z`):
 
-    manifest.json     format, time, the dump's sha256 and size, the blob count and bytes
+    manifest.json     format, time, the vault version that made it, the dump's sha256 and size,
+                      the blob count and bytes
     database.dump     `pg_dump --format=custom` of the vault's database
     blobs/<user>/<photo>/<variant>-<index>.spv   every blob the dump refers to
 
@@ -39,6 +40,7 @@ from django.db import connection, transaction
 
 from vault.photos import storage
 from vault.photos.models import Blob
+from vault.version import vault_version
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ class Snapshot:
     dump_bytes: int
     blob_count: int
     blob_bytes: int
+    # The release that made it (vault.version); None for snapshots of releases before 0.3.0.
+    vault_version: str | None = None
 
     @classmethod
     def read(cls, path: Path) -> Snapshot:
@@ -79,6 +83,7 @@ class Snapshot:
                 dump_bytes=manifest["database"]["bytes"],
                 blob_count=manifest["blobs"]["count"],
                 blob_bytes=manifest["blobs"]["bytes"],
+                vault_version=manifest.get("vault_version"),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise BackupError(f"{path} is not a readable vault backup ({error})") from None
@@ -190,6 +195,7 @@ def _snapshot_take(root: Path, now: datetime) -> Snapshot:
         manifest = {
             "format": FORMAT,
             "created_at": now.isoformat(),
+            "vault_version": vault_version(),
             "database": {"file": DUMP, "sha256": _sha256(dump), "bytes": dump.stat().st_size},
             "blobs": {"count": count, "bytes": size},
         }

@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "vault.accounts.keyring.KeyringMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "vault.error_pages.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "vault.urls"
@@ -113,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "vault.navigation.navigation",
+                "vault.accounts.context_processors.recovery_key_banner",
             ],
         },
     },

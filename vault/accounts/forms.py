@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
-from vault.accounts import throttle
+from vault.accounts import code_checks, throttle
 from vault.accounts.backends import unlocked_keys_take
 from vault.accounts.models import User
 from vault.accounts.services import email_taken
@@ -116,17 +116,21 @@ class VaultAuthenticationForm(AuthenticationForm):
 
 
 class CodeThrottleMixin:
-    """Mixed into django-two-factor's token forms: per-account and per-address delays."""
+    """Mixed into django-two-factor's token forms: per-account and per-address delays on top
+    of django-otp's per-device back-off, without the two adding up (vault.accounts.code_checks):
+    only a code that was checked and wrong is counted, and every wait is said in seconds."""
 
     def clean(self):
-        subject = throttle.Subject.for_request(self.request, scope="code", email=self.user.email)
-        wait = throttle.seconds_locked(subject)
-        if wait:
-            raise forms.ValidationError(throttle.wait_message(wait), code="throttled")
+        error = code_checks.code_wait_error(
+            self.request, user=self.user, device=self._chosen_device(self.user)
+        )
+        if error:
+            raise forms.ValidationError(error, code="throttled")
         try:
             return super().clean()
-        except forms.ValidationError:
-            throttle.record_failure(subject)
+        except forms.ValidationError as error:
+            if error.code == "invalid_token":
+                code_checks.code_record_wrong(self.request, user=self.user)
             raise
 
 
@@ -137,6 +141,19 @@ class CodeForm(forms.Form):
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
+    )
+
+
+class AuthenticatorAddForm(CodeForm):
+    make_default = forms.ChoiceField(
+        label="Ask for a code from this app first when you sign in?",
+        choices=[
+            ("yes", "Yes, make the app my default sign-in method"),
+            ("no", "No, keep emailed codes first and offer the app as another way"),
+        ],
+        initial="yes",
+        required=False,  # a form sent without the question keeps the old answer: yes
+        widget=forms.RadioSelect,
     )
 
 

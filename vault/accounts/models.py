@@ -70,7 +70,8 @@ class UserKeys(models.Model):
     """The user's key material, only ever wrapped.
 
     umk_password_wrap: UMK under Argon2id(password) (vault.crypto.password), parameters inside.
-    umk_recovery_wrap: UMK under HKDF(recovery key) (vault.crypto.recovery).
+    umk_recovery_wrap: UMK under HKDF(recovery key) (vault.crypto.recovery); a new key
+    replaces it, so the old key stops working.
     wrapped_private_key: sk_U under UMK. public_key: pk_U in the clear, so uploads can be
     encrypted to the owner without any secret.
     """
@@ -80,6 +81,10 @@ class UserKeys(models.Model):
     wrapped_private_key = models.BinaryField()
     umk_password_wrap = models.BinaryField()
     umk_recovery_wrap = models.BinaryField()
+    # When the owner last typed back groups of the key that umk_recovery_wrap opens; null until
+    # then (a key closed unread, or accounts from before this was recorded): every page then
+    # leads back to the recovery key (issue 24.3).
+    recovery_key_confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

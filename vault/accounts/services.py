@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_email.models import EmailDevice
 
 from vault.accounts.models import User, UserKeys
@@ -79,33 +80,45 @@ def account_register(*, name: str, email: str, password_text: str) -> NewAccount
     candidate = User(name=name, email=email)
     validate_password(password_text, user=candidate)
 
-    umk = keys.new_master_key()
-    private_key, public_key = keys.new_keypair()
-    rk = recovery.new_recovery_key()
     with transaction.atomic():
         candidate.set_unusable_password()
         candidate.save()
-        UserKeys.objects.create(
-            user=candidate,
-            public_key=public_key,
-            wrapped_private_key=keys.wrap_private_key(umk, private_key),
-            umk_password_wrap=password.wrap_master_key(
-                umk, password_text, params=_params(), pepper=_pepper()
-            ),
-            umk_recovery_wrap=recovery.wrap_master_key(umk, rk),
-        )
+        rk, unlocked = _keys_create(user=candidate, password_text=password_text)
         # The email device is both the proof that the address is real and the first second
         # factor; it becomes usable ("confirmed") once the emailed code has been entered.
         EmailDevice.objects.create(user=candidate, name="default", confirmed=False)
     log.info("account %s registered", candidate.pk)
-    return NewAccount(user=candidate, recovery_key=rk, unlocked=UnlockedKeys(umk, private_key))
+    return NewAccount(user=candidate, recovery_key=rk, unlocked=unlocked)
+
+
+def _keys_create(*, user: User, password_text: str) -> tuple[bytes, UnlockedKeys]:
+    """All key material of a new (or started-over) account: UMK, X25519 pair, recovery key,
+    and the row holding them wrapped (DESIGN §4). Call inside a transaction. Returns the
+    recovery key (shown once, never stored) and the unlocked keys."""
+    umk = keys.new_master_key()
+    private_key, public_key = keys.new_keypair()
+    rk = recovery.new_recovery_key()
+    UserKeys.objects.create(
+        user=user,
+        public_key=public_key,
+        wrapped_private_key=keys.wrap_private_key(umk, private_key),
+        umk_password_wrap=password.wrap_master_key(
+            umk, password_text, params=_params(), pepper=_pepper()
+        ),
+        umk_recovery_wrap=recovery.wrap_master_key(umk, rk),
+    )
+    return rk, UnlockedKeys(umk, private_key)
 
 
 def account_create(
     *, name: str, email: str, password: str, email_verified: bool = False
 ) -> tuple[User, bytes]:
-    """Create an account in one call (tests, operators). Returns (user, recovery key)."""
+    """Create an account in one call (tests, operators). Returns (user, recovery key).
+
+    The caller receives the recovery key and hands it over, so it counts as confirmed.
+    """
     new = account_register(name=name, email=email, password_text=password)
+    recovery_key_mark_confirmed(user=new.user)
     if email_verified:
         email_mark_verified(new.user)
     return new.user, new.recovery_key
@@ -122,6 +135,12 @@ def email_mark_verified(user: User) -> EmailDevice:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
     return device
+
+
+def email_device_for(user: User) -> EmailDevice:
+    """The user's email device; made (unconfirmed) for an account that has none yet."""
+    device = EmailDevice.objects.filter(user=user).order_by("pk").first()
+    return device or EmailDevice.objects.create(user=user, name="default", confirmed=False)
 
 
 def _unlock(user_keys: UserKeys, umk: bytes) -> UnlockedKeys:
@@ -244,6 +263,7 @@ def account_recover(
                 umk, new_password, params=_params(), pepper=_pepper()
             ),
             umk_recovery_wrap=recovery.wrap_master_key(umk, new_rk),
+            recovery_key_confirmed_at=None,
         )
         # A fresh unusable marker: like a new hash, it ends other sessions and spent reset links.
         user.set_unusable_password()
@@ -269,21 +289,37 @@ def account_start_over(*, user: User, new_password: str) -> NewAccount:
     with transaction.atomic():
         UserKeys.objects.filter(user=user).delete()
     account_keys_destroyed.send(sender=User, user=user)
-    umk = keys.new_master_key()
-    private_key, public_key = keys.new_keypair()
-    rk = recovery.new_recovery_key()
     with transaction.atomic():
-        UserKeys.objects.create(
-            user=user,
-            public_key=public_key,
-            wrapped_private_key=keys.wrap_private_key(umk, private_key),
-            umk_password_wrap=password.wrap_master_key(
-                umk, new_password, params=_params(), pepper=_pepper()
-            ),
-            umk_recovery_wrap=recovery.wrap_master_key(umk, rk),
-        )
+        rk, unlocked = _keys_create(user=user, password_text=new_password)
         # A fresh unusable marker: like a new hash, it ends other sessions and spent reset links.
         user.set_unusable_password()
         user.save(update_fields=["password"])
     log.info("account %s started over with new keys", user.pk)
-    return NewAccount(user=user, recovery_key=rk, unlocked=UnlockedKeys(umk, private_key))
+    return NewAccount(user=user, recovery_key=rk, unlocked=unlocked)
+
+
+def recovery_key_replace(*, user: User, umk: bytes) -> bytes:
+    """A new recovery key for the signed-in owner: UMK wrapped under it replaces the old wrap
+    (so the old key stops working), and it awaits confirmation. Returns the new key (shown
+    once, never stored)."""
+    rk = recovery.new_recovery_key()
+    UserKeys.objects.filter(user=user).update(
+        umk_recovery_wrap=recovery.wrap_master_key(umk, rk), recovery_key_confirmed_at=None
+    )
+    log.info("account %s has a new recovery key", user.pk)
+    return rk
+
+
+def recovery_key_mark_confirmed(*, user: User) -> None:
+    """The owner typed back groups of their current recovery key."""
+    UserKeys.objects.filter(user=user).update(recovery_key_confirmed_at=timezone.now())
+
+
+def recovery_key_confirmed_at(user: User):
+    """Selector: when the owner confirmed the recovery key that opens their vault now
+    (a datetime), or None (not confirmed yet)."""
+    return (
+        UserKeys.objects.filter(user=user)
+        .values_list("recovery_key_confirmed_at", flat=True)
+        .first()
+    )

@@ -73,14 +73,24 @@ def record_failure(subject: Subject) -> int:
 
 
 def record_success(subject: Subject) -> None:
-    """A full sign-in clears the account's counter (not the address's: others may share it)."""
+    """A right password (or code) clears the account's counter of that scope; not the
+    address's, which others may share."""
     key, _ = subject.counters()[0]
     _conn().delete(key, f"{key}:lock")
 
 
+def seconds_text(seconds: int) -> str:
+    """ "45 seconds", "1 second", "3 minutes" (rounded up from 120 s on)."""
+    if seconds >= 120:
+        return f"{(seconds + 59) // 60} minutes"
+    return "1 second" if seconds == 1 else f"{seconds} seconds"
+
+
 def wait_message(seconds: int) -> str:
-    when = f"{(seconds + 59) // 60} minutes" if seconds >= 120 else f"{seconds} seconds"
-    return f"Too many attempts. For your security, sign-in is paused; try again in {when}."
+    return (
+        "Too many attempts. For your security, sign-in is paused; "
+        f"try again in {seconds_text(seconds)}."
+    )
 
 
 def quota_wait(key: str, *, limit: int) -> int:

@@ -2,12 +2,14 @@
 
 from django.urls import path
 
-from vault.accounts.views import login, recovery, registration, security
+from vault.accounts.views import login, recovery, recovery_key, registration, security
 
 app_name = "accounts"
 
 urlpatterns = [
     path("register/", registration.register, name="register"),
+    path("recovery-key/", recovery_key.recovery_key, name="recovery_key"),
+    path("recovery-key/new/", recovery_key.recovery_key_new, name="recovery_key_new"),
     path("recovery-key/confirm/", registration.recovery_key_confirm, name="recovery_key_confirm"),
     path("recovery-key/reissue/", registration.recovery_key_reissue, name="recovery_key_reissue"),
     path("verify-email/", registration.verify_email, name="verify_email"),

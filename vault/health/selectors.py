@@ -15,6 +15,7 @@ from vault import backup, modelcards
 from vault.health.checks import REQUIRED_TASKS
 from vault.processing import queue
 from vault.processing.worker_keys import live_worker_keys
+from vault.version import vault_version
 
 
 @dataclass
@@ -146,5 +147,6 @@ def health_report() -> dict:
     }
     return {
         "ok": all(check.ok for check in checks.values()),
+        "version": vault_version(),
         **{name: check.as_dict() for name, check in checks.items()},
     }

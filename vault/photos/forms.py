@@ -53,7 +53,10 @@ class GalleryFilterForm(forms.Form):
         if end and end.year >= 9999:  # the day after it does not exist
             self.add_error("date_to", "Enter a date before the year 9999.")
         if start and end and start > end:
+            # Neither date filters until the range is fixed: the start alone would look like
+            # an answer to what was asked (issue 24.7).
             self.add_error("date_to", "The end date is before the start date.")
+            self.add_error("date_from", "Dates are not applied until the range is fixed.")
         return data
 
     def filters(self) -> dict:

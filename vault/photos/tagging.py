@@ -87,16 +87,23 @@ def tags_set_from_faces(*, photo: Photo, score: float | None) -> None:
 def tags_set_by_user(*, user, photo_ids: Iterable, label: str, present: bool) -> int:
     """The user says `label` is (present=True) or is not (False) on each of their photos in
     `photo_ids`; ids that are not theirs are ignored (the caller has already refused them).
-    Returns how many photos changed. Raises ValueError for an unknown label."""
+    Every one of them gets the user's word (a confirmed or rejected tag, never overwritten);
+    returns how many photos *changed*, i.e. now show the label and did not before (or the
+    reverse), so that "Added Vehicle to 3 photos" does not count one that had it already.
+    Raises ValueError for an unknown label."""
     if label not in Tag.Label.values:
         raise ValueError(f"unknown label {label!r}")
-    changed = 0
     with transaction.atomic():
         # Locked: a delete in another tab, or the worker storing its tags, waits its turn.
-        photos = (
+        photos = set(
             Photo.objects.select_for_update()
             .filter(owner=user, pk__in=list(photo_ids))
             .values_list("pk", flat=True)
+        )
+        shown_before = set(
+            Tag.objects.filter(photo_id__in=photos, label=label, rejected=False).values_list(
+                "photo_id", flat=True
+            )
         )
         for photo_id in photos:
             Tag.objects.update_or_create(
@@ -104,8 +111,13 @@ def tags_set_by_user(*, user, photo_ids: Iterable, label: str, present: bool) ->
                 label=label,
                 defaults={"source": Tag.USER, "rejected": not present, "score": 1.0},
             )
-            changed += 1
+    changed = len(photos - shown_before) if present else len(photos & shown_before)
     log.info(
-        "user %s %s tag %s on %d photo(s)", user.pk, "set" if present else "removed", label, changed
+        "user %s %s tag %s on %d photo(s), %d changed",
+        user.pk,
+        "set" if present else "removed",
+        label,
+        len(photos),
+        changed,
     )
     return changed

@@ -30,9 +30,10 @@ def finish_login(request, *, user, device, unlocked):
     login(request, user, backend=BACKEND)
     otp_login(request, device)
     keyring_install(request, user_id=user.pk, umk=unlocked.umk, private_key=unlocked.private_key)
-    throttle.record_success(
-        throttle.Subject.for_request(request, scope="password", email=user.email)
-    )
+    for scope in ("password", "code"):  # earlier typos of this account stop counting
+        throttle.record_success(
+            throttle.Subject.for_request(request, scope=scope, email=user.email)
+        )
     return redirect(after_login_url())
 
 

@@ -16,10 +16,10 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
-from django_otp import match_token
 from django_otp.plugins.otp_email.models import EmailDevice
 
 from vault.accounts import throttle
+from vault.accounts.code_checks import code_verify_any
 from vault.accounts.email_codes import Outcome, email_code_request
 from vault.accounts.forms import ForgotPasswordForm, RecoverForm
 from vault.accounts.models import User
@@ -63,16 +63,10 @@ def _user_from_link(uidb64: str, token: str) -> User | None:
 
 
 def _check_code(request, user, form) -> object | None:
-    """The second factor: any confirmed device of the user. Throttled like sign-in codes."""
-    subject = throttle.Subject.for_request(request, scope="code", email=user.email)
-    wait = throttle.seconds_locked(subject)
-    if wait:
-        form.add_error("code", throttle.wait_message(wait))
-        return None
-    device = match_token(user, form.cleaned_data["code"].strip().replace(" ", ""))
-    if device is None:
-        throttle.record_failure(subject)
-        form.add_error("code", "That code is not right, has expired, or was used already.")
+    """The second factor: any confirmed device of the user, throttled like sign-in codes."""
+    device, error = code_verify_any(request, user=user, token=form.cleaned_data["code"])
+    if error:
+        form.add_error("code", error)
     return device
 
 

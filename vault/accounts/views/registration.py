@@ -7,16 +7,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp.plugins.otp_email.models import EmailDevice
 
-from vault.accounts import throttle
+from vault.accounts.code_checks import code_verify
 from vault.accounts.email_codes import CodeStatus, Outcome, email_code_offer, email_code_request
 from vault.accounts.forms import CodeForm, RecoveryCheckForm, RegisterForm, pick_check_positions
 from vault.accounts.keyring import pending_keyring_peek, pending_keyring_stash, pending_keyring_take
-from vault.accounts.models import User, UserKeys
-from vault.accounts.services import account_register, email_mark_verified
+from vault.accounts.models import User
+from vault.accounts.services import (
+    account_register,
+    email_device_for,
+    email_mark_verified,
+    recovery_key_mark_confirmed,
+    recovery_key_replace,
+)
 from vault.accounts.views.common import finish_login, recovery_check, recovery_groups
-from vault.crypto import recovery
 
 RK_CHECK = "rk_check"  # session: which groups to type back, and a keyed digest of them
 VERIFY_USER = "verify_email_user"  # session: the user whose emailed code is awaited
@@ -66,17 +70,25 @@ def register(request):
     return render(request, "accounts/register.html", {"form": form})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def recovery_key_confirm(request):
     state = request.session.get(RK_CHECK)
     if not state:
+        if request.user.is_authenticated and request.user.is_verified():
+            return redirect("accounts:recovery_key")
         messages.info(request, "That step has expired. Please sign in.")
         return redirect("accounts:login")
+    if request.method == "GET":
+        # Opened directly (a bookmark, Back): ask for the groups again, the key is not shown.
+        form = RecoveryCheckForm(positions=state["positions"])
+        context = {"form": form, "recovery_key": None, "reissue": state["then"] == "verify"}
+        return render(request, "accounts/recovery_key.html", context)
     form = RecoveryCheckForm(request.POST, positions=state["positions"])
     if form.is_valid() and recovery_check(form.groups(), state["positions"]) == state["check"]:
         del request.session[RK_CHECK]
+        user = get_object_or_404(User, pk=state["user"])
+        recovery_key_mark_confirmed(user=user)
         if state["then"] == "verify":
-            user = get_object_or_404(User, pk=state["user"])
             request.session[VERIFY_USER] = user.pk
             _send_code(user)
             return redirect("accounts:verify_email")
@@ -104,23 +116,14 @@ def recovery_key_reissue(request):
     if not ring:
         messages.info(request, "That step has expired. Please sign in.")
         return redirect("accounts:login")
-    rk = recovery.new_recovery_key()
-    UserKeys.objects.filter(user_id=ring.user_id).update(
-        umk_recovery_wrap=recovery.wrap_master_key(ring.umk, rk)
-    )
     user = get_object_or_404(User, pk=ring.user_id)
+    rk = recovery_key_replace(user=user, umk=ring.umk)
     return show_recovery_key(request, user=user, rk=rk, then="verify")
-
-
-def _email_device(user) -> EmailDevice:
-    return EmailDevice.objects.filter(user=user).order_by(
-        "pk"
-    ).first() or EmailDevice.objects.create(user=user, name="default", confirmed=False)
 
 
 def _send_code(user, *, requested: bool = False) -> CodeStatus:
     """Email a code: on arrival (unless one sent moments ago still works), or on request."""
-    device = _email_device(user)
+    device = email_device_for(user)
     return email_code_request(device) if requested else email_code_offer(device)
 
 
@@ -147,20 +150,11 @@ def verify_email(request):
             messages.warning(request, status.refusal or status.message)
         return redirect("accounts:verify_email")
     if request.method == "POST" and form.is_valid():
-        subject = throttle.Subject.for_request(request, scope="code", email=user.email)
-        wait = throttle.seconds_locked(subject)
-        device = _email_device(user)
-        if wait:
-            form.add_error("code", throttle.wait_message(wait))
-        elif not device.verify_token(form.cleaned_data["code"].strip()):
-            throttle.record_failure(subject)
-            allowed, _detail = device.verify_is_allowed()
-            form.add_error(
-                "code",
-                "That code is not right, or it has expired."
-                if allowed
-                else "Too many wrong codes. Wait a little, then try again.",
-            )
+        error = code_verify(
+            request, user=user, device=email_device_for(user), token=form.cleaned_data["code"]
+        )
+        if error:
+            form.add_error("code", error)
         else:
             device = email_mark_verified(user)
             ring = pending_keyring_take(request, user_id=user.pk)

@@ -6,14 +6,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.contrib import messages
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
 from vault.photos import model_status, photo_panels, photo_sets, scheduling, seen_by, selectors
+from vault.photos.deleted_recently import already_deleted_text, deleted_among
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
 from vault.photos.views.tags import tagger_unavailable_text, tagging_text
@@ -110,6 +112,9 @@ def gallery(request):
 @never_cache  # it shows the decrypted filename and private EXIF (place, camera)
 @keyring_required
 def photo_detail(request, photo_id):
+    if deleted_among(request, [photo_id]):  # a tab (or Back) showing a photo deleted since
+        messages.info(request, already_deleted_text(1))
+        return redirect("photos:gallery")
     photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
     _form, filters, query = gallery_filters(request)
     newer, older = selectors.photo_neighbours(user=request.user, photo=photo, filters=filters)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from vault.accounts.decorators import keyring_required
 from vault.photos import scheduling, selectors, services
+from vault.photos.deleted_recently import already_deleted_text, deleted_among, deleted_remember
 from vault.photos.forms import PhotoIdsForm
 from vault.photos.models import Photo
 from vault.photos.views.common import clean_query, gallery_redirect
@@ -24,23 +26,44 @@ def delete(request):
             return gallery_redirect(request)
         raise Http404("No such photo")
     ids = form.cleaned_data["photo"]
+    # Sent again after Back, or from a tab that still shows photos deleted in another one.
+    gone = deleted_among(request, ids)
+    ids = [photo_id for photo_id in ids if str(photo_id) not in gone]
+    if not ids:
+        messages.info(request, already_deleted_text(len(gone)))
+        return gallery_redirect(request)
     photos = list(Photo.objects.filter(owner=request.user, id__in=ids))
     if len(photos) != len(ids):
         raise Http404("No such photo")  # one of them is not yours: nothing happens
     if request.POST.get("confirm") != "yes":
+        query = clean_query(request.POST.get("query", ""))
+        keep_url = reverse("photos:gallery")
+        if len(photos) == 1 and request.POST.get("from") == "photo":
+            keep_url = reverse("photos:detail", args=[photos[0].id])  # back where it started
         return render(
             request,
             "photos/delete_confirm.html",
-            {"photos": photos, "query": clean_query(request.POST.get("query", ""))},
+            {
+                "photos": photos,
+                "query": query,
+                "keep_url": f"{keep_url}?{query}" if query else keep_url,
+            },
         )
     count = services.photos_delete(user=request.user, photo_ids=ids)
-    messages.success(request, f"Deleted {count} photo{'s' if count != 1 else ''}.")
+    deleted_remember(request, ids)
+    text = f"Deleted {count} photo{'s' if count != 1 else ''}."
+    if gone:
+        text += f" {len(gone)} {'was' if len(gone) == 1 else 'were'} already deleted."
+    messages.success(request, text)
     return gallery_redirect(request)
 
 
 @require_POST
 @keyring_required
 def retry(request, photo_id):
+    if deleted_among(request, [photo_id]):
+        messages.info(request, already_deleted_text(1))
+        return gallery_redirect(request)
     photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
     if photo.state != Photo.State.FAILED:
         return redirect("photos:detail", photo_id=photo.id)

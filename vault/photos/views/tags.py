@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from vault.accounts.decorators import keyring_required
 from vault.photos import model_status, scheduling, selectors
+from vault.photos.deleted_recently import already_deleted_text, deleted_among
 from vault.photos.forms import TagChangeForm, TagsBulkForm
 from vault.photos.models import Photo, Tag
 from vault.photos.tagging import tags_set_by_user
@@ -37,6 +38,9 @@ def tagging_text(status: model_status.ModelStatus) -> str:
 @keyring_required
 def photo_tags(request, photo_id):
     """Add or remove one tag on one photo, from its page."""
+    if deleted_among(request, [photo_id]):  # a tab still showing a photo deleted elsewhere
+        messages.info(request, already_deleted_text(1))
+        return gallery_redirect(request)
     photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
     query = clean_query(request.POST.get("query", ""))
     url = reverse("photos:detail", args=[photo.id])
@@ -64,20 +68,35 @@ def tags_bulk(request):
             messages.info(request, "Select the photos to tag first.")
             return gallery_redirect(request)
         raise Http404("No such photo")
-    ids = form.cleaned_data["photo"]
+    gone = deleted_among(request, form.cleaned_data["photo"])
+    ids = [photo_id for photo_id in form.cleaned_data["photo"] if str(photo_id) not in gone]
+    if not ids:
+        messages.info(request, already_deleted_text(len(gone)))
+        return gallery_redirect(request)
     if Photo.objects.filter(owner=request.user, id__in=ids).count() != len(ids):
         raise Http404("No such photo")
     if form.errors:
         messages.error(request, "Choose a tag to add or remove first.")
         return gallery_redirect(request)
     label = form.cleaned_data["label"]
-    count = tags_set_by_user(user=request.user, photo_ids=ids, label=label, present=form.present)
-    photos = f"{count} photo{'s' if count != 1 else ''}"
-    name = Tag.Label(label).label
+    changed = tags_set_by_user(user=request.user, photo_ids=ids, label=label, present=form.present)
     messages.success(
-        request, f"Added {name} to {photos}." if form.present else f"Removed {name} from {photos}."
+        request, bulk_tag_text(Tag.Label(label).label, form.present, changed, len(ids), len(gone))
     )
     return gallery_redirect(request)
+
+
+def bulk_tag_text(name: str, present: bool, changed: int, selected: int, gone: int) -> str:
+    """ "Added Vehicle to 3 photos (1 had it already)." — counts the photos that changed."""
+    photos = f"{changed} photo{'s' if changed != 1 else ''}"
+    text = f"Added {name} to {photos}" if present else f"Removed {name} from {photos}"
+    same = selected - changed
+    if same:
+        text += f" ({same} had it already)" if present else f" ({same} did not have it)"
+    text += "."
+    if gone:
+        text += f" {already_deleted_text(gone)}"
+    return text
 
 
 @require_GET

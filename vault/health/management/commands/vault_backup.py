@@ -31,7 +31,8 @@ class Command(BaseCommand):
         except BackupError as error:
             raise CommandError(f"backup failed: {error}") from None
         self.stdout.write(
-            f"ok: {snapshot.path}: database {snapshot.dump_bytes} bytes, "
+            f"ok: {snapshot.path} (vault {snapshot.vault_version}): "
+            f"database {snapshot.dump_bytes} bytes, "
             f"{snapshot.blob_count} blob(s) of {snapshot.blob_bytes} bytes; "
             f"keeping the newest {keep}"
         )

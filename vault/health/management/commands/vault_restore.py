@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from vault.backup import BackupError, backup_restore
+from vault.version import vault_version
 
 
 class Command(BaseCommand):
@@ -34,7 +35,11 @@ class Command(BaseCommand):
             f"{restored.created_at:%Y-%m-%d %H:%M:%S %Z}) and {restored.blob_count} blob(s) "
             f"({restored.blob_bytes} bytes)"
         )
-        self.stdout.write("bringing the schema up to date (migrate)")
+        made_by = restored.vault_version or "a release before 0.3.0"
+        self.stdout.write(
+            f"bringing the schema of vault {made_by} up to date for vault {vault_version()} "
+            "(migrate, all or nothing)"
+        )
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("checking every blob against its row (vault_check)")
         call_command("vault_check", stdout=self.stdout, stderr=self.stderr)
