@@ -5,6 +5,7 @@ from datetime import UTC
 
 import pytest
 
+from vault.health.checks import REQUIRED_TASKS
 from vault.processing.queue import QUEUE
 from vaultdev.pytest_plugin import wait_until
 
@@ -93,3 +94,13 @@ def test_a_live_worker_without_a_processing_key_is_reported(client, redis_conn):
     assert status == 503
     assert body["workers"]["alive"] == 1 and body["workers"]["processing_keys"] == 0
     assert "VaultWorker" in body["workers"]["error"]
+
+
+def test_each_worker_shows_the_models_it_has_loaded(client, rq_worker):
+    """Beside the cards (what should run), what each worker process really loaded, as it
+    publishes with its heartbeat: here the active model of every task."""
+    _status, body = wait_until(lambda: (r := _health(client))[0] == 200 and r)
+    [worker] = body["workers"]["workers"]
+    assert worker["loaded_models"] == {
+        task: [body["models"][task]["model"]] for task in REQUIRED_TASKS
+    }

@@ -5,6 +5,9 @@ worker's own loader and tagger, scored per label and on the main label.
     python -m training.evaluate [--models-dir models] [--manifest training/datasets/real_photos.csv]
                                 [--json] [--misses]
 
+`--manifest training/datasets/real_photos_heldout.csv` reports the held-out part, which is never
+used to choose the mapping or thresholds (training/datasets/README.md).
+
 Not a test and not CI: a development-machine report. The numbers come from a small, lopsided
 set (see training/datasets/README.md) and every figure quoted from it must say so.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import os
 import sys
@@ -27,7 +31,11 @@ from vault.modelcards import LABELS
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "training" / "datasets" / "real_photos.csv"
 OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
-SOURCES = ("skimage", "matplotlib", "opencv-doc")
+OPENCV_DOC_EXAMPLES = Path("/usr/share/doc/opencv-doc/examples")  # its other sample folders
+OPENCV_DOC_HTML = Path("/usr/share/doc/opencv-doc/opencv4/html")  # the tutorials' photos
+SOURCES = ("skimage", "matplotlib", "opencv-doc", "sklearn", "opencv-examples", "opencv-html")
+# Photos never used to choose the mapping or the thresholds (training/datasets/README.md).
+HELD_OUT = ROOT / "training" / "datasets" / "real_photos_heldout.csv"
 TARGET_ACCURACY = 0.85  # main label right, from the tagging issue
 TOP_OUTPUTS = 3  # model outputs shown per miss: enough to see which class a mapping lacks
 
@@ -64,8 +72,17 @@ def source_roots() -> dict[str, Path | None]:
         roots["matplotlib"] = Path(matplotlib.get_data_path()) / "sample_data"
     except ImportError:
         pass
-    if OPENCV_DOC_DATA.is_dir():
-        roots["opencv-doc"] = OPENCV_DOC_DATA
+    # scikit-learn's two sample photos, found without importing it (seconds of start-up).
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.origin:
+        roots["sklearn"] = Path(spec.origin).parent / "datasets" / "images"
+    for source, folder in (
+        ("opencv-doc", OPENCV_DOC_DATA),
+        ("opencv-examples", OPENCV_DOC_EXAMPLES),
+        ("opencv-html", OPENCV_DOC_HTML),
+    ):
+        if folder.is_dir():
+            roots[source] = folder
     return roots
 
 

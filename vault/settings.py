@@ -266,6 +266,19 @@ SECURE_CSP = {
     "form-action": ["'self'"],
     "base-uri": ["'none'"],
 }
+# The policy of a decrypted picture or download (vault/photos/views/content.py) instead of the
+# pages' one: opened directly, the browser shows an image in a document of its own whose inline
+# style `style-src 'self'` would refuse (Chromium logs an error per view). Nothing else may load
+# or run in it. (No `sandbox`: its opaque origin makes the viewer's favicon request cross-origin,
+# which Cross-Origin-Resource-Policy then blocks, with an error of its own.)
+SECURE_CSP_MEDIA = {
+    "default-src": ["'none'"],
+    "img-src": ["'self'"],
+    "style-src": ["'unsafe-inline'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'none'"],
+    "base-uri": ["'none'"],
+}
 # Browser features no page uses, denied to the vault and anything it might embed; also no
 # advertising-interest groups computed from visits (the last two).
 PERMISSIONS_POLICY = {

@@ -21,11 +21,12 @@ def photo_process(photo_id: str, passed_on: bool = False) -> str:
     return photo_process_run(photo_id, passed_on=passed_on)
 
 
-def photo_update(photo_id: str) -> str:
-    """Run the pipeline steps a ready photo is missing (a new tagger, say)."""
+def photo_update(photo_id: str, passed_on: bool = False) -> str:
+    """Run the pipeline steps a ready photo is missing (a new tagger, say). `passed_on`: the
+    job came from a worker that held no grant for the photo (see update.photo_update_run)."""
     from worker.update import photo_update_run
 
-    return photo_update_run(photo_id)
+    return photo_update_run(photo_id, passed_on=passed_on)
 
 
 def people_cluster(user_id: int) -> str:

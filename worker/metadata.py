@@ -18,8 +18,11 @@ confirms it. A date without a time of day (XMP, IPTC) is used only when no sourc
 
 Time zones: a value with an offset (EXIF OffsetTime*, XMP, IPTC) or in UTC (GPS) is that
 instant. Without one, the camera's wall-clock time is read in the server's TIME_ZONE (settings;
-UTC by default), as it always was here. The stored value is an aware datetime (PostgreSQL keeps
-the instant, with microseconds).
+UTC by default), as it always was here. The stored taken_at is an aware datetime (PostgreSQL
+keeps the instant, with microseconds): the gallery sorts by it. Beside it the photo keeps the
+camera's offset (taken_offset, minutes) when the photo wrote one, and the local wall-clock time
+(shown_local) that the gallery shows, groups by month and filters by: 10:09 at +02:00 is shown
+as 10:09, not as 08:09 UTC.
 """
 
 from __future__ import annotations
@@ -118,7 +121,9 @@ def _offset(text: str | None) -> dt.timezone | None:
     if hours > 14 or minutes > 59:  # no place on Earth is further from UTC
         return None
     sign = 1 if text[0] == "+" else -1
-    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    # Named, so that a written "+00:00" is not Python's UTC singleton, which stands for a time
+    # in UTC whose local offset is unknown ("Z", GPS): see `local_offset_minutes`.
+    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes), f"UTC{text}")
 
 
 def _microseconds(digits: str | None) -> int:
@@ -237,6 +242,23 @@ def _xmp_moment(value) -> tuple[dt.datetime, bool] | None:
     )
     moment = _moment(fields, _offset(offset) if timed else None)
     return (moment, timed) if moment else None
+
+
+def local_offset_minutes(moment: dt.datetime | None) -> int | None:
+    """Minutes east of UTC of the clock that wrote `moment` (from `capture_time`), or None when
+    the photo does not say: a bare wall-clock time (read in TIME_ZONE), a GPS time or a "Z"
+    (instants in UTC, taken wherever)."""
+    if moment is None or moment.tzinfo is dt.UTC or not isinstance(moment.tzinfo, dt.timezone):
+        return None
+    return round(moment.utcoffset().total_seconds() / 60)
+
+
+def local_wall_clock(moment: dt.datetime, offset_minutes: int | None) -> dt.datetime:
+    """The naive wall-clock time of an instant: at the camera's offset when known, else in the
+    server's TIME_ZONE (as photos without an offset have always been shown)."""
+    if offset_minutes is None:
+        return timezone.localtime(moment, timezone.get_default_timezone()).replace(tzinfo=None)
+    return moment.astimezone(dt.timezone(dt.timedelta(minutes=offset_minutes))).replace(tzinfo=None)
 
 
 def _iptc_moment(iptc: dict | None) -> tuple[dt.datetime, bool] | None:
@@ -378,7 +400,9 @@ def read_metadata(work) -> None:
     except Exception:
         log.info("photo %s: unreadable EXIF ignored", photo.id)
     photo.taken_at = taken_at
+    photo.taken_offset = local_offset_minutes(taken_at)
     photo.shown_at = taken_at or photo.uploaded_at
+    photo.shown_local = local_wall_clock(photo.shown_at, photo.taken_offset)
     photo.width, photo.height = _upright(work)
     photo.exif_sealed = (
         seal.seal(
@@ -389,7 +413,17 @@ def read_metadata(work) -> None:
         if private
         else None
     )
-    photo.save(update_fields=["taken_at", "shown_at", "width", "height", "exif_sealed"])
+    photo.save(
+        update_fields=[
+            "taken_at",
+            "taken_offset",
+            "shown_at",
+            "shown_local",
+            "width",
+            "height",
+            "exif_sealed",
+        ]
+    )
 
 
 def _upright(work) -> tuple[int, int]:

@@ -38,10 +38,15 @@ PILLOW_FORMATS = {
 ANIMATED_FORMATS = {"PNG", "WEBP"}
 
 # An animation's thumbnail shows its first frame that is not blank. Blank: almost uniform,
-# every channel's standard deviation (grey levels, 0–255) below this. A black or white fade-in
-# frame, or one wholly transparent, has ~0 (a lossy encoder's noise stays under 1); a frame
-# with any real content, even small text on black, is far above (1 % white pixels: ~25).
+# every channel's standard deviation (grey levels, 0–255) below this, *and* almost black or
+# almost white. A black or white fade-in frame, or one wholly transparent (composited onto
+# white), has a deviation of ~0 (a lossy encoder's noise stays under 1); a frame with any real
+# content, even small text on black, is far above (1 % white pixels: ~25).
 BLANK_FRAME_STDDEV = 3.0
+# ... and every channel's mean this close to 0 (black) or to 255 (white). A flat colour is a
+# picture, not a fade: a red frame after a black one is what the animation shows. (Lossy WebP
+# turns pure black into 0–2 and pure white into 253–255: well inside.)
+BLANK_FRAME_LEVEL = 16
 # Frames are decoded in order; an animation that is blank this long has a blank thumbnail.
 MAX_FRAMES_SEARCHED = 30
 _BLANK_CHECK_SIDE = 64  # frames are judged on a copy about this small: uniformity survives it
@@ -242,7 +247,7 @@ def _profile_for(mode: str, profile: bytes | None) -> ImageCms.ImageCmsProfile |
 
 
 def _representative_frame(image: Image.Image) -> Image.Image:
-    """The first frame that is not blank (BLANK_FRAME_STDDEV), else the first frame. A frame
+    """The first frame that is not blank (`_is_blank`), else the first frame. A frame
     that fails to decode ends the search: it costs the animation a better thumbnail, not the
     photo its picture."""
     # Copies: picture_rgb replaces the info of an RGB frame, which the decoder still reads.
@@ -262,5 +267,9 @@ def _representative_frame(image: Image.Image) -> Image.Image:
 
 
 def _is_blank(frame: Image.Image) -> bool:
+    """Whether an RGB frame is a fade frame: almost uniform and almost black or white."""
     small = frame.reduce(max(1, min(frame.size) // _BLANK_CHECK_SIDE))
-    return max(ImageStat.Stat(small).stddev) < BLANK_FRAME_STDDEV
+    stat = ImageStat.Stat(small)
+    if max(stat.stddev) >= BLANK_FRAME_STDDEV:
+        return False
+    return max(stat.mean) < BLANK_FRAME_LEVEL or min(stat.mean) > 255 - BLANK_FRAME_LEVEL

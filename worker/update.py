@@ -19,8 +19,9 @@ from vault.photos import blobs, seen_by
 from vault.photos.models import Blob, Photo
 from vault.processing.grants.base import GrantUnavailable
 from vault.processing.grants.photo import photo_grant_open, photo_grants_revoke
+from vault.processing.queue import Job, enqueue
 from worker import faces, identity, pictures, tags
-from worker.pipeline import PhotoWork, photo_lock
+from worker.pipeline import PhotoWork, _live_grant_holder, photo_lock
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,27 @@ def _loaded_model_ids() -> dict[str, str | None]:
     }
 
 
-def photo_update_run(photo_id: str) -> str:
+def photo_update_run(photo_id: str, *, passed_on: bool = False) -> str:
+    """Run a ready photo's missing steps. A worker that holds no grant for it (it started
+    after the photo was granted) hands the job to a live worker that does, through that
+    worker's own queue, as photo_process_run does; `passed_on`: this is such a job (never
+    passed on twice). Returns the outcome ("updated", "up to date", "no grant", ...)."""
     try:
         pid = uuid.UUID(str(photo_id))
     except ValueError:
         return "bad id"
+    outcome = _update(pid)
+    if outcome == "no grant" and not passed_on:
+        holder = _live_grant_holder(pid)
+        if holder is not None:
+            enqueue(Job.PHOTO_UPDATE, str(pid), to_worker=holder, passed_on=True)
+            log.info("photo %s: update passed on to worker %s", pid, holder)
+            return "passed on"
+    # Otherwise no live worker can open it: a later visit of its owner grants it afresh.
+    return outcome
+
+
+def _update(pid: uuid.UUID) -> str:
     with photo_lock(pid) as acquired:
         if not acquired:
             return "busy"

@@ -25,6 +25,7 @@ from rq import SimpleWorker
 from vault.processing import worker_keys
 from vault.processing.queue import JOB_TIMEOUT
 from worker import identity
+from worker.ai import loader
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,10 @@ class VaultWorker(SimpleWorker):
         super().heartbeat(timeout, pipeline=pipeline)
         worker_keys.advertise(
             identity.current().public_key, ttl=self.key_ttl, connection=self.connection
+        )
+        # What this process really runs, for /healthz (the cards say only what should run).
+        worker_keys.advertise_models(
+            self.name, loader.loaded_model_ids(), ttl=self.key_ttl, connection=self.connection
         )
 
     def execute_job(self, job, queue):

@@ -600,10 +600,13 @@ def _noisy(level: int, spread: int, seed: int) -> Image.Image:
     return Image.fromarray(np.clip(level + noise, 0, 255).astype(np.uint8), "RGB")
 
 
-def test_blank_means_almost_uniform():
-    """Encoder noise on black or white is blank; a little content on black is not."""
+def test_blank_means_almost_uniform_and_almost_black_or_white():
+    """Encoder noise on black or white is blank; a little content on black is not, and
+    neither is one flat colour (a red frame after a black one is what the animation shows)."""
     assert pictures._is_blank(_noisy(0, 3, 1)) and pictures._is_blank(_noisy(255, 3, 2))
-    assert pictures._is_blank(Image.new("RGB", (300, 200), (90, 140, 30)))  # one flat colour
+    assert not pictures._is_blank(Image.new("RGB", (300, 200), (90, 140, 30)))
+    assert not pictures._is_blank(Image.new("RGB", (300, 200), (255, 0, 0)))
+    assert not pictures._is_blank(Image.new("RGB", (300, 200), (0, 0, 255)))
     caption = Image.new("RGB", (300, 200))
     caption.paste((255, 255, 255), (120, 90, 180, 100))  # 1 % of the frame: a line of text
     assert not pictures._is_blank(caption)

@@ -14,7 +14,7 @@ from rq import Worker
 from vault import backup, modelcards
 from vault.health.checks import REQUIRED_TASKS
 from vault.processing import queue
-from vault.processing.worker_keys import live_worker_keys
+from vault.processing.worker_keys import advertised_models, live_worker_keys
 from vault.version import vault_version
 
 
@@ -72,6 +72,14 @@ def workers_check(*, now: datetime | None = None) -> Check:
                 "alive": age is not None and age < limit,
             }
         )
+    try:
+        loaded = advertised_models([row["name"] for row in rows], _redis())
+    except Exception:
+        loaded = {}
+    for row in rows:
+        # What the worker process has loaded, as it publishes with its heartbeat ({task:
+        # [model id]}; None: it publishes nothing). Compare with "models" (the active cards).
+        row["loaded_models"] = loaded.get(row["name"])
     alive = [row for row in rows if row["alive"]]
     # A worker that advertises no key (started without the vault's worker class) runs jobs but
     # can be granted no photo: photo processing needs at least one advertised key.

@@ -7,17 +7,25 @@ tag labels and scores. Filenames, camera and GPS are sealed under the owner's me
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from vault.photos.fields import WallClockField
+
 # The gallery's order, newest first: capture time (else upload time; microseconds, so a burst
 # keeps its sub-second order), then upload time (photos taken in the same instant stay in the
 # order they were uploaded), then the id, so that the order is total and never changes between
 # two queries: paging and the photo page's newer/older links rely on it.
 GALLERY_ORDER = ("-shown_at", "-uploaded_at", "-id")
+
+
+def wall_clock_now() -> dt.datetime:
+    """Now on the server's clock (TIME_ZONE), without a time zone: an upload's local time."""
+    return timezone.localtime().replace(tzinfo=None)
 
 
 class Photo(models.Model):
@@ -45,6 +53,13 @@ class Photo(models.Model):
     uploaded_at = models.DateTimeField(default=timezone.now)
     # The gallery's order and month: capture date when known, else upload date.
     shown_at = models.DateTimeField(default=timezone.now)
+    # The same moment as the camera's clock showed it (naive): what the gallery shows, groups
+    # by month and filters by. With `taken_offset` it is shown_at at that offset; without it,
+    # shown_at in the server's TIME_ZONE (a camera that wrote no offset, or the upload time).
+    shown_local = WallClockField(default=wall_clock_now)
+    # Minutes east of UTC of the camera's clock (EXIF OffsetTime*, XMP, IPTC); None when the
+    # photo does not say (then a GPS or "Z" time is read in TIME_ZONE like a bare one).
+    taken_offset = models.SmallIntegerField(null=True)
     # HMAC-SHA-256 of the original under the owner's metadata key: finds duplicates without
     # keeping a plain hash that would confirm a known photo.
     content_mac = models.BinaryField(max_length=32)
@@ -66,11 +81,24 @@ class Photo(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["owner", "content_mac"], name="photo_unique_content"),
         ]
-        indexes = [models.Index(fields=["owner", *GALLERY_ORDER], name="photo_gallery")]
+        indexes = [
+            models.Index(fields=["owner", *GALLERY_ORDER], name="photo_gallery"),
+            # The gallery's date filter reads the local capture time.
+            models.Index(fields=["owner", "shown_local"], name="photo_local_date"),
+        ]
         ordering = list(GALLERY_ORDER)
 
     def __str__(self) -> str:
         return f"photo {self.id}"
+
+    @property
+    def taken_offset_label(self) -> str:
+        """ "UTC+02:00" for the camera clock's offset; "" when the photo does not say."""
+        if self.taken_offset is None:
+            return ""
+        sign = "+" if self.taken_offset >= 0 else "-"
+        hours, minutes = divmod(abs(self.taken_offset), 60)
+        return f"UTC{sign}{hours:02d}:{minutes:02d}"
 
 
 class Blob(models.Model):

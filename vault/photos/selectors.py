@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError, seal
@@ -33,13 +32,13 @@ def photos_for_gallery(*, user, filters: dict | None = None) -> QuerySet[Photo]:
     for photo_set in photo_sets.registered():
         if filters.get(photo_set.key):
             photos = photos.filter(pk__in=photo_set.photo_ids(user, filters[photo_set.key]))
-    tz = timezone.get_current_timezone()
+    # Dates are the local dates of capture (what the camera's clock showed), not UTC days.
     if filters.get("date_from"):
-        start = dt.datetime.combine(filters["date_from"], dt.time.min, tzinfo=tz)
-        photos = photos.filter(shown_at__gte=start)
+        start = dt.datetime.combine(filters["date_from"], dt.time.min)
+        photos = photos.filter(shown_local__gte=start)
     if filters.get("date_to"):
-        end = dt.datetime.combine(filters["date_to"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-        photos = photos.filter(shown_at__lt=end)
+        end = dt.datetime.combine(filters["date_to"] + dt.timedelta(days=1), dt.time.min)
+        photos = photos.filter(shown_local__lt=end)
     return photos.order_by(*GALLERY_ORDER)
 
 
@@ -53,7 +52,7 @@ class MonthGroup:
 def group_by_month(photos: list[Photo]) -> list[MonthGroup]:
     groups: list[MonthGroup] = []
     for photo in photos:
-        moment = timezone.localtime(photo.shown_at)
+        moment = photo.shown_local  # the month on the camera's clock
         key = moment.strftime("%Y-%m")
         if not groups or groups[-1].key != key:
             groups.append(MonthGroup(key, moment.strftime("%B %Y"), []))

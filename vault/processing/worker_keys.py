@@ -8,9 +8,11 @@ The web tier reads this registry to know whom to grant photos to.
 from __future__ import annotations
 
 import hashlib
+import json
 
 PREFIX = "spv:worker-key:"
 QUEUE_PREFIX = "spv-worker-"
+MODELS_PREFIX = "spv:worker-models:"
 
 
 def queue_name(worker_key_id: str) -> str:
@@ -53,3 +55,25 @@ def live_worker_keys(connection=None) -> dict[str, bytes]:
         if value is not None and len(value) == 32:
             live[key_id(bytes(value))] = bytes(value)
     return live
+
+
+def advertise_models(worker_name: str, models: dict, *, ttl: int, connection=None) -> None:
+    """Publish which models a worker process has loaded ({task: [model id, ...]}), renewed
+    with its heartbeat like its key, so that /healthz can show them per worker."""
+    _connection(connection).set(MODELS_PREFIX + worker_name, json.dumps(models), ex=ttl)
+
+
+def advertised_models(worker_names: list[str], connection=None) -> dict[str, dict | None]:
+    """{worker name: {task: [model id, ...]}} as each worker last published it; None for a
+    worker that publishes nothing (not the vault's worker class, or its entry expired)."""
+    if not worker_names:
+        return {}
+    values = _connection(connection).mget([MODELS_PREFIX + name for name in worker_names])
+    found: dict[str, dict | None] = {}
+    for name, value in zip(worker_names, values, strict=True):
+        try:
+            parsed = json.loads(value) if value is not None else None
+        except ValueError:
+            parsed = None
+        found[name] = parsed if isinstance(parsed, dict) else None
+    return found

@@ -28,6 +28,7 @@ class ModelUnavailable(Exception):
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], object] = {}
 _failed: dict[tuple[str, str], str] = {}
+_loaded_ids: dict[tuple[str, str], str] = {}  # (task, sha256) -> model id ("name@sha prefix")
 _threads_set = False
 
 
@@ -92,4 +93,15 @@ def load_card(card: modelcards.ModelCard, build: Callable[[modelcards.ModelCard]
             "loaded %s model %s in %.2f s", card.task, card.model_id, time.monotonic() - started
         )
         _loaded[key] = model
+        _loaded_ids[key] = card.model_id
         return model
+
+
+def loaded_model_ids() -> dict[str, list[str]]:
+    """{task: [model id, ...]} of the models this process has loaded (usually one per task;
+    two after the active model was replaced while it ran). What a worker advertises with its
+    heartbeat, so that /healthz shows what each worker really runs."""
+    found: dict[str, list[str]] = {}
+    for (task, _sha256), model_id in sorted(_loaded_ids.items()):
+        found.setdefault(task, []).append(model_id)
+    return found

@@ -19,6 +19,7 @@ from vault.accounts.decorators import keyring_required
 from vault.crypto import DecryptionError
 from vault.photos import blobs, selectors
 from vault.photos.models import Blob
+from vault.security_headers import csp_header
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def _drop_connection(environ) -> None:
         sock.detach()  # ...that must not close it: the server still owns the descriptor
 
 
-def _stream(reader, environ, start: int, end: int, photo_id, variant: str):
+def _stream(reader, pieces, first: bytes, environ, start: int, photo_id, variant: str):
     """Yield the plaintext of [start, end); the reader authenticates each chunk before it is
     yielded, so a damaged chunk never sends a byte.
 
@@ -127,7 +128,9 @@ def _stream(reader, environ, start: int, end: int, photo_id, variant: str):
     connection reset" at debug level and closes. Our warning is the only line logged."""
     position = start
     try:
-        for piece in reader.iter_plaintext(start, end):
+        yield first
+        position += len(first)
+        for piece in pieces:
             yield piece
             position += len(piece)
     except (DecryptionError, OSError) as error:
@@ -197,8 +200,24 @@ def blob_response(request, photo_id, variant: str, *, index: int = 0, attachment
         return response
     # Only the chunks that overlap the range are decrypted (resumed downloads stay cheap).
     start, end = wanted or (0, length)
+    # The first chunk is decrypted before the status line goes out: a picture that fails
+    # authentication there (every thumbnail fits in one chunk) still gets an error answer,
+    # where a later chunk can only end the connection (see _stream).
+    pieces = reader.iter_plaintext(start, end)
+    try:
+        first = next(pieces, b"")
+    except (DecryptionError, OSError) as error:
+        reader.close()
+        log.warning(
+            "photo %s: %s blob %s at byte %d; answered 404",
+            photo.id,
+            variant,
+            "fails authentication" if isinstance(error, DecryptionError) else "cannot be read",
+            start,
+        )
+        raise Http404("This picture cannot be read") from None
     response = StreamingHttpResponse(
-        _stream(reader, request.META, start, end, photo.id, variant),
+        _stream(reader, pieces, first, request.META, start, photo.id, variant),
         content_type=blob.media_type,
         status=206 if wanted else 200,
     )
@@ -208,6 +227,8 @@ def blob_response(request, photo_id, variant: str, *, index: int = 0, attachment
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = _cache_control(variant)
     response["Vary"] = "Cookie"
+    # A picture's own policy, not the pages' (settings.SECURE_CSP_MEDIA says why).
+    response["Content-Security-Policy"] = csp_header(settings.SECURE_CSP_MEDIA)
     if attachment:
         name = selectors.photo_original_name(photo, request.keyring)
         if "." not in name:

@@ -301,6 +301,11 @@
     add(input.files);
     input.value = "";
   });
+  // Files chosen before this script ran (a slow page load) fired their change event unheard.
+  if (input.files && input.files.length) {
+    add(input.files);
+    input.value = "";
+  }
   for (const name of ["dragenter", "dragover"]) {
     dropzone.addEventListener(name, (event) => {
       event.preventDefault();
