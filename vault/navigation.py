@@ -9,6 +9,8 @@ NAV_ENTRIES = [
     ("Gallery", "photos:gallery", "user"),
     ("Upload", "photos:upload", "user"),
     ("People", "people:list", "user"),
+    ("Albums", "albums:list", "user"),
+    ("Trash", "photos:trash", "user"),
     ("Account", "accounts:security", "user"),
     ("Sign in", "accounts:login", "anon"),
     ("Create account", "accounts:register", "anon"),

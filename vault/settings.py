@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "vault.accounts",
     "vault.photos",
     "vault.people",
+    "vault.albums",
     "vault.health",
 ]
 

@@ -21,4 +21,5 @@ urlpatterns = [
     path("accounts/", include("vault.accounts.urls")),
     path("photos/", include("vault.photos.urls")),
     path("people/", include("vault.people.urls")),
+    path("albums/", include("vault.albums.urls")),
 ]

@@ -26,7 +26,12 @@ UNITS = sorted(
     for path in UNITS_DIR.iterdir()
     if path.suffix in {".service", ".socket", ".target", ".timer"}
 )
-SERVICES = ["vault-web.service", "vault-worker@1.service", "vault-backup.service"]
+SERVICES = [
+    "vault-web.service",
+    "vault-worker@1.service",
+    "vault-backup.service",
+    "vault-trash-expire.service",
+]
 ANALYZE = shutil.which("systemd-analyze")
 HOST_UNITS = Path("/usr/lib/systemd/system")
 

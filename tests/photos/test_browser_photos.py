@@ -64,7 +64,7 @@ def test_upload_browse_preview_download_delete(page, owner, rq_worker, monkeypat
     page.get_by_text("1 selected").wait_for()
     page.get_by_role("button", name="Delete selected").click()
     page.get_by_role("heading", name="Delete 1 photo?").wait_for()
-    page.get_by_role("button", name="Delete for good").click()
-    page.get_by_text("Deleted 1 photo.").wait_for()
+    page.get_by_role("button", name="Move to the trash").click()
+    page.get_by_text("Moved 1 photo to the trash").wait_for()
     assert page.locator(".tile").count() == 2
-    assert Photo.objects.filter(owner=owner).count() == 2
+    assert Photo.objects.filter(owner=owner, trashed_at=None).count() == 2

@@ -1,5 +1,5 @@
 """Stale tabs and forms sent again say what happened, in real Chromium (issue 24.6, photos):
-tagging a photo another tab deleted, and "Delete for good" pressed again, answer "Already
+tagging a photo another tab deleted, and "Move to the trash" pressed again, answer "Already
 deleted" in the gallery instead of a bare "Page not found"; the single-photo confirmation
 says "Keep it" and leads back to the photo (24.7)."""
 
@@ -53,14 +53,14 @@ def test_a_stale_tab_hears_already_deleted(page, owner, worker_key, no_models):
     assert keep.get_attribute("href") == photo_url
     assert page.get_by_role("link", name="Keep them").count() == 0
 
-    other_tab.get_by_role("button", name="Delete for good").click()
-    other_tab.get_by_text("Deleted 1 photo.").wait_for()
+    other_tab.get_by_role("button", name="Move to the trash").click()
+    other_tab.get_by_text("Moved 1 photo to the trash").wait_for()
 
     # The first tab still shows the confirmation: pressing it again is no "Page not found".
-    page.get_by_role("button", name="Delete for good").click()
+    page.get_by_role("button", name="Move to the trash").click()
     page.get_by_text("Already deleted").wait_for()
     page.get_by_role("heading", name="Gallery").wait_for()
-    assert Photo.objects.filter(owner=owner).count() == 1
+    assert Photo.objects.filter(owner=owner, trashed_at=None).count() == 1
 
     # A tab still showing the photo's page: adding a tag says the same.
     stale_tab.locator("#id_add_label").select_option("vehicle")

@@ -250,20 +250,26 @@ def test_download_can_resume_with_a_byte_range(owner_client, worker_key):
     assert ignored.status_code == 200 and b"".join(ignored.streaming_content) == data
 
 
-def test_delete_asks_first_then_removes_rows_and_blobs(
+def test_delete_asks_first_then_moves_to_the_trash_and_emptying_removes_rows_and_blobs(
     owner_client, owner, album, django_capture_on_commit_callbacks
 ):
     doomed = [album["car.jpg"], album["cat.jpg"]]
     ids = [str(p.id) for p in doomed]
     confirm = owner_client.post(reverse("photos:delete"), {"photo": ids, "query": "tag=vehicle"})
     assert confirm.status_code == 200 and "Delete 2 photos?" in confirm.content.decode()
-    assert Photo.objects.filter(pk__in=ids).count() == 2  # nothing yet
+    assert "trash" in confirm.content.decode()
+    assert Photo.objects.filter(pk__in=ids, trashed_at=None).count() == 2  # nothing yet
+
+    done = owner_client.post(
+        reverse("photos:delete"), {"photo": ids, "confirm": "yes", "query": "tag=vehicle"}
+    )
+    assert done.status_code == 302 and done["Location"].endswith("?tag=vehicle")
+    assert Photo.objects.filter(pk__in=ids, trashed_at__isnull=False).count() == 2
+    gallery = owner_client.get(reverse("photos:gallery")).content.decode()
+    assert not any(f'data-photo="{pid}"' in gallery for pid in ids)
 
     with django_capture_on_commit_callbacks(execute=True):  # files go once the rows have
-        done = owner_client.post(
-            reverse("photos:delete"), {"photo": ids, "confirm": "yes", "query": "tag=vehicle"}
-        )
-    assert done.status_code == 302 and done["Location"].endswith("?tag=vehicle")
+        owner_client.post(reverse("photos:trash_empty"), {"confirm": "yes"})
     assert not Photo.objects.filter(pk__in=ids).exists()
     for photo in doomed:
         assert not storage.photo_dir(owner.pk, photo.id).exists()

@@ -34,8 +34,8 @@ def _delete(client, ids, **extra):
     return client.post(DELETE, {"photo": ids, "confirm": "yes", **extra}, follow=True)
 
 
-def test_delete_for_good_sent_again_says_already_deleted(owner_client, three):
-    assert "Deleted 1 photo." in _text(_delete(owner_client, three[:1]))
+def test_delete_sent_again_says_already_deleted(owner_client, three):
+    assert "Moved 1 photo to the trash" in _text(_delete(owner_client, three[:1]))
     again = _delete(owner_client, three[:1])
     assert again.status_code == 200
     assert again.redirect_chain[-1][0] == reverse("photos:gallery")
@@ -45,8 +45,10 @@ def test_delete_for_good_sent_again_says_already_deleted(owner_client, three):
 def test_a_selection_with_one_already_deleted_deletes_the_rest(owner_client, three):
     _delete(owner_client, three[:1])
     response = _delete(owner_client, three)
-    assert "Deleted 2 photos. 1 was already deleted." in _text(response)
-    assert Photo.objects.filter(pk__in=three).count() == 0
+    assert "Moved 2 photos to the trash (restore within 30 days). 1 was already deleted." in _text(
+        response
+    )
+    assert Photo.objects.filter(pk__in=three, trashed_at=None).count() == 0
 
 
 def test_tagging_a_photo_deleted_in_another_tab_says_already_deleted(owner_client, three):

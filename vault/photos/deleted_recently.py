@@ -34,3 +34,10 @@ def already_deleted_text(count: int) -> str:
     return (
         f"Already deleted: those {count} photos were deleted before (in another tab, or earlier)."
     )
+
+
+def deleted_forget(request, photo_ids: Iterable) -> None:
+    """Forget `photo_ids` again: they came back from the trash (vault/photos/trash.py)."""
+    back = {str(photo_id) for photo_id in photo_ids}
+    kept = [old for old in request.session.get(SESSION_KEY, []) if old not in back]
+    request.session[SESSION_KEY] = kept

@@ -76,6 +76,9 @@ class Photo(models.Model):
     # An animated WebP or APNG: its thumbnails show one frame (worker/pictures.py), the original
     # plays. Plaintext like the media type and dimensions: it says nothing about the content.
     animated = models.BooleanField(default=False)
+    # In the trash since then (docs/sharing.md): out of the gallery, every album and share;
+    # deleted for good after TRASH_DAYS (vault/albums/trash.py).
+    trashed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -11,7 +11,7 @@ from django.http import Http404
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError, seal
-from vault.photos import photo_sets
+from vault.photos import photo_sets, shared_photos
 from vault.photos.models import GALLERY_ORDER, Photo, Tag
 from vault.photos.places import place_is_real
 from vault.photos.sealing import exif_aad, name_aad
@@ -23,7 +23,10 @@ def photos_for_gallery(*, user, filters: dict | None = None) -> QuerySet[Photo]:
     """The user's photos in gallery order under `filters`: "tag" is a list of labels that a
     photo must all carry (AND: each chip narrows), never counting a label the user rejected."""
     filters = filters or {}
-    photos = Photo.objects.filter(owner=user)
+    visible = Q(owner=user)
+    for ids in shared_photos.gallery_ids(user):  # a partner's library, when shown
+        visible |= Q(pk__in=ids)
+    photos = Photo.objects.filter(visible, trashed_at__isnull=True)  # the trash is apart
     for label in filters.get("tag", ()):
         # One EXISTS per label rather than a join per label: no duplicate rows to undo.
         photos = photos.filter(

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import seal
@@ -21,6 +22,10 @@ from vault.processing.grants.base import live_workers
 log = logging.getLogger(__name__)
 
 NAME_LIMIT = 255
+
+# photos_stored.send(sender=Photo, user=..., keyring=..., photo_ids=[...]) after an upload
+# committed new photos, in the uploader's signed-in request.
+photos_stored = Signal()
 
 
 @dataclass
@@ -128,6 +133,9 @@ def photos_store_uploads(
                 )
             )
     handler.discard()  # whatever was not committed above
+    stored = [o.photo_id for o in outcomes if o.status == "stored"]
+    if stored:  # other apps (partner sharing) seal the new photos while the keys are at hand
+        photos_stored.send(sender=Photo, user=user, keyring=keyring, photo_ids=stored)
     return outcomes
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from vault.photos.views import content, gallery, manage, tags, upload
+from vault.photos.views import content, gallery, manage, tags, trash, upload
 
 app_name = "photos"
 
@@ -11,6 +11,10 @@ urlpatterns = [
     path("delete", manage.delete, name="delete"),
     path("tags", tags.tags_bulk, name="tags_bulk"),
     path("tagging", tags.tagging_status, name="tagging_status"),
+    path("trash/", trash.trash_page, name="trash"),
+    path("trash/restore", trash.restore, name="trash_restore"),
+    path("trash/delete", trash.delete_for_good, name="trash_delete"),
+    path("trash/empty", trash.empty, name="trash_empty"),
     path("<uuid:photo_id>/", gallery.photo_detail, name="detail"),
     path("<uuid:photo_id>/tags", tags.photo_tags, name="tags"),
     path("<uuid:photo_id>/thumb", content.thumb, name="thumb"),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
 from vault.crypto import DecryptionError
-from vault.photos import blobs, selectors
+from vault.photos import blobs, selectors, shared_photos
 from vault.photos.models import Blob
 from vault.security_headers import csp_header
 
@@ -184,10 +184,45 @@ def blob_response(request, photo_id, variant: str, *, index: int = 0, attachment
         .first()
     )
     if blob is None:
+        return _shared_blob_response(request, photo_id, variant, attachment=attachment)
+    name = None
+    if attachment:
+        name = selectors.photo_original_name(blob.photo, request.keyring)
+    return blob_serve(request, blob, private_key=request.keyring.private_key, download_name=name)
+
+
+def _shared_blob_response(request, photo_id, variant: str, *, attachment: bool):
+    """Another user's photo shown in this user's gallery (shared_photos): opened with the data
+    key its source gives, never a face crop; 404 like any other id otherwise."""
+    blob = None
+    if variant != Blob.Variant.FACE:
+        blob = (
+            Blob.objects.select_related("photo")
+            .filter(photo_id=photo_id, variant=variant, index=0, photo__trashed_at__isnull=True)
+            .first()
+        )
+    found = shared_photos.read(request, blob.photo) if blob is not None else None
+    if found is None:
         raise Http404("No such picture")
+    data_key, name = found
+    return blob_serve(request, blob, data_key=data_key, download_name=name if attachment else None)
+
+
+def blob_serve(
+    request,
+    blob: Blob,
+    *,
+    private_key: bytes | None = None,
+    data_key: bytes | None = None,
+    download_name: str | None = None,
+):
+    """Stream a blob the caller has authorised, opened with the owner's private key or with
+    the photo's data key (an album member's, docs/sharing.md); an attachment named
+    `download_name` when given. Ranges, caching and aborts as described above."""
     photo = blob.photo
+    variant = blob.variant
     try:
-        reader = blobs.blob_open(blob, private_key=request.keyring.private_key)
+        reader = blobs.blob_open(blob, private_key=private_key, data_key=data_key)
     except (OSError, DecryptionError):
         log.warning("photo %s: %s blob is missing or does not open", photo.id, variant)
         raise Http404("This picture cannot be read") from None
@@ -229,8 +264,8 @@ def blob_response(request, photo_id, variant: str, *, index: int = 0, attachment
     response["Vary"] = "Cookie"
     # A picture's own policy, not the pages' (settings.SECURE_CSP_MEDIA says why).
     response["Content-Security-Policy"] = csp_header(settings.SECURE_CSP_MEDIA)
-    if attachment:
-        name = selectors.photo_original_name(photo, request.keyring)
+    if download_name is not None:
+        name = download_name
         if "." not in name:
             name += _EXTENSIONS.get(blob.media_type, "")
         response["Content-Disposition"] = attachment_disposition(name)

@@ -7,14 +7,22 @@ import uuid
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import model_status, photo_panels, photo_sets, scheduling, seen_by, selectors
+from vault.photos import (
+    model_status,
+    photo_panels,
+    photo_sets,
+    scheduling,
+    seen_by,
+    selectors,
+    shared_photos,
+)
 from vault.photos.deleted_recently import already_deleted_text, deleted_among
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
@@ -100,7 +108,9 @@ def gallery(request):
         "tagging": tagging,
         "tagging_text": tagging_text(tagging),
         "tag_labels": Tag.Label.choices,
-        "has_any_photo": request.user.photos.exists(),
+        "has_any_photo": request.user.photos.exists() or page.count_on_page > 0,
+        "selection_actions": photo_panels.selection_actions_for(request),
+        "gallery_panels": photo_panels.gallery_panels_for(request),
         "filters_in_use": _filters_in_use(filters),
         # Folded on a phone unless the user is filtering (or mistyped a filter): see gallery.html.
         "filters_open": bool(query or form.errors or form.ignored_tags),
@@ -115,7 +125,13 @@ def photo_detail(request, photo_id):
     if deleted_among(request, [photo_id]):  # a tab (or Back) showing a photo deleted since
         messages.info(request, already_deleted_text(1))
         return redirect("photos:gallery")
-    photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
+    try:
+        photo = selectors.photo_of_owner(user=request.user, photo_id=photo_id)
+    except Http404:
+        shared_page = shared_photos.page_url(request.user, photo_id)  # a partner's photo
+        if shared_page is None:
+            raise
+        return redirect(shared_page)
     _form, filters, query = gallery_filters(request)
     newer, older = selectors.photo_neighbours(user=request.user, photo=photo, filters=filters)
     tags = selectors.photo_visible_tags(photo)

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import scheduling, selectors, services
+from vault.photos import scheduling, selectors, trash
 from vault.photos.deleted_recently import already_deleted_text, deleted_among, deleted_remember
 from vault.photos.forms import PhotoIdsForm
 from vault.photos.models import Photo
@@ -49,9 +49,12 @@ def delete(request):
                 "keep_url": f"{keep_url}?{query}" if query else keep_url,
             },
         )
-    count = services.photos_delete(user=request.user, photo_ids=ids)
+    count = trash.photos_trash(user=request.user, photo_ids=ids)
     deleted_remember(request, ids)
-    text = f"Deleted {count} photo{'s' if count != 1 else ''}."
+    text = (
+        f"Moved {count} photo{'s' if count != 1 else ''} to the trash "
+        f"(restore within {trash.TRASH_DAYS} days)."
+    )
     if gone:
         text += f" {len(gone)} {'was' if len(gone) == 1 else 'were'} already deleted."
     messages.success(request, text)

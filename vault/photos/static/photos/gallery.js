@@ -40,6 +40,7 @@
     if (!tile || event.target.matches("input")) return;
     event.preventDefault();
     const box = tile.querySelector("input[name=photo]");
+    if (!box) return; // a photo shared with the user: not theirs to select
     box.checked = !box.checked;
     refresh();
   });
