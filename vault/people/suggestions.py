@@ -3,8 +3,8 @@ computed once by the worker after a clustering run, under its grant, and stored 
 the owner's metadata key, one row per named person; the person's page only reads its row and
 drops what the owner changed since (issue 25: never recomputed per view).
 
-Distances are Euclidean between dlib's 128-D descriptors, with the thresholds of
-vault/people/review.py (dlib's 0.6). Numpy only: no scikit-learn, so the web may import it.
+Distances are Euclidean between dlib's 128-D descriptors, with the threshold of
+vault/people/embeddings.py (dlib's 0.6). Numpy only: no scikit-learn, so the web may import it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from vault.crypto import DecryptionError, seal
+from vault.people.embeddings import REVIEW_THRESHOLD, min_distances
 from vault.people.models import Face, FaceVeto, Person, PersonSuggestions
 from vault.people.review import (
     GROUP_FACES,
@@ -27,10 +28,8 @@ from vault.people.review import (
     OWN_FACES,
     REVIEW_LIMIT,
     REVIEW_SCAN,
-    REVIEW_THRESHOLD,
     Candidate,
     MergeSuggestion,
-    min_distances,
 )
 
 log = logging.getLogger(__name__)
