@@ -347,3 +347,88 @@ def test_starting_over_without_the_recovery_key_deletes_the_passkeys(client, own
     )
     assert not Passkey.objects.filter(user=owner).exists()
     assert passkey_sign_in(client, owner_passkey).status_code == 400
+
+
+# Hand-made requests: refused with a 400 and a message, never a 500 --------------------------
+
+MALFORMED = [
+    '{"credential": "x"}',
+    '{"credential": [1, 2]}',
+    '{"credential": 7}',
+    '{"credential": null}',
+    '{"credential": true}',
+    "{}",
+    "[]",
+    "null",
+    '"x"',
+    "not json",
+    '{"credential": {}}',
+    '{"credential": {"rawId": 5}}',
+    '{"credential": {"response": "zz", "rawId": "AA"}}',
+    '{"credential": {"response": {"clientDataJSON": "eyJ9"}}}',
+    '{"credential": {"response": {"clientDataJSON": 5}, "prf": [1]}}',
+    '{"credential": {"response": [], "prf": {"a": 1}}}',
+]
+
+
+# Answers to a real challenge with nested garbage where the assertion's parts go.
+GARBLE = [
+    lambda c: {**c, "response": {**c["response"], "authenticatorData": [1]}},
+    lambda c: {**c, "response": {**c["response"], "signature": {"x": 1}}},
+    lambda c: {**c, "rawId": 5},
+    lambda c: {**c, "response": None},
+]
+
+
+def _assert_refused(client, name, body, **kwargs):
+    response = client.post(reverse(name, kwargs=kwargs or None), body, content_type=JSON)
+    assert response.status_code == 400, (name, body, response.status_code)
+    assert response.json()["error"]
+
+
+def test_malformed_sign_in_answers_are_refused_without_a_500(client, owner, owner_passkey):
+    for body in MALFORMED:
+        _assert_refused(client, "accounts:passkey_sign_in", body)
+    for garble in [*GARBLE, lambda c: {**c, "prf": 12}]:  # the second factor ignores prf
+        options = _post(client, "accounts:passkey_sign_in_options").json()["publicKey"]
+        body = {"credential": garble(owner_passkey.get(options))}
+        _assert_refused(client, "accounts:passkey_sign_in", body)
+    assert not _signed_in_with_keys(client)
+
+
+def test_malformed_second_factor_answers_are_refused_without_a_500(client, owner):
+    auth = SoftAuthenticator(prf=False)
+    sign_in(client, owner, PASSWORD)
+    add_passkey(client, owner, auth)
+    client.post(reverse("accounts:logout"))
+    login_password_step(client, email=owner.email, password=PASSWORD)
+    for body in MALFORMED:
+        _assert_refused(client, "accounts:passkey_second_factor", body)
+    for garble in GARBLE:
+        options = _post(client, "accounts:passkey_second_factor_options").json()["publicKey"]
+        body = {"credential": garble(auth.get(options))}
+        _assert_refused(client, "accounts:passkey_second_factor", body)
+    assert not _signed_in_with_keys(client)
+
+
+def test_malformed_unlock_and_registration_answers_are_refused_without_a_500(
+    client, owner, owner_passkey
+):
+    sign_in(client, owner, PASSWORD)
+    pk = Passkey.objects.get(user=owner)
+    wrap = bytes(pk.umk_wrap)
+    for body in MALFORMED:
+        _assert_refused(client, "accounts:passkey_unlock", body, passkey_id=pk.pk)
+    codes, _ = devices.backup_codes_replace(user=owner)
+    client.post(reverse("accounts:passkey_add"), {"password": PASSWORD, "code": codes[0]})
+    for body in MALFORMED:
+        _assert_refused(client, "accounts:passkey_register", body)
+    options = _post(client, "accounts:passkey_register_options").json()["publicKey"]
+    created = SoftAuthenticator().create(options)
+    _assert_refused(
+        client,
+        "accounts:passkey_register",
+        {"credential": {**created, "response": {**created["response"], "attestationObject": 5}}},
+    )
+    pk.refresh_from_db()
+    assert bytes(pk.umk_wrap) == wrap and Passkey.objects.filter(user=owner).count() == 1

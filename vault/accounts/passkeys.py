@@ -86,6 +86,15 @@ def _unb64(text) -> bytes:
         raise PasskeyError(REFUSED) from None
 
 
+def _credential(response) -> dict:
+    """A copy of the credential JSON the browser posted (its `prf` may be popped from the copy).
+    Anything but a JSON object (a string, a list, a number, nothing: a hand-made request) is
+    refused with PasskeyError(REFUSED), which the views answer with 400, never a 500."""
+    if not isinstance(response, dict):
+        raise PasskeyError(REFUSED)
+    return dict(response)
+
+
 def relying_party(request) -> tuple[str, str]:
     """(RP ID, origin) of this site: settings VAULT_WEBAUTHN_RP_ID / VAULT_WEBAUTHN_ORIGIN, else
     the host Django already checked against ALLOWED_HOSTS and the request's scheme."""
@@ -206,7 +215,7 @@ def passkey_register(request, *, user: User, response: dict, label: str) -> Pass
     """Verify the browser's attestation and store the credential (no PRF wrap yet: that takes
     an assertion, `passkey_enable_unlock`). Raises PasskeyError."""
     label = (label or "").strip()[:LABEL_MAX] or "Passkey"
-    response = dict(response or {})
+    response = _credential(response)
     response.pop("prf", None)
     state = _challenge_take(request, response=response, purpose="register", user_id=user.pk)
     try:
@@ -297,7 +306,7 @@ def passkey_enable_unlock(
 ) -> bool:
     """Wrap UMK under the passkey's PRF output. Returns False when the browser sent no PRF
     output (the passkey stays a second factor). Raises PasskeyError for a refused assertion."""
-    response = dict(response or {})
+    response = _credential(response)
     prf_output = _prf_output(response)
     state = _challenge_take(
         request, response=response, purpose=f"unlock:{passkey_id}", user_id=user.pk
@@ -340,7 +349,7 @@ def sign_in_options(request) -> dict:
 def passkey_sign_in(request, *, response: dict) -> PasskeySignIn:
     """Passkey alone: user verification (both factors in one) and the PRF output that unwraps
     UMK. Raises PasskeyError; NO_UNLOCK for a valid passkey that has no PRF wrap."""
-    response = dict(response or {})
+    response = _credential(response)
     prf_output = _prf_output(response)
     state = _challenge_take(request, response=response, purpose="sign-in")
     raw_id = _unb64(response.get("rawId"))
@@ -384,7 +393,7 @@ def second_factor_options(request, *, user: User) -> dict | None:
 
 def passkey_second_factor(request, *, user: User, response: dict) -> Passkey:
     """Verify a passkey of `user` (whose password was just entered). Raises PasskeyError."""
-    response = dict(response or {})
+    response = _credential(response)
     response.pop("prf", None)
     _check_not_locked(request, user)
     state = _challenge_take(request, response=response, purpose="second-factor", user_id=user.pk)
