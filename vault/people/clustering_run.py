@@ -48,9 +48,10 @@ class ClusteringInput:
 
 
 def clustering_input(*, owner_id: int, metadata_key: bytes) -> ClusteringInput:
-    """The owner's clusterable faces (embeddings opened with the metadata key, vetoes, where the
-    owner put them) and people (protected or not), for worker.clustering.cluster_faces. A face
-    whose embedding does not open is left out (and logged)."""
+    """The owner's clusterable faces outside the trash (embeddings opened with the metadata
+    key, vetoes, where the owner put them) and people (protected or not), for
+    worker.clustering.cluster_faces. A face whose embedding does not open is left out (and
+    logged)."""
     started = timezone.now()
     rows = list(
         Face.objects.filter(
@@ -58,6 +59,9 @@ def clustering_input(*, owner_id: int, metadata_key: bytes) -> ClusteringInput:
             not_a_face=False,
             clusterable=True,
             embedding_sealed__isnull=False,
+            # Faces of trashed photos neither form nor feed people; their assignments stay
+            # untouched (a run only writes the faces it read), so restoring brings them back.
+            photo__trashed_at__isnull=True,
         ).values_list("id", "photo_id", "embedding_sealed", "person_id", "assigned_by")
     )
     vetoes: dict[str, set[str]] = {}

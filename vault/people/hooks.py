@@ -56,7 +56,9 @@ def _person_options(user, keyring, photos, narrowed: bool):
     if not top:
         return []
     ids = [row[0] for row in top]
-    shown = Face.objects.filter(owner=user, not_a_face=False, person_id__in=ids)
+    shown = Face.objects.filter(
+        owner=user, not_a_face=False, person_id__in=ids, photo__trashed_at__isnull=True
+    )
     if narrowed:
         shown = shown.filter(photo_id__in=photos.order_by().values("pk"))
     counts = dict(

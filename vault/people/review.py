@@ -84,6 +84,7 @@ def review_candidates(
             not_a_face=False,
             clusterable=True,
             embedding_sealed__isnull=False,
+            photo__trashed_at__isnull=True,
         )
         .exclude(vetoes__person=person)
         .exclude(photo_id__in=photos_with_person)

@@ -22,6 +22,8 @@ PHOTOS_SHOWN = 60
 
 # A face the owner said is not a face counts for nothing anywhere in people.
 _REAL = Q(faces__not_a_face=False)
+# Nor does a face of a photo in the trash (until it is restored): for Face querysets.
+LIVE = Q(photo__trashed_at__isnull=True)
 
 
 @dataclass
@@ -95,16 +97,29 @@ def faces_check_owner(*, user, face_ids) -> None:
 # Each person of the owner with its number of faces, one grouped index-only scan of the
 # owner's faces (face_owner_person_real) joined to the people: no per-person subquery, and
 # the sorting and paging happen in PostgreSQL, so a page of 60 never drags 5,000 rows into
-# Python. A group with no face left is skipped (the next clustering run removes it).
+# Python. Faces of photos in the trash are taken off (found through the owner's few trashed
+# photos, index photo_trashed, not by joining every face to its photo). A group with no face
+# left is skipped (the next clustering run removes it), and so is a named person whose faces
+# are all in the trash (restoring brings it back).
 _PEOPLE_BY_SIZE = """
     WITH sizes AS (
         SELECT person_id, COUNT(*) AS n FROM people_face
         WHERE owner_id = %(owner)s AND NOT not_a_face AND person_id IS NOT NULL
         GROUP BY person_id
+    ), trashed AS (
+        SELECT f.person_id, COUNT(*) AS n
+        FROM photos_photo ph JOIN people_face f ON f.photo_id = ph.id
+        WHERE ph.owner_id = %(owner)s AND ph.trashed_at IS NOT NULL
+            AND NOT f.not_a_face AND f.person_id IS NOT NULL
+        GROUP BY f.person_id
+    ), live AS (
+        SELECT s.person_id, s.n - COALESCE(t.n, 0) AS n, t.n IS NOT NULL AS some_trashed
+        FROM sizes s LEFT JOIN trashed t ON t.person_id = s.person_id
     )
     SELECT p.id, p.hidden, p.name_sealed IS NULL AS unnamed, COALESCE(s.n, 0) AS n
-    FROM people_person p LEFT JOIN sizes s ON s.person_id = p.id
-    WHERE p.owner_id = %(owner)s AND (p.name_sealed IS NOT NULL OR s.n > 0) {where}
+    FROM people_person p LEFT JOIN live s ON s.person_id = p.id
+    WHERE p.owner_id = %(owner)s
+        AND (s.n > 0 OR (p.name_sealed IS NOT NULL AND s.some_trashed IS NOT TRUE)) {where}
 """
 
 
@@ -123,13 +138,13 @@ def _cards(people: list[Person], metadata_key: bytes) -> list[PersonCard]:
     ids = [p.pk for p in people]
     counts = {
         row["person_id"]: row
-        for row in Face.objects.filter(person_id__in=ids, not_a_face=False)
+        for row in Face.objects.filter(LIVE, person_id__in=ids, not_a_face=False)
         .values("person_id")
         .annotate(faces=Count("id"), photos=Count("photo_id", distinct=True))
         .order_by()
     }
     covers = dict(
-        Face.objects.filter(person_id__in=ids, not_a_face=False)
+        Face.objects.filter(LIVE, person_id__in=ids, not_a_face=False)
         .order_by("person_id", "-clusterable", "-score", "id")
         .distinct("person_id")
         .values_list("person_id", "id")
@@ -241,16 +256,24 @@ def people_choices(*, user, metadata_key: bytes, exclude=None) -> list[tuple[str
     return choices
 
 
+def _only_in_trash() -> Exists:
+    """For Person querysets: has faces, and every one is of a photo in the trash."""
+    faces = Face.objects.filter(person=OuterRef("pk"), not_a_face=False)
+    return Exists(faces.filter(photo__trashed_at__isnull=False)) & ~Exists(faces.filter(LIVE))
+
+
 def people_search(*, user, metadata_key: bytes, query: str, exclude=None) -> list[dict]:
     """Named people whose name contains `query` (case-insensitive; names starting with it
-    first), at most SEARCH_RESULTS, as {"id", "label"}. Names are sealed, so each is opened
-    here with the session's metadata key (~20 µs each); exemplars are never read."""
+    first; none whose faces are all in the trash), at most SEARCH_RESULTS, as {"id", "label"}.
+    Names are sealed, so each is opened here with the session's metadata key (~20 µs each);
+    exemplars are never read."""
     wanted = " ".join(query.split()).casefold()
     people = Person.objects.filter(owner=user, name_sealed__isnull=False).only(
         "id", "name_sealed", "hidden"
     )
     if exclude is not None:
         people = people.exclude(pk=exclude)
+    people = people.exclude(_only_in_trash())
     found = []
     for person in people:
         name = name_open(metadata_key, person) or ""
@@ -278,15 +301,20 @@ def people_named_alike(*, user, metadata_key: bytes, name: str, exclude) -> list
 
 
 def person_photos(*, user, person: Person) -> QuerySet[Photo]:
-    """The person's photos in gallery order (newest first)."""
+    """The person's photos in gallery order (newest first), the trash left out."""
     has_face = Face.objects.filter(photo=OuterRef("pk"), person=person, not_a_face=False)
-    return Photo.objects.filter(owner=user).filter(Exists(has_face)).order_by(*GALLERY_ORDER)
+    return (
+        Photo.objects.filter(owner=user, trashed_at__isnull=True)
+        .filter(Exists(has_face))
+        .order_by(*GALLERY_ORDER)
+    )
 
 
 def person_faces(*, person: Person) -> QuerySet[Face]:
-    """The person's faces, the ones the owner placed first, then the best detections."""
+    """The person's faces (none of a photo in the trash), the ones the owner placed first, then
+    the best detections."""
     return (
-        Face.objects.filter(person=person, not_a_face=False)
+        Face.objects.filter(LIVE, person=person, not_a_face=False)
         .select_related("photo")
         .defer("embedding_sealed", "photo__name_sealed", "photo__exif_sealed")
         .order_by("-assigned_by", "-score", "id")  # "user" > "auto" > "": the owner's first
@@ -300,12 +328,13 @@ def faces_page(faces: QuerySet[Face], *, number: int) -> tuple[list[Face], bool]
 
 
 def faces_unassigned(*, user) -> QuerySet[Face]:
-    """Faces in no person that the clustering may still group: newest photos first.
+    """Faces in no person that the clustering may still group (none of a photo in the trash):
+    newest photos first.
 
     Small or blurry detections (clusterable=False) are left out: they stay on their photo's
     page, but a wall of 20-pixel smudges would bury the faces worth naming."""
     return (
-        Face.objects.filter(owner=user, person=None, not_a_face=False, clusterable=True)
+        Face.objects.filter(LIVE, owner=user, person=None, not_a_face=False, clusterable=True)
         .select_related("photo")
         .defer("embedding_sealed", "photo__name_sealed", "photo__exif_sealed")
         .order_by("-photo__shown_at", "-photo_id", "index")
@@ -313,8 +342,10 @@ def faces_unassigned(*, user) -> QuerySet[Face]:
 
 
 def faces_small_count(*, user) -> int:
-    """Detections kept but not grouped (too small or too blurry)."""
-    return Face.objects.filter(owner=user, not_a_face=False, clusterable=False).count()
+    """Detections kept but not grouped (too small or too blurry), the trash left out."""
+    small = Face.objects.filter(owner=user, not_a_face=False, clusterable=False)
+    # Total (index face_owner_small) minus those of the few trashed photos (photo_trashed).
+    return small.count() - small.filter(photo__trashed_at__isnull=False).count()
 
 
 @dataclass(frozen=True)

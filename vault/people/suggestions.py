@@ -150,6 +150,7 @@ def people_suggestions_refresh(
     group_vectors = _per_person([r for r in rows if r.person_id in unnamed], vectors, GROUP_FACES)
     newest = (
         Face.objects.filter(owner_id=owner_id, person=None, not_a_face=False, clusterable=True)
+        .filter(photo__trashed_at__isnull=True)  # the trash is not offered for review
         .order_by("-created_at", "id")
         .values_list("id", flat=True)[:REVIEW_SCAN]
     )
@@ -228,14 +229,18 @@ def person_review_candidates(
     *, person: Person, metadata_key: bytes, limit: int = REVIEW_LIMIT
 ) -> list[Candidate]:
     """The stored "Is this NAME?" faces that still qualify: in no person, not "not a face",
-    not vetoed for the person, and not in a photo where the person now is."""
+    not vetoed for the person, not in a photo where the person now is nor in the trash."""
     stored = suggestions_of(person=person, metadata_key=metadata_key).review
     if not stored:
         return []
     distance = dict(stored)
     faces = (
         Face.objects.filter(
-            owner_id=person.owner_id, pk__in=list(distance), person=None, not_a_face=False
+            owner_id=person.owner_id,
+            pk__in=list(distance),
+            person=None,
+            not_a_face=False,
+            photo__trashed_at__isnull=True,
         )
         .exclude(vetoes__person=person)
         .exclude(photo_id__in=Face.objects.filter(person=person).values("photo_id"))

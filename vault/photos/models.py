@@ -97,6 +97,13 @@ class Photo(models.Model):
             ),
             # The gallery's date filter reads the local capture time.
             models.Index(fields=["owner", "shown_local"], name="photo_local_date"),
+            # The trash page and the people pages (which leave out faces of trashed photos)
+            # find the owner's few trashed photos without reading the others.
+            models.Index(
+                fields=["owner", "trashed_at"],
+                condition=models.Q(trashed_at__isnull=False),
+                name="photo_trashed",
+            ),
         ]
         ordering = list(GALLERY_ORDER)
 

@@ -131,6 +131,7 @@ def _regrouping(person, status):
     vetoed = FaceVeto.objects.filter(person=person).values("face_id")
     return list(
         Face.objects.filter(pk__in=vetoed, person=None, not_a_face=False, clustered=False)
+        .filter(photo__trashed_at__isnull=True)
         .select_related("photo")
         .defer("embedding_sealed", "photo__name_sealed", "photo__exif_sealed")
         .order_by("-created_at", "id")[:REGROUPING_SHOWN]
