@@ -8,11 +8,13 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from tests.albums.conftest import keyring_for
 from tests.users import PASSWORD
+from vault.accounts.testing import sign_in
 from vault.albums import services
 from vault.albums.models import Album, AlbumPhoto
 from vault.photos import storage
@@ -122,3 +124,43 @@ def test_trash_actions_on_photos_not_in_the_trash_or_of_another_user_do_nothing(
     assert Photo.objects.filter(pk=first.pk).exists()
     trash = other_client.get(reverse("photos:trash")).content.decode()
     assert str(first.id) not in trash
+
+
+def test_a_trashed_photo_opened_from_another_session_says_it_is_in_the_trash(
+    owner, owner_client, owner_photos
+):
+    """Its page (a bookmark, another tab or device) says so and offers Restore and Delete for
+    good, not the gallery's album and tag actions that would refuse it."""
+    photo = owner_photos[2]
+    _delete(owner_client, photo)
+    elsewhere = Client()
+    sign_in(elsewhere, owner, PASSWORD)
+    url = reverse("photos:detail", args=[photo.id])
+    response = elsewhere.get(url)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This photo is in the trash" in page
+    assert reverse("photos:trash_restore") in page and ">Restore<" in page
+    assert reverse("photos:trash_delete") in page and "Delete for good" in page
+    assert reverse("photos:preview", args=[photo.id]) in page
+    assert reverse("photos:tags", args=[photo.id]) not in page
+    assert reverse("albums:add_photos") not in page
+    assert f'action="{reverse("photos:delete")}"' not in page
+
+    restored = elsewhere.post(
+        reverse("photos:trash_restore"), {"photo": [str(photo.id)], "from": "photo"}, follow=True
+    )
+    assert restored.redirect_chain[-1][0] == url
+    page = restored.content.decode()
+    assert "Restored 1 photo." in page and "This photo is in the trash" not in page
+    assert reverse("photos:tags", args=[photo.id]) in page
+
+    assert _delete(elsewhere, photo).status_code == 302
+    photo.refresh_from_db()
+    assert photo.trashed_at is not None
+    gone = elsewhere.post(
+        reverse("photos:trash_delete"), {"photo": [str(photo.id)], "from": "photo"}, follow=True
+    )
+    assert "Deleted 1 photo for good." in gone.content.decode()
+    assert not Photo.objects.filter(pk=photo.pk).exists()
+    assert elsewhere.get(url)["Location"] == reverse("photos:gallery")  # "already deleted"

@@ -27,6 +27,7 @@ from vault.photos.deleted_recently import already_deleted_text, deleted_among
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
 from vault.photos.views.tags import tagger_unavailable_text, tagging_text
+from vault.photos.views.trash import trashed_photo_page
 
 # Far beyond any vault (20 million photos at 20 a page), and small enough that the SQL
 # OFFSET it becomes stays a valid bigint.
@@ -175,6 +176,8 @@ def photo_detail(request, photo_id):
         if shared_page is None:
             raise
         return redirect(shared_page)
+    if photo.trashed_at is not None:  # trashed from another tab or session
+        return trashed_photo_page(request, photo)
     _form, filters, query = gallery_filters(request)
     newer, older = selectors.photo_neighbours(user=request.user, photo=photo, filters=filters)
     tags = selectors.photo_visible_tags(photo)

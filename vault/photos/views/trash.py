@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -11,6 +13,8 @@ from vault.accounts.decorators import keyring_required
 from vault.photos import trash
 from vault.photos.deleted_recently import deleted_forget
 from vault.photos.forms import PhotoIdsForm
+from vault.photos.models import Photo
+from vault.photos.selectors import photo_original_name
 
 
 def _plural(count: int) -> str:
@@ -37,6 +41,21 @@ def trash_page(request):
     )
 
 
+def trashed_photo_page(request, photo: Photo):
+    """The page of one of the owner's photos that is in the trash (opened from a link, another
+    tab or session): the picture, when it goes for good, Restore and Delete for good; none of
+    the gallery's actions (albums, tags), which would refuse a trashed photo."""
+    return render(
+        request,
+        "photos/trashed.html",
+        {
+            "photo": photo,
+            "name": photo_original_name(photo, request.keyring),
+            "deleted_on": photo.trashed_at + dt.timedelta(days=trash.TRASH_DAYS),
+        },
+    )
+
+
 @require_POST
 @keyring_required
 def restore(request):
@@ -47,6 +66,8 @@ def restore(request):
     count = trash.photos_restore(user=request.user, keyring=request.keyring, photo_ids=ids)
     deleted_forget(request, ids)  # their pages open again
     messages.success(request, f"Restored {_plural(count)}.")
+    if request.POST.get("from") == "photo" and len(ids) == 1:  # restored from its own page
+        return redirect("photos:detail", ids[0])
     return redirect("photos:trash")
 
 
