@@ -35,10 +35,17 @@ class Photo(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        PHOTO = "photo", "Photo"
+        VIDEO = "video", "Video"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos"
     )
+    # A video is a Photo too (DESIGN §12): same blobs, grants and pages, plus a duration.
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PHOTO)
+    duration = models.FloatField(null=True, blank=True)  # seconds, a video's, from its container
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)  # percent, while processing
     failure_reason = models.TextField(blank=True)
@@ -95,6 +102,19 @@ class Photo(models.Model):
         return f"photo {self.id}"
 
     @property
+    def is_video(self) -> bool:
+        return self.kind == self.Kind.VIDEO
+
+    @property
+    def duration_label(self) -> str:
+        """ "1:05" or "1:02:03" for a video's duration; "" when unknown."""
+        if self.duration is None:
+            return ""
+        minutes, seconds = divmod(round(self.duration), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+    @property
     def taken_offset_label(self) -> str:
         """ "UTC+02:00" for the camera clock's offset; "" when the photo does not say."""
         if self.taken_offset is None:
@@ -112,6 +132,8 @@ class Blob(models.Model):
         THUMB = "thumb"
         PREVIEW = "preview"
         FACE = "face"
+        # A video the browser can play, made by the worker when the original is not (§12).
+        RENDITION = "rendition"
 
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="blobs")
     variant = models.CharField(max_length=16, choices=Variant.choices)
