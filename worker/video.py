@@ -373,18 +373,20 @@ def make_rendition(work) -> None:
         time.monotonic() + settings.VAULT_VIDEO_DECODE_SECONDS + 2 * (work.video.duration or 0)
     )
     path = storage.blob_path(photo.owner_id, photo.id, Blob.Variant.RENDITION)
-    writer = spv1.BlobWriter(
-        path,
-        owner_public_key=work.owner_public_key,
-        context=storage.blob_context(photo.owner_id, photo.id, Blob.Variant.RENDITION),
-        data_key=work.keys.data_key,
-    )
+    writer = None
     try:
+        writer = spv1.BlobWriter(
+            path,
+            owner_public_key=work.owner_public_key,
+            context=storage.blob_context(photo.owner_id, photo.id, Blob.Variant.RENDITION),
+            data_key=work.keys.data_key,
+        )
         width, height = transcode(BlobFile(work.original_reader), _WriterFile(writer), deadline)
         writer.close()
     except Exception as error:
-        writer.abort()
-        log.warning("video %s: no rendition (%s)", photo.id, type(error).__name__)
+        if writer is not None:
+            writer.abort()
+        log.warning("video %s: no rendition (%s: %s)", photo.id, type(error).__name__, error)
         return
     with transaction.atomic():
         Blob.objects.update_or_create(

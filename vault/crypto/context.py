@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from vault.crypto._encoding import length_prefixed
 
-VARIANTS = frozenset({"original", "thumb", "preview", "face"})
+# "rendition": a video re-encoded so that browsers can play it (DESIGN §12).
+VARIANTS = frozenset({"original", "thumb", "preview", "face", "rendition"})
 _MAX_INDEX = 2**32 - 1
 
 

@@ -20,5 +20,6 @@ urlpatterns = [
     path("<uuid:photo_id>/thumb", content.thumb, name="thumb"),
     path("<uuid:photo_id>/preview", content.preview, name="preview"),
     path("<uuid:photo_id>/download", content.download, name="download"),
+    path("<uuid:photo_id>/play", content.play, name="play"),
     path("<uuid:photo_id>/retry", manage.retry, name="retry"),
 ]
