@@ -54,7 +54,6 @@ def clip(
             rate,
             size,
             rotation,
-            audio,
             picture,
             seconds,
         )

@@ -72,8 +72,8 @@ _DERIVED_ITEMS = {b"grid", b"iovl", b"iden"}
 _HEIC_BROKEN = "This HEIC image is damaged (its structure is broken)."
 _HEADER_UNREADABLE = "This image is damaged: its header cannot be read."
 _NOT_A_PHOTO = (
-    "Not a photo or video the vault can store: the file's content is not JPEG, HEIC, PNG, "
-    "WebP, MP4, MOV, M4V, 3GP or WebM (the vault checks what is inside a file, not its name)."
+    "Not a photo or video the vault can store: the file's content is not JPEG, HEIC, PNG or "
+    "WebP, nor MP4, MOV, M4V, 3GP or WebM (the vault checks what is inside a file, not its name)."
 )
 _STANDALONE_MARKERS = {0x01, *range(0xD0, 0xD8)}
 _SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
