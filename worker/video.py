@@ -422,7 +422,7 @@ class _WriterFile(io.RawIOBase):
 
 
 def rendition_size(width: int, height: int) -> tuple[int, int]:
-    """At most RENDITION_LONG_SIDE × 1080 either way up, even sides (H.264 4:2:0 needs them)."""
+    """At most RENDITION_LONG_SIDE × 1080 either way round, even sides (4:2:0 needs them)."""
     scale = min(1.0, RENDITION_LONG_SIDE / max(width, height), 1080 / min(width, height))
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
@@ -432,7 +432,7 @@ def transcode(source, target, deadline: float) -> tuple[int, int]:
     H.264 (libx264) / AAC in fragmented MP4 written to `target`. Returns the size."""
     with _open(source) as box:
         in_video = box.streams.video[0]
-        in_video.codec_context.thread_count = max(1, settings.VAULT_ML_THREADS)
+        in_video.thread_type = "AUTO"  # frame and slice threads: HEVC decoding is the cost
         in_audio = box.streams.audio[0] if box.streams.audio else None
         out = av.open(
             target,
@@ -445,18 +445,24 @@ def transcode(source, target, deadline: float) -> tuple[int, int]:
             video = out.add_stream("libx264", rate=rate)
             video.pix_fmt = "yuv420p"
             video.options = {"crf": RENDITION_CRF, "preset": "veryfast"}
-            size = None
+            size = upright = None
             audio = out.add_stream("aac", rate=48000) if in_audio is not None else None
             streams = [in_video] + ([in_audio] if in_audio is not None else [])
             for packet in box.demux(*streams):
                 _deadline_check(deadline)
                 for frame in packet.decode():
                     if packet.stream is in_video:
-                        image = _upright(frame)
                         if size is None:
-                            size = rendition_size(*image.size)
+                            # Pixels are scaled by swscale as stored, and the rotation is kept
+                            # as the output's display matrix, which browsers apply: turning
+                            # 4K frames through PIL would cost more than encoding them.
+                            size = rendition_size(frame.width, frame.height)
                             video.width, video.height = size
-                        picture = av.VideoFrame.from_image(image.resize(size))
+                            rotation = round(frame.rotation or 0) % 360
+                            if rotation:
+                                video.set_display_rotation(rotation)
+                            upright = size[::-1] if rotation in (90, 270) else size
+                        picture = frame.reformat(width=size[0], height=size[1], format="yuv420p")
                         picture.pts = frame.pts
                         picture.time_base = frame.time_base
                         out.mux(video.encode(picture))
@@ -468,6 +474,6 @@ def transcode(source, target, deadline: float) -> tuple[int, int]:
                 out.mux(audio.encode())
         finally:
             out.close()
-    if size is None:
+    if upright is None:
         raise VideoUnreadable("no frame")
-    return size
+    return upright

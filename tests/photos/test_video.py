@@ -100,15 +100,17 @@ def test_a_phone_video_becomes_ready_with_poster_duration_date_place_and_plays_w
 
 
 def test_hevc_gets_an_h264_rendition_that_the_page_plays(owner_client, owner, worker_key):
-    data = videos.clip(codec="libx265", seconds=1.0)
+    data = videos.clip(codec="libx265", seconds=1.0, rotation=-90)  # filmed upright
     photo = _stored(owner_client, "clip.mov", data)
     assert run_jobs() == ["ready"]
     rendition = photo.blobs.get(variant="rendition")
-    assert rendition.media_type == "video/mp4" and (rendition.width, rendition.height) == (320, 240)
+    assert rendition.media_type == "video/mp4" and (rendition.width, rendition.height) == (240, 320)
     played = _body(owner_client.get(reverse("photos:play", args=[photo.id])))
     with av.open(io.BytesIO(played)) as box:
         assert box.streams.video[0].codec_context.name == "h264"
-        assert sum(1 for _ in box.decode(video=0)) >= 10
+        frames = list(box.decode(video=0))
+    assert len(frames) >= 10
+    assert round(frames[0].rotation) % 360 == 270  # the player turns it upright
     # The original still downloads as it was uploaded.
     assert _body(owner_client.get(reverse("photos:download", args=[photo.id]))) == data
 
