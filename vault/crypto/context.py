@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from vault.crypto._encoding import length_prefixed
 
 # "rendition": a video re-encoded so that browsers can play it (DESIGN §12).
-VARIANTS = frozenset({"original", "thumb", "preview", "face", "rendition"})
+# "part": one piece of an unfinished resumable upload (vault/photos/resumable.py).
+VARIANTS = frozenset({"original", "thumb", "preview", "face", "rendition", "part"})
 _MAX_INDEX = 2**32 - 1
 
 

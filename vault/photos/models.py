@@ -204,3 +204,30 @@ class ProcessingGrant(models.Model):
 
     def __str__(self) -> str:
         return f"grant {self.id} for {self.photo_id}"
+
+
+class ResumableUpload(models.Model):
+    """A file going up in pieces over several requests (the tus protocol, DESIGN §12). Each
+    piece received is its own SPV1 blob ("part", index = piece number) under a fresh data key
+    wrapped to the owner's public key, so nothing of an unfinished upload is in clear and its
+    keys are kept only wrapped. The last piece assembles the parts into a photo or video."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="resumable_uploads"
+    )
+    length = models.BigIntegerField()  # bytes the whole file has (tus Upload-Length)
+    offset = models.BigIntegerField(default=0)  # bytes received and stored so far
+    parts = models.PositiveIntegerField(default=0)
+    name_sealed = models.BinaryField()  # the file's name, sealed like Photo.name_sealed
+    created_at = models.DateTimeField(default=timezone.now)
+    # Once assembled: what happened to the file, as the upload page reports it.
+    outcome = models.JSONField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"resumable upload {self.id}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("photos:resumable", args=[self.id])
