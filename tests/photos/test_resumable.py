@@ -90,7 +90,7 @@ def test_a_dropped_upload_resumes_and_the_original_is_byte_identical(
     last = _patch(owner_client, url, b, data[b:])
     assert last.status_code == 204 and last["Upload-Offset"] == str(len(data))
     outcome = owner_client.get(url, **TUS).json()["outcome"]
-    assert outcome["status"] == "stored" and outcome["name"] == "long-walk.mp4"
+    assert outcome["status"] == "stored" and "name" not in outcome  # the name stays sealed
     photo = Photo.objects.get(pk=outcome["photo"])
     assert photo.kind == "video" and photo.size == len(data)
     download = owner_client.get(reverse("photos:download", args=[photo.id]))
@@ -124,3 +124,19 @@ def test_a_non_video_sent_in_pieces_is_rejected_with_its_message(owner_client, o
     assert outcome["status"] == "rejected" and "not a photo or video" in outcome["message"].lower()
     assert not Photo.objects.exists()
     assert not storage.photo_dir(owner.pk, ResumableUpload.objects.get().id).exists()
+
+
+def test_an_abandoned_upload_is_removed_by_the_next_one(owner_client, owner):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    _create(owner_client, 1000)
+    old = ResumableUpload.objects.get()
+    assert _patch(owner_client, old.get_absolute_url(), 0, b"x" * 100).status_code == 204
+    ResumableUpload.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=8)
+    )
+    _create(owner_client, 1000)
+    assert not ResumableUpload.objects.filter(pk=old.pk).exists()
+    assert not storage.photo_dir(owner.pk, old.id).exists()

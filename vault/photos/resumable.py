@@ -12,11 +12,13 @@ limits, duplicate check, grant), then deletes the parts.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from vault.crypto import container, seal
 from vault.photos import services, storage
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 
 READ_PIECE = 256 * 1024  # what one read of the request body takes (the upload handler's chunk)
 PART = "part"
+# An upload not finished (or its outcome not fetched) this long after it began is abandoned:
+# the owner's next new upload removes its parts and row.
+ABANDONED_AFTER = dt.timedelta(days=7)
 
 
 class UploadRefused(Exception):
@@ -48,6 +53,10 @@ def resumable_create(*, user, keyring, length: int, name: str) -> ResumableUploa
         raise UploadRefused(f"This file is larger than the {largest / 1024**3:g} GB limit.", 413)
     if length < 1:
         raise UploadRefused("The file is empty.")
+    for stale in ResumableUpload.objects.filter(
+        owner=user, created_at__lt=timezone.now() - ABANDONED_AFTER
+    ):
+        resumable_delete(stale)
     upload_id = uuid.uuid4()
     storage.ensure_photo_dir(user.pk, upload_id)
     return ResumableUpload.objects.create(
@@ -133,7 +142,8 @@ def resumable_finish(*, request, upload: ResumableUpload) -> dict:
         [outcome] = services.photos_store_uploads(user=user, keyring=keyring, handler=handler)
     finally:
         handler.discard()
-    result = outcome.as_dict()
+    # The row keeps what the page needs, not the file's name (which is private: sealed).
+    result = {key: value for key, value in outcome.as_dict().items() if key != "name"}
     upload.outcome = result
     upload.save(update_fields=["outcome"])
     storage.remove_photo_dir(user.pk, upload.id)
