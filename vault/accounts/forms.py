@@ -83,7 +83,9 @@ class VaultAuthenticationForm(AuthenticationForm):
     while checking the password (one Argon2id, vault.accounts.backends)."""
 
     username = forms.EmailField(
-        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+        label="Email",
+        # "webauthn": browsers then offer saved passkeys in the field's autofill.
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email webauthn"}),
     )
     error_messages = {
         **AuthenticationForm.error_messages,
@@ -267,3 +269,28 @@ class DeleteAccountForm(forms.Form):
         if self.cleaned_data["confirm"].strip() != "DELETE":
             raise forms.ValidationError("Type DELETE, in capitals, to confirm.")
         return self.cleaned_data["confirm"]
+
+
+class PasskeyConfirmForm(forms.Form):
+    """Adding a passkey asks for the password and a code again: a passkey is a way in."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        help_text="From your authenticator app, an emailed code, or a backup code.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self):
+        if not self.user.check_password(self.cleaned_data["password"]):
+            raise forms.ValidationError("That is not your password.")
+        return self.cleaned_data["password"]

@@ -119,6 +119,12 @@ def pending_keyring_peek(request, *, user_id: int) -> Keyring | None:
     return ring if ring is not None and ring.user_id == user_id else None
 
 
+def pending_keyring_user(request) -> int | None:
+    """Whose password opened the pending keyring (None: none, expired or unreadable)."""
+    ring = _open(request, PENDING)
+    return ring.user_id if ring is not None else None
+
+
 def pending_keyring_take(request, *, user_id: int) -> Keyring | None:
     """Open and remove the pending keyring of `user_id` (None if absent, expired or another's)."""
     ring = _open(request, PENDING)

@@ -6,6 +6,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django_otp.models import Device
 
 
 class VaultUserManager(UserManager):
@@ -90,3 +91,37 @@ class UserKeys(models.Model):
 
     def __str__(self) -> str:
         return f"keys of user {self.user_id}"
+
+
+class Passkey(Device):
+    """A WebAuthn credential of the user (DESIGN §13), a django-otp device so that a sign-in
+    with it marks the session verified like any second factor, and removing it ends that.
+
+    `name` (django-otp's) stays "passkey" so it can never be the "default" code device;
+    the owner's name for it is `label`. `credential_data` is the AttestedCredentialData
+    (AAGUID, id, COSE public key) as python-fido2 parses it. With the PRF extension,
+    `umk_wrap` is UMK under KEK_pk (vault.crypto.passkey) and `prf_salt` its HKDF salt;
+    both empty when the authenticator has no PRF (then it is only a second factor).
+    """
+
+    credential_id = models.BinaryField(unique=True)
+    credential_data = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    label = models.CharField(max_length=64)
+    prf_salt = models.BinaryField(null=True, blank=True)
+    umk_wrap = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # When an assertion came with a signature counter lower than one already seen: a sign of
+    # a copied authenticator. Shown on the security page until the passkey is removed.
+    counter_went_back_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def unlocks_vault(self) -> bool:
+        return bool(self.umk_wrap)
+
+    def verify_token(self, token) -> bool:
+        return False  # never a typed code: only an assertion (vault.accounts.passkeys) passes
+
+    def __str__(self) -> str:
+        return f"passkey {self.pk} of user {self.user_id}"

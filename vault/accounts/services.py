@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_email.models import EmailDevice
 
-from vault.accounts.models import User, UserKeys
+from vault.accounts.models import Passkey, User, UserKeys
 from vault.accounts.signals import account_keys_destroyed
 from vault.crypto import DecryptionError, keys, password, recovery
 
@@ -277,6 +277,7 @@ def account_delete(*, user: User) -> None:
     user_id = user.pk
     with transaction.atomic():
         UserKeys.objects.filter(user=user).delete()
+        Passkey.objects.filter(user=user).delete()  # their UMK wraps with them
     account_keys_destroyed.send(sender=User, user=user)
     user.delete()
     log.info("account %s deleted", user_id)
@@ -288,6 +289,8 @@ def account_start_over(*, user: User, new_password: str) -> NewAccount:
     validate_password(new_password, user=user)
     with transaction.atomic():
         UserKeys.objects.filter(user=user).delete()
+        # Their wraps hold the old master key, which opens nothing any more.
+        Passkey.objects.filter(user=user).delete()
     account_keys_destroyed.send(sender=User, user=user)
     with transaction.atomic():
         rk, unlocked = _keys_create(user=user, password_text=new_password)

@@ -3,7 +3,7 @@
 Pure Python on `cryptography`; nothing here imports Django. DESIGN.md §4–5 explain the scheme.
 """
 
-from vault.crypto import album_keys, container, hpke_wrap, keys, password, recovery, seal
+from vault.crypto import album_keys, container, hpke_wrap, keys, passkey, password, recovery, seal
 from vault.crypto.context import BlobContext
 from vault.crypto.errors import DecryptionError, RecoveryKeyFormatError
 from vault.crypto.password import Argon2Params
@@ -17,6 +17,7 @@ __all__ = [
     "container",
     "hpke_wrap",
     "keys",
+    "passkey",
     "password",
     "recovery",
     "seal",

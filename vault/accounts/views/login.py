@@ -22,6 +22,7 @@ from two_factor.views import LoginView
 from vault.accounts.email_codes import email_code_offer, email_code_request, email_code_status
 from vault.accounts.forms import CodeThrottleMixin, VaultAuthenticationForm
 from vault.accounts.keyring import keyring_destroy, pending_keyring_stash, pending_keyring_take
+from vault.accounts.models import Passkey
 from vault.accounts.views.common import finish_login
 from vault.accounts.views.registration import start_email_verification
 
@@ -93,16 +94,26 @@ class VaultLoginView(LoginView):
 
     def get_devices(self):
         # Only confirmed devices can be chosen: a half-added authenticator app is no way in.
-        return [device for device in super().get_devices() if device.confirmed]
+        # Passkeys take no typed code; the page offers them with a button of their own.
+        return [
+            device
+            for device in super().get_devices()
+            if device.confirmed and not isinstance(device, Passkey)
+        ]
 
     def get_other_devices(self, main_device):
-        return [device for device in super().get_other_devices(main_device) if device.confirmed]
+        return [
+            device
+            for device in super().get_other_devices(main_device)
+            if device.confirmed and not isinstance(device, Passkey)
+        ]
 
     def get_context_data(self, form, **kwargs):
         context = super().get_context_data(form, **kwargs)
         if self.steps.current == self.TOKEN_STEP:
             context["code_status"] = self.code_status
             context["uses_app"] = isinstance(context["device"], TOTPDevice)
+            context["has_passkey"] = Passkey.objects.filter(user=self.get_user()).exists()
             context["alternatives"] = [
                 (device.persistent_id, _alternative_label(device))
                 for device in context["other_devices"]

@@ -18,6 +18,7 @@ from vault.accounts.code_checks import WRONG_CODE, code_verify
 from vault.accounts.decorators import keyring_required
 from vault.accounts.forms import AuthenticatorAddForm, DeleteAccountForm, PasswordChangeForm
 from vault.accounts.keyring import keyring_destroy
+from vault.accounts.passkeys import passkeys_of
 from vault.accounts.services import account_delete, password_change, recovery_key_confirmed_at
 
 
@@ -32,6 +33,7 @@ def security(request):
             "methods": methods,
             "backup_left": backup_left,
             "recovery_key_confirmed_at": recovery_key_confirmed_at(request.user),
+            "passkeys": passkeys_of(request.user),
         },
     )
 
