@@ -151,10 +151,13 @@ def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Ima
             raise VideoUnreadable("This file has no picture track: it is not a video.")
         stream = box.streams.video[0]
         context = stream.codec_context
-        codec = getattr(context, "name", None) or "unknown"
-        if context is None or not av.codecs_available or codec not in av.codecs_available:
+        codec = getattr(context, "name", None) or ""
+        if not codec or codec not in av.codecs_available:
+            # FFmpeg opens no codec context for a codec it does not know (PyAV gives None).
+            named = f" ({codec})" if codec else ""
             raise VideoUnreadable(
-                f"This video is encoded with {codec}, which this server's decoder cannot read."
+                f"This video is encoded with a codec{named} this server's decoder cannot read. "
+                "Convert it to H.264 MP4 and upload that."
             )
         width, height = context.width, context.height
         if width * height > settings.VAULT_VIDEO_MAX_FRAME_PIXELS:

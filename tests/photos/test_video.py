@@ -204,3 +204,32 @@ def test_no_plaintext_of_a_video_reaches_disk_database_or_valkey(
     assert marker not in row and "48.85" not in row
     for key in redis_conn.scan_iter():  # Valkey: job arguments, worker keys, sessions
         assert marker.encode() not in key + (redis_conn.dump(key) or b"")
+
+
+def test_a_video_of_a_person_gets_her_face_and_the_human_tag(owner_client, worker_key):
+    from vault.people.models import Face
+
+    photo = _stored(owner_client, "eileen.mp4", videos.clip(seconds=4.0, size=(512, 512)))
+    assert run_jobs() == ["ready"]
+    photo.refresh_from_db()
+    faces = Face.objects.filter(photo=photo)
+    assert faces.count() == 1 and faces.get().clusterable
+    assert photo.tags.filter(label="human", rejected=False).exists()
+
+
+def test_a_codec_the_decoder_lacks_is_named_in_the_failure(owner_client, worker_key):
+    data = bytearray(videos.clip(seconds=1.0))
+    sample_entry = data.find(b"avc1", data.find(b"moov"))  # the track's codec, in its stsd
+    data[sample_entry : sample_entry + 4] = b"zzz1"
+    photo = _stored(owner_client, "odd.mp4", bytes(data))
+    assert run_jobs() == ["failed"]
+    photo.refresh_from_db()
+    assert "codec this server's decoder cannot read" in photo.failure_reason
+
+
+def test_another_user_cannot_play_or_download_a_video(owner_client, other_client, worker_key):
+    photo = _stored(owner_client, "mine.mp4", videos.clip(seconds=1.0, codec="libx265"))
+    assert run_jobs() == ["ready"]
+    assert photo.blobs.filter(variant="rendition").exists()
+    for name in ("photos:play", "photos:download"):
+        assert other_client.get(reverse(name, args=[photo.id])).status_code == 404

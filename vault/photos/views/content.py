@@ -300,8 +300,8 @@ def play(request, photo_id):
     """What a video's <video> element plays: the worker's web-playable rendition when it made
     one (the browser cannot play the original), else the original itself, inline. Ranges
     decrypt only the chunks they need, so seeking fetches a few chunks, not the file."""
-    rendition = Blob.objects.filter(
-        photo__owner=request.user, photo_id=photo_id, variant=Blob.Variant.RENDITION
-    ).exists()
+    # Which blob, not whether this user may read it: blob_response decides that (the owner,
+    # or an album member through shared_photos) and answers 404 alike otherwise.
+    rendition = Blob.objects.filter(photo_id=photo_id, variant=Blob.Variant.RENDITION).exists()
     variant = Blob.Variant.RENDITION if rendition else Blob.Variant.ORIGINAL
     return blob_response(request, photo_id, variant)
