@@ -112,6 +112,7 @@ STEPS: list[tuple[str, Step]] = [
     ("thumbnails", thumbnails.make_thumbnails),
     ("tags", tags.tag_photo),
     ("faces", faces.find_faces),
+    ("motion", video.find_motion),
 ]
 
 

@@ -480,3 +480,69 @@ def transcode(source, target, deadline: float) -> tuple[int, int]:
     if upright is None:
         raise VideoUnreadable("no frame")
     return upright
+
+
+# -- motion photos --------------------------------------------------------------------------
+
+MOTION_MEDIA_TYPE = "video/mp4"
+_CLIP_BRANDS = (b"ftypmp4", b"ftypisom", b"ftypmp42", b"ftypqt  ", b"ftypavc1", b"ftypM4V")
+
+
+def embedded_clip(original: bytes) -> tuple[int, int] | None:
+    """(start, end) of the MP4 a motion photo carries after its JPEG or HEIC picture (Google
+    "MVIMG"/Motion Photo and Samsung both append it; Samsung adds a trailer after it, which the
+    box walk leaves out). None when there is no whole clip with a track index."""
+    for brand in _CLIP_BRANDS:
+        at = original.find(brand, 8)
+        while at != -1:
+            start = at - 4
+            end, kinds = _box_chain(original, start)
+            if b"moov" in kinds and b"mdat" in kinds:
+                return start, end
+            at = original.find(brand, at + 1)
+    return None
+
+
+def _box_chain(data: bytes, start: int) -> tuple[int, set[bytes]]:
+    """Where a chain of top-level ISO-BMFF boxes starting at `start` ends, and their types."""
+    import struct
+
+    pos, kinds = start, set()
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1 and pos + 16 <= len(data):
+            (size,) = struct.unpack_from(">Q", data, pos + 8)
+            header = 16
+        if size < header or pos + size > len(data) or not kind.isalnum():
+            break
+        kinds.add(kind)
+        pos += size
+    return pos, kinds
+
+
+def find_motion(work) -> None:
+    """The photo pipeline's `motion` step: a motion photo's clip, checked by decoding its
+    first frame, is stored as the photo's "motion" blob (under the photo's data key, like its
+    thumbnails); the still stays the photo."""
+    photo: Photo = work.photo
+    span = (
+        embedded_clip(work.original) if photo.media_type in ("image/jpeg", "image/heic") else None
+    )
+    if span is None:
+        return
+    clip = work.original[span[0] : span[1]]
+    try:
+        facts, _frames = video_decode(
+            io.BytesIO(clip), deadline=time.monotonic() + settings.VAULT_VIDEO_DECODE_SECONDS
+        )
+    except VideoUnreadable:
+        log.info("photo %s: an embedded clip that does not decode is ignored", photo.id)
+        return
+    work.store_blob(
+        Blob.Variant.MOTION,
+        clip,
+        media_type=MOTION_MEDIA_TYPE,
+        width=facts.width,
+        height=facts.height,
+    )

@@ -233,3 +233,26 @@ def test_another_user_cannot_play_or_download_a_video(owner_client, other_client
     assert photo.blobs.filter(variant="rendition").exists()
     for name in ("photos:play", "photos:download"):
         assert other_client.get(reverse(name, args=[photo.id])).status_code == 404
+
+
+def test_a_motion_photo_keeps_its_still_and_plays_its_clip(owner_client, owner, worker_key):
+    still = support.real_photo_jpeg("chelsea.png")
+    clip = videos.clip(seconds=1.0, faststart=True)
+    # Google appends the MP4; Samsung adds a trailer of its own after it.
+    data = still + clip + b"MotionPhoto_Data" + bytes(40) + b"SEFT"
+    photo = _stored(owner_client, "PXL_20240101_MP.jpg", data)
+    assert photo.kind == "photo" and photo.media_type == "image/jpeg"
+    assert run_jobs() == ["ready"]
+    assert photo.blobs.get(variant="motion").media_type == "video/mp4"
+    played = _body(owner_client.get(reverse("photos:motion", args=[photo.id])))
+    assert played == clip  # the clip exactly, without the trailer
+    page = owner_client.get(reverse("photos:detail", args=[photo.id])).content.decode()
+    assert ">Live<" in page and reverse("photos:motion", args=[photo.id]) in page
+    # The still stays the photo: its preview is a picture, the original downloads whole.
+    assert _body(owner_client.get(reverse("photos:download", args=[photo.id]))) == data
+    plain = _stored(owner_client, "plain.jpg", support.real_photo_jpeg("rocket.jpg"))
+    assert run_jobs() == ["ready"]
+    assert not plain.blobs.filter(variant="motion").exists()
+    assert (
+        ">Live<" not in owner_client.get(reverse("photos:detail", args=[plain.id])).content.decode()
+    )

@@ -106,6 +106,11 @@ class Photo(models.Model):
         return self.kind == self.Kind.VIDEO
 
     @property
+    def motion_clip(self) -> bool:
+        """Whether the worker found a motion clip in this photo (one query)."""
+        return self.blobs.filter(variant=Blob.Variant.MOTION).exists()
+
+    @property
     def duration_label(self) -> str:
         """ "1:05" or "1:02:03" for a video's duration; "" when unknown."""
         if self.duration is None:
@@ -134,6 +139,8 @@ class Blob(models.Model):
         FACE = "face"
         # A video the browser can play, made by the worker when the original is not (§12).
         RENDITION = "rendition"
+        # The clip of a motion photo (a JPEG/HEIC with an MP4 inside), found by the worker.
+        MOTION = "motion"
 
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="blobs")
     variant = models.CharField(max_length=16, choices=Variant.choices)

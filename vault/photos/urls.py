@@ -23,5 +23,6 @@ urlpatterns = [
     path("<uuid:photo_id>/preview", content.preview, name="preview"),
     path("<uuid:photo_id>/download", content.download, name="download"),
     path("<uuid:photo_id>/play", content.play, name="play"),
+    path("<uuid:photo_id>/motion", content.motion, name="motion"),
     path("<uuid:photo_id>/retry", manage.retry, name="retry"),
 ]
