@@ -135,11 +135,17 @@ def _upright(frame: av.VideoFrame) -> Image.Image:
     return image
 
 
-def _first_frame(decoded, deadline: float):
+def _frame_at(decoded, target: int | None, deadline: float):
+    """The first frame at or after `target` (stream time base; None: the first frame). A seek
+    lands on the keyframe before it, so the frames between are decoded and dropped (at most a
+    group of pictures: about a second of a phone video)."""
+    last = None
     for frame in decoded:
         _deadline_check(deadline)
-        return frame
-    return None
+        if target is None or frame.pts is None or frame.pts >= target:
+            return frame
+        last = frame
+    return last
 
 
 def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Image]]:
@@ -178,10 +184,11 @@ def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Ima
             for fraction in SAMPLE_FRACTIONS:
                 if fraction and not duration:
                     break
+                target = None
                 if fraction:
-                    target = int(fraction * duration / stream.time_base)
-                    box.seek(target + (stream.start_time or 0), stream=stream, backward=True)
-                frame = _first_frame(box.decode(stream), deadline)
+                    target = int(fraction * duration / stream.time_base) + (stream.start_time or 0)
+                    box.seek(target, stream=stream, backward=True)
+                frame = _frame_at(box.decode(stream), target, deadline)
                 if frame is None:
                     break
                 if not frames:

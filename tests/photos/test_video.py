@@ -209,12 +209,19 @@ def test_no_plaintext_of_a_video_reaches_disk_database_or_valkey(
 def test_a_video_of_a_person_gets_her_face_and_the_human_tag(owner_client, worker_key):
     from vault.people.models import Face
 
-    photo = _stored(owner_client, "eileen.mp4", videos.clip(seconds=4.0, size=(512, 512)))
+    # Nobody in the first half (a cat), the astronaut in the second: the poster shows the cat,
+    # a keyframe later in the video shows her.
+    cat = Image.open(io.BytesIO(support.real_photo("chelsea.png"))).convert("RGB")
+    data = videos.clip(seconds=4.0, size=(512, 512), opening=cat)
+    photo = _stored(owner_client, "eileen.mp4", data)
     assert run_jobs() == ["ready"]
     photo.refresh_from_db()
     faces = Face.objects.filter(photo=photo)
     assert faces.count() == 1 and faces.get().clusterable
     assert photo.tags.filter(label="human", rejected=False).exists()
+    # The poster became the frame with her face, so that the face box fits the preview.
+    face = faces.get()
+    assert 0.2 < face.left + face.width / 2 < 0.8
 
 
 def test_a_codec_the_decoder_lacks_is_named_in_the_failure(owner_client, worker_key):

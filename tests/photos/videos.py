@@ -33,6 +33,7 @@ def clip(
     codec: str = "libx264",
     container: str = "mp4",
     picture: Image.Image | None = None,
+    opening: Image.Image | None = None,
     rotation: int | None = None,
     metadata: dict[str, str] | None = None,
     faststart: bool = False,
@@ -43,6 +44,8 @@ def clip(
     if picture is None:
         picture = Image.open(io.BytesIO(support.real_photo("astronaut.png"))).convert("RGB")
     picture = picture.resize(size)
+    if opening is not None:  # the first half shows this instead
+        picture = (opening.resize(size), picture)
     with tempfile.TemporaryDirectory() as scratch:  # faststart rewrites the file: needs a path
         path = Path(scratch) / f"clip.{container}"
         _encode(
@@ -72,7 +75,12 @@ def _encode(path, container, faststart, metadata, codec, rate, size, rotation, p
             stream.options = {"preset": "ultrafast"}
         if rotation is not None:
             stream.set_display_rotation(rotation)
-        for i, image in enumerate(frames_of(picture, int(seconds * rate))):
+        count = int(seconds * rate)
+        if isinstance(picture, tuple):
+            images = frames_of(picture[0], count // 2) + frames_of(picture[1], count - count // 2)
+        else:
+            images = frames_of(picture, count)
+        for i, image in enumerate(images):
             frame = av.VideoFrame.from_image(image)
             frame.pts = i
             frame.time_base = Fraction(1, rate)
