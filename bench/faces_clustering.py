@@ -1,6 +1,6 @@
-"""Benchmark of the face clustering (worker/clustering.py): a full re-clustering of 10k, 50k and
-100k faces, incremental assignment per face, and peak memory, against scikit-learn's DBSCAN
-measured in the same run.
+"""Benchmark of the face clustering (worker/clustering.py; exemplars and incremental assignment
+in vault/people/embeddings.py): a full re-clustering of 10k, 50k and 100k faces, incremental
+assignment per face, and peak memory, against scikit-learn's DBSCAN measured in the same run.
 
 Run: .venv/bin/python bench/faces_clustering.py [--quick]   (~10 min; --quick ~3 min)
 bench/faces.py prints these rows too (it calls rows()).
@@ -61,6 +61,7 @@ def child(mode: str, n: int, runs: int) -> None:
     """Runs in a fresh interpreter; prints one JSON line: seconds per run, memory."""
     from sklearn.cluster import DBSCAN
 
+    from vault.people import embeddings
     from worker import clustering
 
     x, labels, photos = synthetic_embeddings(n, max(1, n // FACES_PER_PERSON), seed=1)
@@ -69,26 +70,26 @@ def child(mode: str, n: int, runs: int) -> None:
     if mode == "named":
         # the NAMED largest people are named; 90 % of their faces are theirs, 10 % are new
         named = np.argsort(-np.bincount(labels[labels >= 0]))[:NAMED]
-        people = [clustering.PersonItem(f"p{p}", True) for p in named]
+        people = [embeddings.PersonItem(f"p{p}", True) for p in named]
         rng = np.random.default_rng(4)
         for i in np.flatnonzero(np.isin(labels, named) & (rng.random(n) < 0.9)):
             owner[i] = f"p{labels[i]}"
 
     # imports and first-call set-up (sklearn, scipy, threadpoolctl) are not what a run costs
-    clustering.cluster_faces([clustering.FaceItem(str(i), "p", x[i], None) for i in range(50)], [])
+    clustering.cluster_faces([embeddings.FaceItem(str(i), "p", x[i], None) for i in range(50)], [])
     DBSCAN(eps=0.5, min_samples=3, algorithm="brute").fit(x[:50])
     before = memory_mib()
     times, cpu = [], []
     for _ in range(runs):
         started, started_cpu = time.perf_counter(), time.process_time()
         if mode in ("ours", "named"):
-            faces = [clustering.FaceItem(f"f{i:06d}", photos[i], x[i], owner[i]) for i in range(n)]
+            faces = [embeddings.FaceItem(f"f{i:06d}", photos[i], x[i], owner[i]) for i in range(n)]
             result = clustering.cluster_faces(faces, people)
             made = len(result.new_people) + len(people)
         else:
             found = DBSCAN(
-                eps=clustering.DISTANCE_THRESHOLD,
-                min_samples=clustering.MIN_CLUSTER_SIZE,
+                eps=embeddings.DISTANCE_THRESHOLD,
+                min_samples=embeddings.MIN_CLUSTER_SIZE,
                 algorithm="brute",
             ).fit_predict(x)
             made = int(found.max()) + 1
@@ -119,23 +120,23 @@ def in_fresh_process(mode: str, n: int, runs: int) -> dict:
 
 def incremental(runs: int, faces: int = 2000, people: int = 500) -> dict[str, float]:
     """ms per new face through an ExemplarIndex and through a dict; s for the exemplars."""
-    from worker import clustering
+    from vault.people import embeddings
 
     x, labels, _ = synthetic_embeddings(people * FACES_PER_PERSON, people, seed=2)
     started = time.perf_counter()
     by_person = {
-        f"p{p}": clustering.exemplars(x[labels == p]) for p in range(people) if (labels == p).any()
+        f"p{p}": embeddings.exemplars(x[labels == p]) for p in range(people) if (labels == p).any()
     }
     exemplar_s = time.perf_counter() - started
     new, _, _ = synthetic_embeddings(faces, people, seed=3)
-    index = clustering.ExemplarIndex(by_person)
+    index = embeddings.ExemplarIndex(by_person)
     samples: dict[str, list[float]] = {"index": [], "dict": []}
     for _ in range(runs):
         for name, people_arg in (("index", index), ("dict", by_person)):
             count = faces if name == "index" else faces // 10
             started = time.perf_counter()
             for row in new[:count]:
-                clustering.assign_incremental(row, people_arg, excluded=("p0",))
+                embeddings.assign_incremental(row, people_arg, excluded=("p0",))
             samples[name].append((time.perf_counter() - started) / count * 1000)
     return {
         "index_ms": statistics.median(samples["index"]),
@@ -148,7 +149,7 @@ def incremental(runs: int, faces: int = 2000, people: int = 500) -> dict[str, fl
 
 def rows(quick: bool = False) -> list[tuple[str, ...]]:
     """The table's rows (HEADER), measured now: several minutes."""
-    from worker import clustering
+    from vault.people import embeddings
 
     runs = 2 if quick else 3
     out = []
@@ -187,7 +188,7 @@ def rows(quick: bool = False) -> list[tuple[str, ...]]:
     out.append(
         (
             f"incremental assignment, ms per face ({inc['people']} people × "
-            f"{clustering.MAX_EXEMPLARS} exemplars; baseline: a dict per call)",
+            f"{embeddings.MAX_EXEMPLARS} exemplars; baseline: a dict per call)",
             f"{inc['index_ms']:.2f}",
             f"{inc['dict_ms']:.2f}",
             f"{inc['dict_ms'] / inc['index_ms']:.1f}x",
@@ -216,15 +217,15 @@ def main() -> None:
     if args.child:
         child(args.child, args.n, args.runs)
         return
-    from worker import clustering
+    from vault.people import embeddings
 
     load_before = os.getloadavg()[0]
     table = rows(args.quick)
     threads = os.environ.get("VAULT_ML_THREADS", "2")
     print(f"face clustering — {os.cpu_count()} CPUs, VAULT_ML_THREADS={threads}, median of runs")
     print(
-        f"DISTANCE_THRESHOLD {clustering.DISTANCE_THRESHOLD}, MIN_CLUSTER_SIZE "
-        f"{clustering.MIN_CLUSTER_SIZE}, MAX_EXEMPLARS {clustering.MAX_EXEMPLARS}; synthetic "
+        f"DISTANCE_THRESHOLD {embeddings.DISTANCE_THRESHOLD}, MIN_CLUSTER_SIZE "
+        f"{embeddings.MIN_CLUSTER_SIZE}, MAX_EXEMPLARS {embeddings.MAX_EXEMPLARS}; synthetic "
         f"faces, {FACES_PER_PERSON} per person (Zipf), {STRANGERS:.0%} strangers"
     )
     print("baseline: sklearn.cluster.DBSCAN(algorithm='brute'), DBSCAN alone; own fresh process")

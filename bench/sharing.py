@@ -20,10 +20,8 @@ network). Not a test: the numbers depend on the machine and on what else runs.
 import io
 import os
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vaultdev.report import print_table  # noqa: E402
-from vaultdev.services import start_postgres, start_valkey  # noqa: E402
+from vaultdev.services import throwaway_vault  # noqa: E402
 
 RUNS = 5
 PHOTOS = 1000
@@ -210,28 +208,8 @@ def measure() -> None:
 
 
 def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="spvs-", dir="/tmp"))
-    pg = valkey = None
-    try:
-        pg = start_postgres(root / "pg", database="vault")
-        valkey = start_valkey(root / "valkey", root / "v.sock", persist=False)
-        os.environ.update(
-            DJANGO_SETTINGS_MODULE="vault.settings",
-            DATABASE_URL=pg.url("vault"),
-            REDIS_URL=valkey.url,
-            VAULT_DEV_DEFAULTS="true",
-            VAULT_VAR_DIR=str(root / "var"),
-            VAULT_DATA_DIR=str(root / "data"),
-            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-            LOG_LEVEL="WARNING",
-        )
+    with throwaway_vault("spvs-"):
         measure()
-    finally:
-        if valkey is not None:
-            valkey.stop()
-        if pg is not None:
-            pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ if str(ROOT) not in sys.path:
 
 from PIL import Image, ImageEnhance, ImageOps  # noqa: E402
 
+from vault.people import embeddings  # noqa: E402
 from worker import clustering  # noqa: E402
 
 CACHE = Path(os.environ.get("VAULT_EVAL_CACHE") or Path(tempfile.gettempdir()) / "vault-faces-eval")
@@ -295,7 +296,7 @@ def cluster(faces: list[Face], threshold: float, min_size: int) -> list[str | No
     """Each face's person when all of them are one user's, uploaded at once (no names yet);
     unclusterable faces stay out, as in the pipeline."""
     items = [
-        clustering.FaceItem(f"f{i:05d}", face.photo, face.embedding, None)
+        embeddings.FaceItem(f"f{i:05d}", face.photo, face.embedding, None)
         for i, face in enumerate(faces)
         if face.clusterable
     ]
@@ -455,7 +456,7 @@ def main() -> None:
     args = parser.parse_args()
     from vaultdev.report import print_table
 
-    threshold, min_size = clustering.DISTANCE_THRESHOLD, clustering.MIN_CLUSTER_SIZE
+    threshold, min_size = embeddings.DISTANCE_THRESHOLD, embeddings.MIN_CLUSTER_SIZE
     faces = Faces()
     print(f"faces — detector {faces.detector.model_id}, embedder {faces.embedder.model_id}")
     print(f"shipped: DISTANCE_THRESHOLD {threshold}, MIN_CLUSTER_SIZE {min_size}")

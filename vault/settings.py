@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "vault.photos",
     "vault.people",
     "vault.albums",
+    "vault.links",
     "vault.health",
 ]
 

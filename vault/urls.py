@@ -22,4 +22,6 @@ urlpatterns = [
     path("photos/", include("vault.photos.urls")),
     path("people/", include("vault.people.urls")),
     path("albums/", include("vault.albums.urls")),
+    path("links/", include("vault.links.urls")),
+    path("l/", include("vault.links.visit_urls")),
 ]

@@ -7,11 +7,15 @@ machine needs nothing but Python. Both listen on unix sockets only.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,3 +124,37 @@ def child_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, s
     env = dict(os.environ)
     env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, **extra})
     return env
+
+
+@contextlib.contextmanager
+def throwaway_vault(prefix: str) -> Iterator[Path]:
+    """A PostgreSQL and a Valkey in a new directory under /tmp, with the environment a script
+    needs to run the vault in this process against them (settings, data directories, the
+    in-memory mail backend). Both servers are stopped and the directory removed on exit.
+
+    Used by the bench scripts; yields the directory (the vault's data lives in `data/` in it).
+    """
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))  # short: unix socket paths
+    pg = valkey = None
+    try:
+        pg = start_postgres(root / "pg", database="vault")
+        valkey = start_valkey(root / "valkey", root / "v.sock", persist=False)
+        os.environ.update(
+            DJANGO_SETTINGS_MODULE="vault.settings",
+            DATABASE_URL=pg.url("vault"),
+            REDIS_URL=valkey.url,
+            VAULT_DEV_DEFAULTS="true",
+            VAULT_VAR_DIR=str(root / "var"),
+            VAULT_DATA_DIR=str(root / "data"),
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+            LOG_LEVEL="WARNING",
+            # Playwright's sync API keeps an event loop in this thread (bench/links.py).
+            DJANGO_ALLOW_ASYNC_UNSAFE="true",
+        )
+        yield root
+    finally:
+        if valkey is not None:
+            valkey.stop()
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -14,7 +14,7 @@ def queue_probe(probe_id: int) -> bool:
 
 
 def photo_process(photo_id: str, passed_on: bool = False) -> str:
-    """Decrypt, read, thumbnail (and later tag and find faces in) one photo. `passed_on`: the
+    """Decrypt, read, thumbnail, tag and find faces in one photo. `passed_on`: the
     job came from a worker that held no grant for the photo (see pipeline.photo_process_run)."""
     from worker.pipeline import photo_process_run
 

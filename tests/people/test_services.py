@@ -9,6 +9,7 @@ from django.http import Http404
 
 from tests.people import synthetic
 from vault.people import review, services
+from vault.people.embeddings import MAX_EXEMPLARS
 from vault.people.models import Face, FaceVeto, PeopleState, Person
 from vault.people.sealing import name_open
 from vault.photos.models import Tag
@@ -102,7 +103,7 @@ def test_merged_exemplars_stop_at_32_and_keep_every_part(owner, mk):
     )
     services.person_merge(user=owner, metadata_key=mk, target_id=big.id, source_ids=[small.id])
     rows = synthetic.exemplar_rows(big, mk)
-    assert len(rows) == services.HAND_EXEMPLARS == 32
+    assert len(rows) == MAX_EXEMPLARS == 32
     assert sum(np.allclose(row, synthetic.look(2, n)) for row in rows for n in range(3)) == 3
 
 

@@ -15,7 +15,7 @@ from tests.photos import support
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
 from vault.photos import selectors, storage
-from vault.photos.models import Photo
+from vault.photos.models import GALLERY_ORDER, Photo
 from vault.photos.tagging import tags_store_from_model
 
 pytestmark = pytest.mark.django_db
@@ -108,16 +108,89 @@ def test_empty_vault_says_what_to_do(owner_client):
     assert "Your vault is empty" in html and reverse("photos:upload") in html
 
 
+def more_link(response) -> str | None:
+    """The "Load more" link's query, as the page gives it (None on the last page)."""
+    found = re.search(r'data-more href="\?([^"]+)"', response.content.decode())
+    return found and found.group(1).replace("&amp;", "&")
+
+
+def newer_link(response) -> str | None:
+    found = re.search(
+        r'class="newer"><a class="button" href="\?([^"]+)"', response.content.decode()
+    )
+    return found and found.group(1).replace("&amp;", "&")
+
+
 def test_paging_loads_the_next_photos_as_a_fragment(owner_client, owner, album, monkeypatch):
     monkeypatch.setattr(selectors, "PAGE_SIZE", 3)
-    first = owner_client.get(reverse("photos:gallery"))
-    assert len(tile_ids(first)) == 3 and "page=2" in first.content.decode()
-    second = owner_client.get(reverse("photos:gallery"), {"page": 2}, HTTP_X_VAULT_PARTIAL="1")
+    gallery = reverse("photos:gallery")
+    first = owner_client.get(gallery)
+    assert len(tile_ids(first)) == 3 and more_link(first).startswith("after=")
+    second = owner_client.get(f"{gallery}?{more_link(first)}", HTTP_X_VAULT_PARTIAL="1")
     assert tile_ids(second) == [str(album["beach.jpg"].id)]
-    assert "<html" not in second.content.decode() and "page=3" not in second.content.decode()
-    for silly in ("0", "-5", "x", "9" * 30, "9" * 5000):
-        response = owner_client.get(reverse("photos:gallery"), {"page": silly})
+    assert "<html" not in second.content.decode() and more_link(second) is None
+    # Old bookmarks by page number still work; mangled cursors and numbers show a page.
+    assert tile_ids(owner_client.get(gallery, {"page": 2})) == [str(album["beach.jpg"].id)]
+    for key, silly in [("page", v) for v in ("0", "-5", "x", "9" * 30, "9" * 5000)] + [
+        (key, v)
+        for key in ("after", "before")
+        for v in ("", "x", "1.2", "1.2.3", "9" * 400 + ".1." + "a" * 32, "-1.-1." + "0" * 32)
+    ]:
+        response = owner_client.get(gallery, {key: silly})
         assert response.status_code == 200  # a page past the end is empty, never an error
+
+
+def test_deep_pages_show_every_photo_once_older_and_newer(owner_client, owner, monkeypatch):
+    """Keyset pages: following "Load more" (older) from the first page shows every photo
+    exactly once in gallery order, and "Newer photos" walks back through the same pages —
+    also with photos that share one capture time and upload time (bursts, imports)."""
+    from django.utils import timezone
+
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 4)
+    same = when(2020, 5, 1)
+    uploaded = timezone.now()
+    photos = [
+        Photo.objects.create(
+            owner=owner,
+            state=Photo.State.READY,
+            media_type="image/jpeg",
+            size=1,
+            content_mac=bytes([n]) * 32,
+            name_sealed=b"x",
+            shown_at=same if n % 3 else when(2019, 1, 1 + n),
+            uploaded_at=uploaded,
+        )
+        for n in range(15)
+    ]
+    expected = [str(p.id) for p in Photo.objects.filter(owner=owner).order_by(*GALLERY_ORDER)]
+    assert sorted(expected) == sorted(str(p.id) for p in photos)
+    gallery = reverse("photos:gallery")
+    pages, response = [], owner_client.get(gallery)
+    assert newer_link(response) is None  # the first page has nothing newer
+    while True:
+        pages.append(tile_ids(response))
+        link = more_link(response)
+        if link is None:
+            break
+        response = owner_client.get(f"{gallery}?{link}")
+        assert newer_link(response) is not None
+    assert [photo for page in pages for photo in page] == expected
+    assert [len(page) for page in pages] == [4, 4, 4, 3]
+    # Back up with "Newer photos" from the last page: the same pages, in reverse.
+    back = [pages[-1]]
+    while (link := newer_link(response)) is not None:
+        response = owner_client.get(f"{gallery}?{link}")
+        back.append(tile_ids(response))
+    assert back[::-1] == pages
+
+
+def test_a_deleted_photo_does_not_break_its_cursor(owner_client, owner, album, monkeypatch):
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
+    gallery = reverse("photos:gallery")
+    link = more_link(owner_client.get(gallery))
+    album["car.jpg"].delete()  # the last photo of the first page: the cursor's own photo
+    rest = owner_client.get(f"{gallery}?{link}")
+    assert tile_ids(rest) == [str(album["cat.jpg"].id), str(album["beach.jpg"].id)]
 
 
 def test_status_finds_photos_however_their_ids_are_written(owner_client, album):

@@ -1,25 +1,23 @@
-"""The clustering as a pure function (worker/clustering.py) on synthetic embeddings with the
-spread of real dlib ones: a person is a Gaussian blob whose faces lie ~0.3–0.5 apart, two people
-~0.7–1.0 apart (measured on the deepface set, training/evaluate_faces.py). What the user must
-see hold: corrections are constraints, names and merges survive re-runs, ids stay stable."""
+"""The clustering as a pure function (worker/clustering.py over worker/dbscan.py) on synthetic
+embeddings with the spread of real dlib ones: a person is a Gaussian blob whose faces lie
+~0.3–0.5 apart, two people ~0.7–1.0 apart (measured on the deepface set,
+training/evaluate_faces.py). What the user must see hold: corrections are constraints, names
+and merges survive re-runs, ids stay stable."""
 
 import numpy as np
 import pytest
 from sklearn.cluster import DBSCAN
 
-from worker.clustering import (
-    DISTANCE_THRESHOLD,
+from vault.people.embeddings import (
     MIN_CLUSTER_SIZE,
     ExemplarIndex,
     FaceItem,
     PersonItem,
     assign_incremental,
-    cluster_faces,
-    dbscan,
     exemplars,
-    nearest_faces,
-    suggest_merges,
 )
+from worker.clustering import cluster_faces
+from worker.dbscan import dbscan
 
 DIM = 128
 SPREAD = 0.025  # per dimension: two faces of one person ~0.4 apart (0.025 * sqrt(2 * 128))
@@ -103,7 +101,7 @@ def test_dbscan_finds_the_same_clusters_as_sklearn(people, noise, min_samples, e
 
 
 def test_dbscan_gives_the_same_labels_whatever_its_threads_and_memory_bounds(monkeypatch):
-    from worker import clustering
+    from worker import dbscan as module
 
     world = World(seed=5)
     centres = [world.centre() for _ in range(15)]
@@ -112,8 +110,8 @@ def test_dbscan_gives_the_same_labels_whatever_its_threads_and_memory_bounds(mon
     assert len(set(expected)) > 10
     assert np.array_equal(dbscan(x, eps=0.5, min_samples=3, threads=2), expected)
     # tiny blocks and edge buffers: many partial spanning forests, many pivot groups
-    monkeypatch.setattr(clustering, "_EDGE_BUFFER", 50)
-    monkeypatch.setattr(clustering, "_BLOCK_CELLS", 2000)
+    monkeypatch.setattr(module, "_EDGE_BUFFER", 50)
+    monkeypatch.setattr(module, "BLOCK_CELLS", 2000)
     assert np.array_equal(dbscan(x, eps=0.5, min_samples=3, threads=2), expected)
 
 
@@ -395,7 +393,7 @@ def test_a_group_mostly_of_new_faces_gets_a_new_id():
     assert result.emptied == ["g-old"]
 
 
-# --- exemplars, incremental assignment, review ----------------------------------------------
+# --- exemplars, incremental assignment (vault/people/embeddings.py) ------------------------
 
 
 def test_exemplars_are_real_members_covering_every_look():
@@ -435,33 +433,3 @@ def test_a_new_face_joins_the_nearest_person_not_vetoed_within_the_threshold():
     assert assign_incremental(face, {}) is None
     # a looser threshold lets the second choice in when the first is excluded
     assert assign_incremental(face, people, excluded={"p-ana"}, threshold=2.0) == "p-bea"
-
-
-def test_is_this_ana_lists_the_nearest_unassigned_faces_first():
-    world = World()
-    ana = world.centre()
-    person = np.array([world.near(ana) for _ in range(4)])
-    candidates = {
-        "near": world.near(ana, SPREAD * 0.5),
-        "middle": world.near(ana, SPREAD * 1.2),
-        "stranger": world.near(world.centre()),
-    }
-    found = nearest_faces(person, candidates, limit=5, threshold=0.6)
-    assert [face for face, _ in found] == ["near", "middle"]
-    assert found[0][1] < found[1][1] <= 0.6
-    assert nearest_faces(person, candidates, limit=1, threshold=0.6) == found[:1]
-
-
-def test_merge_suggestions_name_the_close_groups_only():
-    world = World()
-    ana, bea = world.centre(), world.centre()
-    named = {"p-ana": np.array([world.near(ana) for _ in range(5)])}
-    groups_ = {
-        "g-ana": np.array([world.near(ana) for _ in range(4)]),
-        "g-bea": np.array([world.near(bea) for _ in range(4)]),
-        # one stray face of Ana among Bea's: not enough to suggest a merge
-        "g-mixed": np.array([world.near(ana)] + [world.near(bea) for _ in range(4)]),
-    }
-    suggestions = suggest_merges(named, groups_, threshold=DISTANCE_THRESHOLD)
-    assert [(g, p) for g, p, _ in suggestions] == [("g-ana", "p-ana")]
-    assert suggest_merges({}, groups_, threshold=1.0) == []

@@ -105,12 +105,9 @@ def album_entry(*, album: Album, photo_id) -> AlbumPhoto:
 
 
 def album_neighbours(*, album: Album, photo: Photo, filters: dict):
-    from vault.photos.selectors import _beyond
+    from vault.photos.selectors import neighbours_in
 
-    photos = album_photos(album=album, filters=filters)
-    newer = photos.filter(_beyond(photo, newer=True)).reverse().first()
-    older = photos.filter(_beyond(photo, newer=False)).first()
-    return newer, older
+    return neighbours_in(album_photos(album=album, filters=filters), photo)
 
 
 def albums_of_photo(*, user, photo: Photo) -> list[AlbumMember]:

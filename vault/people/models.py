@@ -38,10 +38,6 @@ class Person(models.Model):
     def __str__(self) -> str:
         return f"person {self.id}"
 
-    @property
-    def is_named(self) -> bool:
-        return self.name_sealed is not None
-
 
 class Face(models.Model):
     class AssignedBy(models.TextChoices):

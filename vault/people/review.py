@@ -2,7 +2,8 @@
 unnamed groups that look like a named person. Runs in the web process on the owner's visit,
 with the keyring's metadata key: numpy only (no scikit-learn, no dlib — DESIGN §2).
 
-Vectors are the sealed 128-D dlib descriptors; the face distance is Euclidean, as dlib uses it.
+Vectors are the sealed 128-D dlib descriptors; the distances and the threshold are
+vault/people/embeddings.py's, the same maths the worker uses.
 """
 
 from __future__ import annotations
@@ -11,14 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vault.crypto import DecryptionError
+from vault.people.embeddings import REVIEW_THRESHOLD, embeddings_open, min_distances
 from vault.people.models import Face, Person
-from vault.people.sealing import EMBEDDING_DIM, embedding_aad, exemplars_aad, vectors_open
+from vault.people.sealing import EMBEDDING_DIM, embedding_aad, exemplars_aad
 
-# dlib's own rule for its ResNet descriptors: two faces closer than 0.6 are the same person
-# (dlib.net/face_recognition.py.html; 99.38 % on LFW). Looser than the clustering's threshold
-# on purpose: review asks the owner, so a near miss costs one click, not a wrong person.
-REVIEW_THRESHOLD = 0.6
 REVIEW_LIMIT = 24  # faces offered at once ("Is this Ana?")
 # Newest unassigned faces compared per visit: bounds the page's cost (one AES-GCM open each,
 # about 20 µs) for owners with a huge backlog; older ones come up as these are answered.
@@ -31,19 +28,11 @@ GROUP_FACES = 8
 MERGE_SUGGESTIONS = 12
 
 
-def _rows(plain: bytes) -> np.ndarray:
-    return np.frombuffer(plain, dtype="<f4").reshape(-1, EMBEDDING_DIM)
-
-
 def _open(metadata_key: bytes, sealed, aad: bytes) -> np.ndarray | None:
-    """The sealed float32 rows, or None when absent or not opening (skipped, never fatal)."""
-    if sealed is None:
-        return None
-    try:
-        rows = _rows(vectors_open(metadata_key, bytes(sealed), aad))
-    except DecryptionError:
-        return None
-    return rows if len(rows) and np.isfinite(rows).all() else None
+    """The sealed float32 rows, or None when absent, not opening, empty or not finite
+    (skipped, never fatal)."""
+    rows = embeddings_open(metadata_key, sealed, aad)
+    return rows if rows is not None and len(rows) and np.isfinite(rows).all() else None
 
 
 def person_vectors(*, person: Person, metadata_key: bytes, own_faces: int = OWN_FACES):
@@ -65,16 +54,6 @@ def person_vectors(*, person: Person, metadata_key: bytes, own_faces: int = OWN_
     if not parts:
         return np.empty((0, EMBEDDING_DIM), dtype=np.float32)
     return np.concatenate(parts).astype(np.float32, copy=False)
-
-
-def min_distances(candidates: np.ndarray, exemplars: np.ndarray) -> np.ndarray:
-    """(n,) Euclidean distance of each candidate row to its nearest exemplar row."""
-    if not len(candidates) or not len(exemplars):
-        return np.full(len(candidates), np.inf, dtype=np.float64)
-    c = candidates.astype(np.float64)
-    e = exemplars.astype(np.float64)
-    squared = (c * c).sum(1)[:, None] + (e * e).sum(1)[None, :] - 2.0 * (c @ e.T)
-    return np.sqrt(np.maximum(squared, 0.0)).min(axis=1)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ merged or dropped by a run; it only gains faces).
 
 Every change runs in one transaction that locks the rows it changes (select_for_update, the
 owner in every query; ids that are not the owner's raise Http404 and change nothing), then
-marks a clustering run as due. A person left with no face is deleted. Locks are
-taken people first, then faces, each in id order, so two changes never wait on each other.
+marks a clustering run as due. A person left with no face is deleted. Locks are taken in the
+order vault/people/locks.py gives (people, then faces, each in id order), the order the worker
+keeps too, so that two changes never wait on each other.
 """
 
 from __future__ import annotations
@@ -19,27 +20,22 @@ from django.db import transaction
 from django.db.models import Max
 from django.http import Http404
 
-from vault.crypto import DecryptionError
 from vault.people.clustering_state import people_mark_changed
-from vault.people.models import Face, FaceVeto, Person
-from vault.people.sealing import (
-    EMBEDDING_DIM,
-    embedding_aad,
-    exemplars_aad,
-    name_open,
-    name_seal,
-    vectors_open,
-    vectors_seal,
+from vault.people.embeddings import (
+    MAX_EXEMPLARS,
+    embeddings_open,
+    embeddings_seal,
+    exemplars_interleave,
 )
+from vault.people.locks import faces_locked, people_locked
+from vault.people.models import Face, FaceVeto, Person
+from vault.people.sealing import EMBEDDING_DIM, embedding_aad, exemplars_aad, name_open, name_seal
 from vault.photos.models import Photo
 from vault.photos.tagging import tags_set_from_faces
 
 log = logging.getLogger(__name__)
 
 NAME_MAX = 100  # characters; a name, not a biography
-# Exemplars kept for a person made or merged by hand, until the next clustering run picks its
-# own (worker.clustering.MAX_EXEMPLARS plays this part there; the web cannot import it).
-HAND_EXEMPLARS = 32
 
 
 class PeopleChangeRefused(Exception):
@@ -50,7 +46,7 @@ def _locked_people(user, person_ids: Iterable) -> list[Person]:
     """The owner's people, locked in id order (two requests never lock them crosswise); 404
     if any id is not theirs."""
     ids = set(person_ids)
-    people = list(Person.objects.select_for_update().filter(owner=user, pk__in=ids).order_by("pk"))
+    people = list(people_locked(Person.objects.filter(owner=user, pk__in=ids)))
     if len(people) != len(ids):
         raise Http404("No such person")
     return people
@@ -60,7 +56,7 @@ def _locked_faces(user, face_ids: Iterable) -> list[Face]:
     ids = set(face_ids)
     if not ids:
         raise PeopleChangeRefused("Select one or more faces first.")
-    faces = list(Face.objects.select_for_update().filter(owner=user, pk__in=ids).order_by("pk"))
+    faces = list(faces_locked(Face.objects.filter(owner=user, pk__in=ids)))
     if len(faces) != len(ids):
         raise Http404("No such face")
     return faces
@@ -88,31 +84,15 @@ def _human_tags_refresh(photo_ids: Iterable) -> None:
 
 
 def _open_rows(metadata_key: bytes, sealed, aad: bytes) -> np.ndarray:
-    if sealed is None:
-        return np.empty((0, EMBEDDING_DIM), dtype="<f4")
-    try:
-        plain = vectors_open(metadata_key, bytes(sealed), aad)
-    except DecryptionError:
-        return np.empty((0, EMBEDDING_DIM), dtype="<f4")
-    return np.frombuffer(plain, dtype="<f4").reshape(-1, EMBEDDING_DIM)
-
-
-def _interleave(parts: list[np.ndarray], limit: int) -> np.ndarray:
-    """Rows taken in turn from each part, up to `limit`: a merged person keeps exemplars of
-    every look it was merged from, not only the first part's."""
-    rows = []
-    longest = max((len(part) for part in parts), default=0)
-    for i in range(longest):
-        rows.extend(part[i] for part in parts if i < len(part))
-    if not rows:
-        return np.empty((0, EMBEDDING_DIM), dtype="<f4")
-    return np.stack(rows[:limit]).astype("<f4")
+    """The sealed rows; none when absent or not opening."""
+    rows = embeddings_open(metadata_key, sealed, aad)
+    return rows if rows is not None else np.empty((0, EMBEDDING_DIM), dtype="<f4")
 
 
 def _exemplars_seal(metadata_key: bytes, person: Person, rows: np.ndarray) -> bytes | None:
     if not len(rows):
         return None
-    return vectors_seal(metadata_key, rows.astype("<f4").tobytes(), exemplars_aad(person.id))
+    return embeddings_seal(metadata_key, rows, exemplars_aad(person.id))
 
 
 def person_rename(*, user, metadata_key: bytes, person_id, name: str) -> Person:
@@ -141,7 +121,7 @@ def person_hide(*, user, person_id, hidden: bool) -> Person:
 
 def person_merge(*, user, metadata_key: bytes, target_id, source_ids: Iterable) -> Person:
     """Merge the sources into the target: their faces and vetoes move to it, their exemplars
-    join its own (interleaved, at most HAND_EXEMPLARS), the target keeps its name or takes
+    join its own (interleaved, at most MAX_EXEMPLARS), the target keeps its name or takes
     the first source's, and becomes protected; the sources are deleted.
 
     A face the owner placed in one of them keeps its place even if it once had a veto on another
@@ -175,7 +155,7 @@ def person_merge(*, user, metadata_key: bytes, target_id, source_ids: Iterable) 
         )
         parts = [_open_rows(metadata_key, p.exemplars_sealed, exemplars_aad(p.id)) for p in merged]
         target.exemplars_sealed = _exemplars_seal(
-            metadata_key, target, _interleave(parts, HAND_EXEMPLARS)
+            metadata_key, target, exemplars_interleave(parts, MAX_EXEMPLARS)
         )
         if target.name_sealed is None:
             named = next((s for s in sources if s.name_sealed is not None), None)
@@ -241,7 +221,7 @@ def person_create_from_faces(
             _open_rows(metadata_key, f.embedding_sealed, embedding_aad(f.id))[:1] for f in faces
         ]
         person.exemplars_sealed = _exemplars_seal(
-            metadata_key, person, _interleave([np.concatenate(rows)], HAND_EXEMPLARS)
+            metadata_key, person, exemplars_interleave([np.concatenate(rows)], MAX_EXEMPLARS)
         )
         person.name_sealed = name_seal(metadata_key, person.id, name) if name else None
         person.save(update_fields=["exemplars_sealed", "name_sealed"])

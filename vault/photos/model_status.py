@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vault.photos import seen_by
+from django.db.models import Count
+
+from vault.photos import library_counts, seen_by
 from vault.photos.models import Photo
 
 
@@ -42,14 +44,15 @@ class ModelStatus:
 
 def model_status(*, user) -> ModelStatus:
     """The active tagger and face models (or why there are none) and how many of the user's
-    ready photos each has yet to see."""
+    ready photos each has yet to see. The counts are computed once per change of the library
+    and cached (vault.photos.library_counts), not recounted on every page and poll."""
     model_id, problem = seen_by.active_tagger_id()
     faces_id, _faces_problem = seen_by.active_faces_id()
-    ready = Photo.objects.filter(owner=user, state=Photo.State.READY)
-    total = ready.count()
-    to_update = ready.filter(seen_by.not_seen(seen_by.TAGS, model_id)).count() if model_id else 0
-    faces_to_update = (
-        ready.filter(seen_by.not_seen(seen_by.FACES, faces_id)).count() if faces_id else 0
+    total, to_update, faces_to_update = library_counts.library_cached(
+        user=user,
+        name="model-status",
+        parts=(model_id, faces_id),
+        compute=lambda: _ready_counts(user=user, model_id=model_id, faces_id=faces_id),
     )
     return ModelStatus(
         model_id=model_id,
@@ -59,3 +62,15 @@ def model_status(*, user) -> ModelStatus:
         faces_model_id=faces_id,
         faces_to_update=faces_to_update,
     )
+
+
+def _ready_counts(*, user, model_id: str | None, faces_id: str | None) -> tuple[int, int, int]:
+    """(ready photos, of which the active tagger has not seen, the face models have not seen),
+    in one pass over the owner's ready photos."""
+    counts = {"total": Count("pk")}
+    if model_id:
+        counts["to_update"] = Count("pk", filter=seen_by.not_seen(seen_by.TAGS, model_id))
+    if faces_id:
+        counts["faces_to_update"] = Count("pk", filter=seen_by.not_seen(seen_by.FACES, faces_id))
+    row = Photo.objects.filter(owner=user, state=Photo.State.READY).aggregate(**counts)
+    return row["total"], row.get("to_update", 0), row.get("faces_to_update", 0)

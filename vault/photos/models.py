@@ -93,6 +93,15 @@ class Photo(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", *GALLERY_ORDER], name="photo_gallery"),
+            # The owner-visit work looks for the few photos still pending or processing.
+            models.Index(fields=["owner", "state"], name="photo_owner_state"),
+            # The model status counts the ready photos each active model has yet to see: an
+            # index-only scan of this narrow index, not of the table and its sealed fields.
+            models.Index(
+                fields=["owner", "tagged_by", "faces_by"],
+                condition=models.Q(state="ready"),
+                name="photo_ready_stamps",
+            ),
             # The gallery's date filter reads the local capture time.
             models.Index(fields=["owner", "shown_local"], name="photo_local_date"),
         ]
@@ -238,3 +247,21 @@ class ResumableUpload(models.Model):
         from django.urls import reverse
 
         return reverse("photos:resumable", args=[self.id])
+
+
+class LibraryChange(models.Model):
+    """One change to an owner's photos or tags that the gallery's counts depend on (a photo
+    added, deleted, processed or re-dated; a tag added, removed or rejected). Written by
+    database triggers (migration 0009), so that every writer — web, worker, cascades — is
+    seen; read by vault.photos.library_version to know when cached counts are stale. Holds
+    nothing but the owner's id: no name, place or label."""
+
+    id = models.BigAutoField(primary_key=True)
+    # Not a foreign key: the triggers write it while an account's photos are being deleted.
+    owner_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner_id", "id"], name="library_change_owner")]
+
+    def __str__(self) -> str:
+        return f"change {self.id} of user {self.owner_id}"

@@ -16,6 +16,7 @@ from django.utils import timezone
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError
 from vault.photos import blobs, seen_by
+from vault.photos.model_status import model_status
 from vault.photos.models import Photo, ProcessingGrant
 from vault.processing import visits
 from vault.processing.grants.base import live_grants, live_workers
@@ -152,6 +153,11 @@ def photos_refresh(*, user, keyring: Keyring, workers: dict[str, bytes]) -> int:
     lost (its job too) and is replaced. Returns how many photos were granted."""
     out_of_date = _out_of_date()
     if out_of_date is None or not workers:
+        return 0
+    # The model status's counts are cached per library change: at rest this skips the scan of
+    # every ready photo below.
+    status = model_status(user=user)
+    if not (status.to_update or status.faces_to_update):
         return 0
     recent = live_grants(ProcessingGrant.objects.all(), workers).filter(
         created_at__gte=timezone.now() - REQUEUE_AFTER

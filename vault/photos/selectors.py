@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from dataclasses import dataclass
 
+from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError, seal
-from vault.photos import photo_sets, shared_photos
+from vault.photos import library_counts, photo_sets, shared_photos
 from vault.photos.models import GALLERY_ORDER, Photo, Tag
 from vault.photos.places import place_is_real
 from vault.photos.sealing import exif_aad, name_aad
@@ -66,18 +68,128 @@ def group_by_month(photos: list[Photo]) -> list[MonthGroup]:
 @dataclass
 class GalleryPage:
     groups: list[MonthGroup]
-    number: int
+    number: int  # 1 unless the page was asked for by number (an old bookmark)
     has_next: bool
     count_on_page: int
+    older: str | None = None  # the cursor of the next, older page (None: this is the last)
+    newer: str | None = None  # the cursor of the page before, newer (None: this is the first)
 
 
-def gallery_page(*, user, filters: dict, number: int) -> GalleryPage:
-    number = max(1, number)
-    start = (number - 1) * PAGE_SIZE
-    rows = list(photos_for_gallery(user=user, filters=filters)[start : start + PAGE_SIZE + 1])
-    has_next = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return GalleryPage(group_by_month(rows), number, has_next, len(rows))
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+_ORDER_KEYS = tuple(field.lstrip("-") for field in GALLERY_ORDER)
+
+
+def gallery_cursor(photo: Photo) -> str:
+    """Where a page starts or ends, as the URL carries it: the photo's keys in GALLERY_ORDER,
+    dot-separated (a date as microseconds since 1970, the id as hex). Dates and ids only,
+    plaintext by design; it still works when that photo has been deleted since."""
+    parts = []
+    for key in _ORDER_KEYS:
+        value = getattr(photo, key)
+        parts.append(
+            value.hex if isinstance(value, uuid.UUID) else str((value - _EPOCH) // _MICROSECOND)
+        )
+    return ".".join(parts)
+
+
+def _cursor_parse(value: str | None) -> dict | None:
+    """{key: value} of a cursor's keys, or None for a mangled one (then the first page shows,
+    never a 500)."""
+    parts = str(value)[:120].split(".")
+    if value is None or len(parts) != len(_ORDER_KEYS):
+        return None
+    keys = {}
+    try:
+        for key, part in zip(_ORDER_KEYS, parts, strict=True):
+            if isinstance(Photo._meta.get_field(key), models.UUIDField):
+                keys[key] = uuid.UUID(hex=part)
+            else:
+                keys[key] = _EPOCH + int(part) * _MICROSECOND
+    except (ValueError, OverflowError):
+        return None
+    return keys
+
+
+def _past(keys: dict, *, newer: bool) -> Q:
+    """The photos after `keys` (GALLERY_ORDER's fields) in the gallery's order (older), or before
+    them (newer): a keyset condition on every key, each compared only where the ones before
+    tie. The leading bound on the first key alone lets the gallery's index start at the cursor."""
+    lookup = "gt" if newer else "lt"
+    condition, ties = Q(), Q()
+    for key in _ORDER_KEYS:
+        condition |= ties & Q(**{f"{key}__{lookup}": keys[key]})
+        ties &= Q(**{key: keys[key]})
+    first = _ORDER_KEYS[0]
+    return Q(**{f"{first}__{lookup}e": keys[first]}) & condition
+
+
+def _keys_of(photo: Photo) -> dict:
+    return {key: getattr(photo, key) for key in _ORDER_KEYS}
+
+
+def photos_page(
+    photos: QuerySet[Photo],
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    number: int = 1,
+) -> GalleryPage:
+    """One page (PAGE_SIZE photos) of `photos`: any queryset of Photo, photos_for_gallery's or
+    an album's; its order is replaced by GALLERY_ORDER. The page holds the photos just older
+    than the cursor `after` (gallery_cursor), or just newer than the cursor `before`, or else
+    page `number` counted by offset (kept for old bookmarks: the pages' own links carry
+    cursors, since an offset costs a scan of every photo before it and a cursor costs the same
+    at any depth). A mangled cursor reads as none. Two indexed queries at most."""
+    # The sealed fields are never shown on a page of tiles: not fetched.
+    photos = photos.order_by(*GALLERY_ORDER).defer("name_sealed", "exif_sealed", "content_mac")
+    after_keys, before_keys = _cursor_parse(after), _cursor_parse(before)
+    if after_keys is not None:
+        rows = list(photos.filter(_past(after_keys, newer=False))[: PAGE_SIZE + 1])
+        has_next = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        number = 1
+    elif before_keys is not None:
+        newer_first = photos.filter(_past(before_keys, newer=True)).reverse()
+        rows = list(newer_first[: PAGE_SIZE + 1])[::-1]
+        has_more_newer = len(rows) > PAGE_SIZE
+        rows = rows[-PAGE_SIZE:]
+        has_next = bool(rows) and photos.filter(_past(_keys_of(rows[-1]), newer=False)).exists()
+        return _page(rows, number=1, has_next=has_next, has_newer=has_more_newer)
+    else:
+        number = max(1, number)
+        start = (number - 1) * PAGE_SIZE
+        rows = list(photos[start : start + PAGE_SIZE + 1])
+        has_next = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        if number == 1:
+            return _page(rows, number=1, has_next=has_next, has_newer=False)
+    has_newer = bool(rows) and photos.filter(_past(_keys_of(rows[0]), newer=True)).exists()
+    return _page(rows, number=number, has_next=has_next, has_newer=has_newer)
+
+
+def _page(rows: list[Photo], *, number: int, has_next: bool, has_newer: bool) -> GalleryPage:
+    return GalleryPage(
+        groups=group_by_month(rows),
+        number=number,
+        has_next=has_next,
+        count_on_page=len(rows),
+        older=gallery_cursor(rows[-1]) if has_next else None,
+        newer=gallery_cursor(rows[0]) if has_newer else None,
+    )
+
+
+def gallery_page(
+    *,
+    user,
+    filters: dict,
+    number: int = 1,
+    after: str | None = None,
+    before: str | None = None,
+) -> GalleryPage:
+    """A page of the owner's gallery under `filters` (see photos_page)."""
+    photos = photos_for_gallery(user=user, filters=filters)
+    return photos_page(photos, after=after, before=before, number=number)
 
 
 def photo_of_owner(*, user, photo_id) -> Photo:
@@ -90,22 +202,16 @@ def photo_of_owner(*, user, photo_id) -> Photo:
 
 def photo_neighbours(*, user, photo: Photo, filters: dict) -> tuple[Photo | None, Photo | None]:
     """(newer, older) neighbours in the gallery's order under the same filters."""
-    photos = photos_for_gallery(user=user, filters=filters)
-    newer = photos.filter(_beyond(photo, newer=True)).reverse().first()
-    older = photos.filter(_beyond(photo, newer=False)).first()
+    return neighbours_in(photos_for_gallery(user=user, filters=filters), photo)
+
+
+def neighbours_in(photos: QuerySet[Photo], photo: Photo) -> tuple[Photo | None, Photo | None]:
+    """(newer, older) neighbours of `photo` among `photos` (any queryset of Photo: the
+    gallery's, an album's) in GALLERY_ORDER; None at either end. Two indexed queries."""
+    photos = photos.order_by(*GALLERY_ORDER)
+    newer = photos.filter(_past(_keys_of(photo), newer=True)).reverse().first()
+    older = photos.filter(_past(_keys_of(photo), newer=False)).first()
     return newer, older
-
-
-def _beyond(photo: Photo, *, newer: bool) -> Q:
-    """The photos after `photo` in the gallery's order (older), or before it (newer): a keyset
-    condition on every key of GALLERY_ORDER, each compared only where the ones before tie."""
-    lookup = "gt" if newer else "lt"
-    condition, ties = Q(), Q()
-    for key in (field.lstrip("-") for field in GALLERY_ORDER):
-        value = getattr(photo, key)
-        condition |= ties & Q(**{f"{key}__{lookup}": value})
-        ties &= Q(**{key: value})
-    return condition
 
 
 def photo_original_name(photo: Photo, keyring: Keyring) -> str:
@@ -140,7 +246,25 @@ def photo_private_exif(photo: Photo, keyring: Keyring) -> dict:
 
 def tag_counts(*, user, filters: dict | None = None) -> dict[str, int]:
     """For each label, how many of the photos the gallery shows under `filters` carry it: what
-    the gallery would show with that label's chip selected too. Rejected labels never count."""
+    the gallery would show with that label's chip selected too. Rejected labels never count.
+    Counted once per change of the library (vault.photos.library_counts) under tag and date
+    filters; under another app's filter (a person: a few photos, whose faces the library
+    version does not follow), or while a partner's library is shown, counted each time."""
+    filters = filters or {}
+    if any(filters.get(key) for key in photo_sets.filter_keys()) or shared_photos.gallery_ids(user):
+        # A partner's photos shown beside the user's change with the partner's library, which
+        # the user's version does not follow: counted each time.
+        return _tag_counts(user=user, filters=filters)
+    parts = tuple(sorted((key, str(value)) for key, value in filters.items()))
+    return library_counts.library_cached(
+        user=user,
+        name="tag-counts",
+        parts=parts,
+        compute=lambda: _tag_counts(user=user, filters=filters),
+    )
+
+
+def _tag_counts(*, user, filters: dict) -> dict[str, int]:
     shown = photos_for_gallery(user=user, filters=filters).order_by().values("pk")
     rows = (
         Tag.objects.filter(rejected=False, photo__in=shown)

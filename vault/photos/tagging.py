@@ -10,14 +10,10 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from vault.photos import seen_by
 from vault.photos.models import Photo, Tag
 
 log = logging.getLogger(__name__)
 
-# Kept for worker/faces.py until the People refactor (issue 18 step 1) stamps through
-# vault.photos.seen_by.failed like the other steps.
-TAGGING_FAILED_PREFIX = seen_by.FAILED
 OTHER = Tag.Label.OTHER.value
 HUMAN = Tag.Label.HUMAN.value
 # source of the "human" tag a detected face gives (DESIGN §7); a tagger run never removes it.

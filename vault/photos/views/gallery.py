@@ -16,9 +16,9 @@ from django.views.decorators.http import require_GET
 from vault.accounts.decorators import keyring_required
 from vault.photos import (
     model_status,
+    owner_visit,
     photo_panels,
     photo_sets,
-    scheduling,
     seen_by,
     selectors,
     shared_photos,
@@ -93,9 +93,15 @@ def _filters_in_use(filters: dict) -> int:
 @require_GET
 @keyring_required
 def gallery(request):
-    scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
+    owner_visit.owner_visit(user=request.user, keyring=request.keyring)
     form, filters, query = gallery_filters(request)
-    page = selectors.gallery_page(user=request.user, filters=filters, number=_page_number(request))
+    page = selectors.gallery_page(
+        user=request.user,
+        filters=filters,
+        number=_page_number(request),
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+    )
     context = {"page": page, "query": query}
     if request.headers.get("X-Vault-Partial"):  # the next page, for infinite scrolling
         return render(request, "photos/_gallery_groups.html", context)
@@ -163,7 +169,7 @@ def photo_detail(request, photo_id):
 def status(request):
     """State of the given photos, for pages that show progress. Ids that are not the user's
     (or no longer exist) come back as "missing", indistinguishable from each other."""
-    scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
+    owner_visit.owner_visit(user=request.user, keyring=request.keyring)
     wanted = {raw: _canonical_id(raw) for raw in request.GET.getlist("id")[:200]}
     known = selectors.photos_status(
         user=request.user, photo_ids=[pid for pid in wanted.values() if pid]

@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import model_status, scheduling, selectors
+from vault.photos import model_status, owner_visit, selectors
 from vault.photos.deleted_recently import already_deleted_text, deleted_among
 from vault.photos.forms import TagChangeForm, TagsBulkForm
 from vault.photos.models import Photo, Tag
@@ -105,7 +105,7 @@ def bulk_tag_text(name: str, present: bool, changed: int, selected: int, gone: i
 def tagging_status(request):
     """How far re-tagging the user's photos has come; the gallery polls it while it runs."""
     # Re-tagging needs the owner's keys for fresh grants: keep it going while they watch.
-    scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
+    owner_visit.owner_visit(user=request.user, keyring=request.keyring)
     status = model_status.model_status(user=request.user)
     return JsonResponse(
         {

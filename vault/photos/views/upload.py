@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect, ensure_csrf_cookie
 
 from vault.accounts.decorators import keyring_required
-from vault.photos import scheduling, services
+from vault.photos import owner_visit, services
 from vault.photos.models import Photo
 from vault.photos.upload_handler import EncryptingUploadHandler
 from vault.photos.views.common import wants_json
@@ -48,7 +48,7 @@ def _receive(request, handler: EncryptingUploadHandler):
 @keyring_required
 def upload(request):
     if request.method != "POST":
-        scheduling.owner_visit_work(user=request.user, keyring=request.keyring)
+        owner_visit.owner_visit(user=request.user, keyring=request.keyring)
         return ensure_csrf_cookie(lambda r: render(r, "photos/upload.html", _limits()))(request)
     ring = request.keyring
     handler = EncryptingUploadHandler(

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('photos', '0009_photo_kind_video'),
+        ('photos', '0011_photo_kind_video'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

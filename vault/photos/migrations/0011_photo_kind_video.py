@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('photos', '0008_photo_trashed_at'),
+        ('photos', '0010_photo_ready_stamps_index'),
     ]
 
     operations = [

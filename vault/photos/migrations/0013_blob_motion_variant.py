@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('photos', '0010_resumable_upload'),
+        ('photos', '0012_resumable_upload'),
     ]
 
     operations = [
