@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
 import re
+import struct
 import time
 from dataclasses import dataclass, field
 
@@ -25,8 +27,10 @@ from django.db import transaction
 from PIL import Image
 
 from vault.crypto import container as spv1
+from vault.crypto import seal
 from vault.photos import storage
 from vault.photos.models import Blob, Photo
+from vault.photos.sealing import exif_aad
 from worker import metadata, thumbnails
 
 log = logging.getLogger(__name__)
@@ -238,7 +242,7 @@ def decode(work) -> None:
     try:
         facts, frames = video_decode(BlobFile(work.original_reader), deadline=deadline)
     except VideoUnreadable as error:
-        from worker.pipeline import PhotoUnreadable
+        from worker.pipeline import PhotoUnreadable  # worker.pipeline imports this module
 
         raise PhotoUnreadable(str(error)) from None
     work.video = facts
@@ -286,10 +290,6 @@ def capture_time(tags: dict[str, str]) -> dt.datetime | None:
 def read_metadata(work) -> None:
     """The video's `metadata` step: capture time and offset, upright size, duration, and the
     place sealed like a photo's GPS."""
-    import json
-
-    from vault.crypto import seal
-    from vault.photos.sealing import exif_aad
 
     photo: Photo = work.photo
     facts: VideoFacts = work.video
@@ -512,8 +512,6 @@ def embedded_clip(original: bytes) -> tuple[int, int] | None:
 
 def _box_chain(data: bytes, start: int) -> tuple[int, set[bytes]]:
     """Where a chain of top-level ISO-BMFF boxes starting at `start` ends, and their types."""
-    import struct
-
     pos, kinds = start, set()
     while pos + 8 <= len(data):
         size, kind = struct.unpack_from(">I4s", data, pos)
