@@ -140,3 +140,16 @@ def test_an_abandoned_upload_is_removed_by_the_next_one(owner_client, owner):
     _create(owner_client, 1000)
     assert not ResumableUpload.objects.filter(pk=old.pk).exists()
     assert not storage.photo_dir(owner.pk, old.id).exists()
+
+
+def test_pieces_need_the_session_and_the_csrf_token(owner, owner_client):
+    from django.test import Client
+
+    url = _create(owner_client, 1000)
+    # Signed out: the login page, nothing stored.
+    assert _patch(Client(), url, 0, b"x" * 10).status_code == 302
+    # Signed in but without the CSRF token (another site's form or script): refused.
+    strict = Client(enforce_csrf_checks=True)
+    strict.cookies = owner_client.cookies  # the owner's session, without the page's token
+    assert _patch(strict, url, 0, b"x" * 10).status_code == 403
+    assert ResumableUpload.objects.get().offset == 0
