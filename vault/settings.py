@@ -207,6 +207,11 @@ OTP_STATIC_THROTTLE_FACTOR = 1
 # Password-step throttling (vault.accounts.throttle): free attempts, then doubling delays.
 VAULT_LOGIN_FREE_ATTEMPTS = env_int("VAULT_LOGIN_FREE_ATTEMPTS", 5, minimum=1)
 VAULT_LOGIN_MAX_DELAY = env_int("VAULT_LOGIN_MAX_DELAY", 60 * 60, minimum=1)
+# Passkeys (WebAuthn, DESIGN §13): the relying party's id (a domain) and the exact origin the
+# browser reports. Empty: taken from the request's host (already checked against
+# ALLOWED_HOSTS) and scheme. Set both behind a proxy that rewrites the host or the scheme.
+VAULT_WEBAUTHN_RP_ID = env_str("VAULT_WEBAUTHN_RP_ID", "") or None
+VAULT_WEBAUTHN_ORIGIN = env_str("VAULT_WEBAUTHN_ORIGIN", "") or None
 # Optional pepper for the password KEK (Argon2id), kept outside the database.
 VAULT_PEPPER_FILE = env_str("VAULT_PEPPER_FILE", "") or None
 

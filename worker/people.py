@@ -56,6 +56,7 @@ def people_cluster_run(user_id) -> str:
 
 
 def _cluster(owner_id: int, metadata_key: bytes) -> str:
+    from vault.people.suggestions import people_suggestions_refresh
     from worker.clustering import cluster_faces
 
     run = clustering_input(owner_id=owner_id, metadata_key=metadata_key)
@@ -63,6 +64,12 @@ def _cluster(owner_id: int, metadata_key: bytes) -> str:
     changed = clustering_run_apply(run=run, result=result, metadata_key=metadata_key)
     # Steps that follow an applied run (computed from the people it left) go here, before the
     # run is called done: the pages show its results once it is.
+    # Review candidates and merge suggestions for the pages, sealed (issue 25).
+    people_suggestions_refresh(
+        owner_id=owner_id,
+        metadata_key=metadata_key,
+        vectors={face.face_id: face.embedding for face in run.faces},
+    )
     clustering_run_finish(run=run)
     log.info(
         "user %s: clustered %d face(s) into %d new and existing people; %d face(s) moved",

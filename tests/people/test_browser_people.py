@@ -89,6 +89,8 @@ def test_people_appear_and_the_owners_corrections_hold(page, owner, rq_worker):
     page.goto(reverse("people:detail", args=[grace.id]))
     page.get_by_label("Same person as…").select_option(label="Eileen Collins")
     page.get_by_role("button", name="Merge").click()
+    page.get_by_role("heading", name="Merge into Eileen Collins?").wait_for()  # asks first
+    page.get_by_role("button", name="Merge", exact=True).click()
     page.get_by_role("heading", name="Eileen Collins").wait_for()
     assert not Person.objects.filter(pk=grace.pk).exists()
     assert len(_faces_of(eileen.id)) == 2 * COPIES

@@ -180,3 +180,22 @@ def test_no_run_is_granted_while_photos_of_the_batch_are_processing(
     assert people_refresh(user=owner, keyring=keyring, workers=live_worker_keys())
     # ...and not twice while that run is queued.
     assert not people_refresh(user=owner, keyring=keyring, workers=live_worker_keys())
+
+
+def test_a_run_stores_each_named_persons_suggestions_sealed(owner, keyring, made, worker_key):
+    from vault.people.models import PersonSuggestions
+    from vault.people.suggestions import suggestions_of
+
+    for _ in range(5):
+        made.face("ana")
+    cluster(owner, keyring)
+    ana = Person.objects.get(owner=owner)
+    Person.objects.filter(pk=ana.pk).update(
+        protected=True, name_sealed=sealing.name_seal(keyring.metadata_key, ana.id, "Ana")
+    )
+    assert not PersonSuggestions.objects.filter(person=ana).exists()
+    cluster(owner, keyring)
+    row = PersonSuggestions.objects.get(person=ana)
+    assert suggestions_of(person=ana, metadata_key=keyring.metadata_key).computed_at == (
+        row.computed_at
+    )

@@ -22,6 +22,7 @@ def test_confirm_many_faces_at_once(page, owner, data_dir):
         for n in range(3)
     ]
     synthetic.pictures_for(faces + candidates)
+    synthetic.suggestions_computed(owner, mk)
 
     sign_in_browser(page, email=owner.email, password=PASSWORD)
     page.goto(reverse("people:detail", args=[ana.id]))

@@ -10,6 +10,7 @@ from django.urls import reverse
 from tests.people import synthetic
 from tests.people.faces_support import keyring_of
 from tests.users import OTHER_PASSWORD, PASSWORD
+from vault.people import services
 from vault.people import urls as people_urls
 from vault.people.models import Face, FaceVeto, Person
 from vault.people.sealing import name_open
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 # Each URL keyword that names an object, and the kind of object it names. A route with a new
 # keyword fails test_every_route_keyword_is_known until it is added here.
-KINDS = {"person_id": "person", "face_id": "face"}
+KINDS = {"person_id": "person", "face_id": "face", "merge_id": "merge"}
 ACTIONS = ["remove", "not_a_face", "move", "new", "confirm", "reject"]
 
 
@@ -52,7 +53,19 @@ def owners(owner, data_dir):
     group, _ = synthetic.person_with_faces(owner, mk, seed=1, count=2)
     loose = synthetic.face_row(owner, synthetic.photo_row(owner, mk), mk, synthetic.look(1, 9))
     synthetic.crop_blob(faces[0], synthetic.crop_jpeg())
-    return {"person": ana, "face": faces[0], "group": group, "loose": loose, "mk": mk}
+    merged_away, _ = synthetic.person_with_faces(owner, mk, seed=1, count=1)
+    merge = services.person_merge(
+        user=owner, metadata_key=mk, target_id=ana.id, source_ids=[merged_away.id]
+    ).merge
+    return {
+        "person": ana,
+        "face": faces[0],
+        "group": group,
+        "loose": loose,
+        "mk": mk,
+        "merge": merge,
+        "merged_away": merged_away,
+    }
 
 
 def _snapshot(owner):
@@ -138,3 +151,13 @@ def test_routes_without_ids_refuse_the_owners_ids_and_show_nothing_of_theirs(
     for body in _bodies(owners, owners["loose"]):
         assert other_client.post(url, body).status_code in (404, 405), body["action"]
     assert _snapshot(owner) == before
+
+
+def test_a_merged_persons_old_id_is_a_plain_404_for_another_user(owners, owner, other_client):
+    """Issue 24, item 6: the owner's stale tab is told where a merged person went; anyone
+    else learns nothing (not even that the id once existed)."""
+    gone = owners["merged_away"].id
+    for name in ("people:detail", "people:rename", "people:merge", "people:hide"):
+        url = reverse(name, args=[gone])
+        assert other_client.get(url).status_code == 404
+        assert other_client.post(url, {"name": "Mallory", "into": str(gone)}).status_code == 404

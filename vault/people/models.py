@@ -80,6 +80,18 @@ class Face(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "person"], name="face_owner_person"),
+            # The people list counts each person's faces in one index-only scan (issue 25).
+            models.Index(
+                fields=["owner", "person"],
+                condition=models.Q(not_a_face=False, person__isnull=False),
+                name="face_owner_person_real",
+            ),
+            # "N faces too small or too blurry" without reading every face.
+            models.Index(
+                fields=["owner"],
+                condition=models.Q(clusterable=False, not_a_face=False),
+                name="face_owner_small",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -149,3 +161,54 @@ class ClusteringGrant(models.Model):
 
     def __str__(self) -> str:
         return f"clustering grant {self.id} for user {self.owner_id}"
+
+
+class PersonMerge(models.Model):
+    """One merge the owner made: where the merged people went (their ids forward to the
+    target, so a stale tab that names one says where it went) and, sealed under the metadata
+    key, what an undo needs (ids and the people's already-sealed fields; never a name in
+    clear)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person_merges"
+    )
+    # Not a foreign key: the target may itself be merged away later (the forward then chains).
+    target_id = models.UUIDField()
+    undo_sealed = models.BinaryField(null=True)  # dropped once the merge can no longer be undone
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "target_id"], name="person_merge_target")]
+
+    def __str__(self) -> str:
+        return f"merge {self.id} into {self.target_id}"
+
+
+class PersonForward(models.Model):
+    """A person merged into another: its old id, for the owner only."""
+
+    source_id = models.UUIDField(primary_key=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person_forwards"
+    )
+    merge = models.ForeignKey(PersonMerge, on_delete=models.CASCADE, related_name="forwards")
+
+    def __str__(self) -> str:
+        return f"{self.source_id} merged ({self.merge_id})"
+
+
+class PersonSuggestions(models.Model):
+    """What a clustering run found for one named person: the unassigned faces that look like
+    them ("Is this Ana?") and the unnamed groups that do ("Merge into Ana"), as ids and
+    distances sealed under the metadata key (the worker computes them under its grant; the
+    page only reads them)."""
+
+    person = models.OneToOneField(
+        Person, on_delete=models.CASCADE, primary_key=True, related_name="suggestions"
+    )
+    sealed = models.BinaryField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"suggestions for {self.person_id}"

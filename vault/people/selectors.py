@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from vault.people.models import Face, Person
@@ -44,22 +45,40 @@ class PersonCard:
 
 @dataclass
 class PeoplePage:
+    """One page of the people list: named people first (largest first), then unnamed groups
+    (largest first), PEOPLE_PAGE at a time; hidden people only when asked for."""
+
     named: list[PersonCard] = field(default_factory=list)
     unnamed: list[PersonCard] = field(default_factory=list)
+    number: int = 1
+    has_next: bool = False
+    named_total: int = 0
     unnamed_total: int = 0
+    hidden_total: int = 0
     hidden: list[PersonCard] = field(default_factory=list)
+
+
+PEOPLE_PAGE = 60
+PICKER_NAMED = 30  # named people a picker lists before anything is typed
+PICKER_UNNAMED = 10
+SEARCH_RESULTS = 20
 
 
 def person_of_owner(*, user, person_id) -> Person:
     """The person if it is this user's; 404 otherwise (never 403: others' ids do not exist)."""
-    person = Person.objects.filter(owner=user, pk=person_id).first()
+    person = Person.objects.filter(owner=user, pk=person_id).defer("exemplars_sealed").first()
     if person is None:
         raise Http404("No such person")
     return person
 
 
 def face_of_owner(*, user, face_id) -> Face:
-    face = Face.objects.select_related("photo", "person").filter(owner=user, pk=face_id).first()
+    face = (
+        Face.objects.select_related("photo", "person")
+        .defer("embedding_sealed", "person__exemplars_sealed")
+        .filter(owner=user, pk=face_id)
+        .first()
+    )
     if face is None:
         raise Http404("No such face")
     return face
@@ -73,73 +92,189 @@ def faces_check_owner(*, user, face_ids) -> None:
         raise Http404("No such face")
 
 
-def _people_annotated(*, user) -> QuerySet[Person]:
-    # The cover: the best-scoring face, preferring the ones large and sharp enough to cluster.
-    cover = (
-        Face.objects.filter(person=OuterRef("pk"), not_a_face=False)
-        .order_by("-clusterable", "-score", "id")
-        .values("id")[:1]
+# Each person of the owner with its number of faces, one grouped index-only scan of the
+# owner's faces (face_owner_person_real) joined to the people: no per-person subquery, and
+# the sorting and paging happen in PostgreSQL, so a page of 60 never drags 5,000 rows into
+# Python. A group with no face left is skipped (the next clustering run removes it).
+_PEOPLE_BY_SIZE = """
+    WITH sizes AS (
+        SELECT person_id, COUNT(*) AS n FROM people_face
+        WHERE owner_id = %(owner)s AND NOT not_a_face AND person_id IS NOT NULL
+        GROUP BY person_id
     )
-    return Person.objects.filter(owner=user).annotate(
-        face_count=Count("faces", filter=_REAL, distinct=True),
-        photo_count=Count("faces__photo", filter=_REAL, distinct=True),
-        cover_id=Subquery(cover),
+    SELECT p.id, p.hidden, p.name_sealed IS NULL AS unnamed, COALESCE(s.n, 0) AS n
+    FROM people_person p LEFT JOIN sizes s ON s.person_id = p.id
+    WHERE p.owner_id = %(owner)s AND (p.name_sealed IS NOT NULL OR s.n > 0) {where}
+"""
+
+
+def people_by_size(*, user, where: str = "", order: str = "", **params) -> list[tuple]:
+    """(id, hidden, unnamed, faces) rows of _PEOPLE_BY_SIZE with an extra condition and
+    ORDER/LIMIT clause (fixed text from this module; values only through `params`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PEOPLE_BY_SIZE.format(where=where) + order, {"owner": user.pk, **params})
+        return cursor.fetchall()
+
+
+def _cards(people: list[Person], metadata_key: bytes) -> list[PersonCard]:
+    """Cards for these people in their order: counts in one grouped query, covers (the
+    best-scoring face, preferring ones large and sharp enough to cluster) in one DISTINCT ON
+    query; exemplars never read."""
+    ids = [p.pk for p in people]
+    counts = {
+        row["person_id"]: row
+        for row in Face.objects.filter(person_id__in=ids, not_a_face=False)
+        .values("person_id")
+        .annotate(faces=Count("id"), photos=Count("photo_id", distinct=True))
+        .order_by()
+    }
+    covers = dict(
+        Face.objects.filter(person_id__in=ids, not_a_face=False)
+        .order_by("person_id", "-clusterable", "-score", "id")
+        .distinct("person_id")
+        .values_list("person_id", "id")
     )
+    cards = []
+    for person in people:
+        row = counts.get(person.pk, {"faces": 0, "photos": 0})
+        cards.append(
+            PersonCard(
+                person=person,
+                name=name_open(metadata_key, person),
+                face_count=row["faces"],
+                photo_count=row["photos"],
+                cover_id=covers.get(person.pk),
+            )
+        )
+    return cards
 
 
-def _card(person: Person, metadata_key: bytes) -> PersonCard:
-    return PersonCard(
-        person=person,
-        name=name_open(metadata_key, person),
-        face_count=person.face_count,
-        photo_count=person.photo_count,
-        cover_id=person.cover_id,
+def _people_rows(*, user, ids) -> list[Person]:
+    by_id = Person.objects.filter(owner=user, pk__in=list(ids)).defer("exemplars_sealed").in_bulk()
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def people_for_page(
+    *, user, metadata_key: bytes, number: int = 1, show_hidden: bool = False
+) -> PeoplePage:
+    """Page `number` of the owner's people: named people largest first, then unnamed groups
+    largest first, PEOPLE_PAGE at a time; the hidden ones apart (all of them, when
+    `show_hidden`)."""
+    number = max(1, number)
+    rows = people_by_size(
+        user=user,
+        where="AND NOT p.hidden",
+        order=" ORDER BY unnamed, n DESC, p.id LIMIT %(limit)s OFFSET %(offset)s",
+        limit=PEOPLE_PAGE + 1,
+        offset=(number - 1) * PEOPLE_PAGE,
     )
-
-
-def _largest_first(card: PersonCard):
-    return (-card.photo_count, -card.face_count, (card.name or "").casefold(), str(card.id))
-
-
-def people_for_page(*, user, metadata_key: bytes) -> PeoplePage:
-    """Named people largest first (photos, then faces), then unnamed groups largest first (the
-    first UNNAMED_SHOWN of unnamed_total), and the hidden ones apart."""
-    page = PeoplePage()
-    cards = [_card(person, metadata_key) for person in _people_annotated(user=user)]
-    for card in sorted(cards, key=_largest_first):
-        if card.name is None and not card.face_count:
-            continue  # its photos were deleted: the next clustering run removes the group
-        if card.person.hidden:
-            page.hidden.append(card)
-        elif card.name is not None:
-            page.named.append(card)
-        else:
-            page.unnamed.append(card)
-    page.unnamed_total = len(page.unnamed)
-    page.unnamed = page.unnamed[:UNNAMED_SHOWN]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT hidden, unnamed, COUNT(*) FROM ("  # noqa: S608 - this module's own text
+            + _PEOPLE_BY_SIZE.format(where="")
+            + ") AS people GROUP BY hidden, unnamed",
+            {"owner": user.pk},
+        )
+        totals = {(hidden, unnamed): count for hidden, unnamed, count in cursor.fetchall()}
+    page = PeoplePage(
+        number=number,
+        has_next=len(rows) > PEOPLE_PAGE,
+        named_total=totals.get((False, False), 0),
+        unnamed_total=totals.get((False, True), 0),
+        hidden_total=totals.get((True, False), 0) + totals.get((True, True), 0),
+    )
+    rows = rows[:PEOPLE_PAGE]
+    unnamed_ids = {pk for pk, _hidden, unnamed, _n in rows if unnamed}
+    for card in _cards(_people_rows(user=user, ids=[row[0] for row in rows]), metadata_key):
+        (page.unnamed if card.person.pk in unnamed_ids else page.named).append(card)
+    if show_hidden:
+        hidden = people_by_size(
+            user=user, where="AND p.hidden", order=" ORDER BY unnamed, n DESC, p.id"
+        )
+        page.hidden = _cards(_people_rows(user=user, ids=[row[0] for row in hidden]), metadata_key)
     return page
 
 
 def person_card(*, person: Person, metadata_key: bytes) -> PersonCard:
-    return _card(_people_annotated(user=person.owner_id).get(pk=person.pk), metadata_key)
+    [card] = _cards([person], metadata_key)
+    return card
+
+
+def person_cards(*, people: list[Person], metadata_key: bytes) -> list[PersonCard]:
+    return _cards(people, metadata_key)
+
+
+def _unnamed_label(face_count: int) -> str:
+    return f"Unnamed group, {face_count} face{'s' if face_count != 1 else ''}"
 
 
 def people_choices(*, user, metadata_key: bytes, exclude=None) -> list[tuple[str, str]]:
-    """(id, label) of all the owner's people for "Move to…" and "Merge into…": named ones by
-    name, then unnamed groups largest first, labelled so that they can be told apart."""
-    cards = [_card(person, metadata_key) for person in _people_annotated(user=user)]
-    cards = [card for card in cards if exclude is None or str(card.id) != str(exclude)]
-    named = sorted((c for c in cards if c.name), key=lambda c: (c.name.casefold(), str(c.id)))
-    unnamed = sorted((c for c in cards if not c.name), key=_largest_first)
-    choices = []
-    for card in named + unnamed:
-        hidden = " (hidden)" if card.person.hidden else ""
-        if card.name:
-            label = card.name
-        else:
-            label = f"Unnamed group, {card.face_count} face{'s' if card.face_count != 1 else ''}"
-        choices.append((str(card.id), label + hidden))
+    """(id, label) that a person picker lists before anything is typed ("Move to…", "Merge
+    into…"): the PICKER_NAMED largest named people by name, then the PICKER_UNNAMED largest
+    unnamed groups, labelled so that they can be told apart. Typing searches every named
+    person (people_search); without JavaScript these are the choices."""
+    other = "AND p.id <> %(exclude)s" if exclude is not None else ""
+    named = people_by_size(
+        user=user,
+        where=f"AND p.name_sealed IS NOT NULL {other}",
+        order=" ORDER BY n DESC, p.id LIMIT %(limit)s",
+        limit=PICKER_NAMED,
+        exclude=exclude,
+    )
+    unnamed = people_by_size(
+        user=user,
+        where=f"AND p.name_sealed IS NULL {other}",
+        order=" ORDER BY n DESC, p.id LIMIT %(limit)s",
+        limit=PICKER_UNNAMED,
+        exclude=exclude,
+    )
+    people = Person.objects.filter(owner=user, pk__in=[row[0] for row in named]).only(
+        "id", "name_sealed", "hidden"
+    )
+    labelled = sorted(
+        ((name_open(metadata_key, p) or "", p) for p in people),
+        key=lambda pair: (pair[0].casefold(), str(pair[1].pk)),
+    )
+    choices = [(str(p.pk), name + (" (hidden)" if p.hidden else "")) for name, p in labelled]
+    for pk, hidden, _unnamed, faces in unnamed:
+        choices.append((str(pk), _unnamed_label(faces) + (" (hidden)" if hidden else "")))
     return choices
+
+
+def people_search(*, user, metadata_key: bytes, query: str, exclude=None) -> list[dict]:
+    """Named people whose name contains `query` (case-insensitive; names starting with it
+    first), at most SEARCH_RESULTS, as {"id", "label"}. Names are sealed, so each is opened
+    here with the session's metadata key (~20 µs each); exemplars are never read."""
+    wanted = " ".join(query.split()).casefold()
+    people = Person.objects.filter(owner=user, name_sealed__isnull=False).only(
+        "id", "name_sealed", "hidden"
+    )
+    if exclude is not None:
+        people = people.exclude(pk=exclude)
+    found = []
+    for person in people:
+        name = name_open(metadata_key, person) or ""
+        folded = name.casefold()
+        if wanted in folded:
+            found.append((not folded.startswith(wanted), folded, str(person.pk), person, name))
+    found.sort(key=lambda row: row[:3])
+    return [
+        {"id": str(person.pk), "label": name + (" (hidden)" if person.hidden else "")}
+        for *_, person, name in found[:SEARCH_RESULTS]
+    ]
+
+
+def people_named_alike(*, user, metadata_key: bytes, name: str, exclude) -> list[Person]:
+    """The owner's other people with this name (compared case-insensitively)."""
+    wanted = " ".join(name.split()).casefold()
+    if not wanted:
+        return []
+    people = (
+        Person.objects.filter(owner=user, name_sealed__isnull=False)
+        .exclude(pk=exclude)
+        .only("id", "name_sealed", "hidden")
+    )
+    return [p for p in people if (name_open(metadata_key, p) or "").casefold() == wanted]
 
 
 def person_photos(*, user, person: Person) -> QuerySet[Photo]:
@@ -153,6 +288,7 @@ def person_faces(*, person: Person) -> QuerySet[Face]:
     return (
         Face.objects.filter(person=person, not_a_face=False)
         .select_related("photo")
+        .defer("embedding_sealed", "photo__name_sealed", "photo__exif_sealed")
         .order_by("-assigned_by", "-score", "id")  # "user" > "auto" > "": the owner's first
     )
 
@@ -171,6 +307,7 @@ def faces_unassigned(*, user) -> QuerySet[Face]:
     return (
         Face.objects.filter(owner=user, person=None, not_a_face=False, clusterable=True)
         .select_related("photo")
+        .defer("embedding_sealed", "photo__name_sealed", "photo__exif_sealed")
         .order_by("-photo__shown_at", "-photo_id", "index")
     )
 
@@ -192,6 +329,7 @@ def faces_of_photo(*, user, photo: Photo, metadata_key: bytes) -> list[PhotoFace
     faces = (
         Face.objects.filter(owner=user, photo=photo, not_a_face=False)
         .select_related("person")
+        .defer("embedding_sealed", "person__exemplars_sealed")
         .order_by("index")
     )
     return [

@@ -120,15 +120,18 @@ def person_hide(*, user, person_id, hidden: bool) -> Person:
 
 
 def person_merge(*, user, metadata_key: bytes, target_id, source_ids: Iterable) -> Person:
-    """Merge the sources into the target: their faces and vetoes move to it, their exemplars
-    join its own (interleaved, at most MAX_EXEMPLARS), the target keeps its name or takes
-    the first source's, and becomes protected; the sources are deleted.
+    """Merge the sources into the target: all their faces move to it, their exemplars join its
+    own (interleaved, at most MAX_EXEMPLARS), the target keeps its name or takes the first
+    source's, and becomes protected; the sources are deleted, their ids forward to the target
+    and the merge can be undone (vault/people/merges.py).
 
-    A face the owner placed in one of them keeps its place even if it once had a veto on another
-    (the merge is the owner's latest word: a face moved out by "New person" and merged back comes
-    back). A face the clustering put there that the owner said is not one of the merged people
-    leaves the merged person instead of contradicting that veto; a face outside them vetoed for
-    any of them is vetoed for the merged person."""
+    The merge is the owner's latest word (issue 24, item 1): every face of the merged people
+    stays in the merged person, and a veto one of those faces had on any of them is cleared
+    (three faces taken out with "Not this person" and merged back come back). A face outside
+    them vetoed for any of them is vetoed for the merged person. The returned person carries
+    `moved_faces` (how many faces joined it) and `merge` (the PersonMerge, for the undo)."""
+    from vault.people.merges import MergeLog, merge_record
+
     source_ids = {s for s in source_ids if str(s) != str(target_id)}
     if not source_ids:
         raise PeopleChangeRefused("Choose another person to merge with.")
@@ -138,21 +141,29 @@ def person_merge(*, user, metadata_key: bytes, target_id, source_ids: Iterable) 
         sources = sorted((p for p in people if p is not target), key=lambda p: p.created_at)
         merged = [target, *sources]
         merged_ids = [p.pk for p in merged]
-        faces = Face.objects.select_for_update().filter(owner=user, person_id__in=merged_ids)
-        list(faces.order_by("pk").values_list("pk", flat=True))  # takes the locks
-        placed = faces.filter(assigned_by=Face.AssignedBy.USER).values("pk")
-        FaceVeto.objects.filter(face_id__in=placed, person_id__in=merged_ids).delete()
-        vetoed = set(
-            FaceVeto.objects.filter(person_id__in=merged_ids).values_list("face_id", flat=True)
+        # The target as it was (name, exemplars, protected), for the undo.
+        before = Person(
+            **{f.attname: getattr(target, f.attname) for f in Person._meta.concrete_fields}
         )
-        faces.filter(person_id__in=[s.pk for s in sources]).update(person=target)
+        changes = MergeLog(target=before, sources=sources)
+        faces = Face.objects.select_for_update().filter(owner=user, person_id__in=merged_ids)
+        for face_id, person_id in faces.order_by("pk").values_list("pk", "person_id"):
+            if person_id != target.pk:
+                changes.source_faces.setdefault(person_id, []).append(face_id)
+        inside = FaceVeto.objects.filter(face__in=faces.values("pk"), person_id__in=merged_ids)
+        changes.vetoes_cleared = list(inside.values_list("face_id", "person_id"))
+        inside.delete()
+        vetoed = set(
+            FaceVeto.objects.filter(person_id__in=[s.pk for s in sources]).values_list(
+                "face_id", flat=True
+            )
+        )
+        moved = faces.filter(person_id__in=[s.pk for s in sources]).update(person=target)
         # Vetoes against any merged person now hold against the target (once per face).
         for face_id in vetoed:
-            FaceVeto.objects.get_or_create(face_id=face_id, person=target)
-        FaceVeto.objects.filter(person__in=sources).delete()
-        Face.objects.filter(person=target, pk__in=vetoed).update(
-            person=None, assigned_by=Face.AssignedBy.NONE, clustered=False
-        )
+            _, created = FaceVeto.objects.get_or_create(face_id=face_id, person=target)
+            if created:
+                changes.vetoes_added.append(face_id)
         parts = [_open_rows(metadata_key, p.exemplars_sealed, exemplars_aad(p.id)) for p in merged]
         target.exemplars_sealed = _exemplars_seal(
             metadata_key, target, exemplars_interleave(parts, MAX_EXEMPLARS)
@@ -165,9 +176,12 @@ def person_merge(*, user, metadata_key: bytes, target_id, source_ids: Iterable) 
                     target.name_sealed = name_seal(metadata_key, target.id, name)
         target.protected = True
         target.save(update_fields=["exemplars_sealed", "name_sealed", "protected"])
+        merge = merge_record(user=user, metadata_key=metadata_key, log=changes)
         Person.objects.filter(pk__in=[s.pk for s in sources]).delete()
     people_mark_changed(user=user)
-    log.info("user %s merged %d people into one", user.pk, len(sources))
+    log.info("user %s merged %d people into one (%d faces moved)", user.pk, len(sources), moved)
+    target.moved_faces = moved
+    target.merge = merge
     return target
 
 

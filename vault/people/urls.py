@@ -6,6 +6,8 @@ app_name = "people"
 
 urlpatterns = [
     path("", pages.people_list, name="list"),
+    path("search", pages.people_search, name="search"),
+    path("merges/<uuid:merge_id>/undo", actions.merge_undo, name="merge_undo"),
     path("faces/", actions.faces_bulk, name="faces_bulk"),
     path("faces/<uuid:face_id>/", pages.face_detail, name="face"),
     path("faces/<uuid:face_id>/change", actions.face_action, name="face_action"),

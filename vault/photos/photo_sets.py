@@ -18,6 +18,17 @@ class PhotoSetFilter:
     photo_ids: Callable[..., QuerySet]
     # describe(user, keyring, value) -> what the chip says ("Ana"), None if not the owner's
     describe: Callable[..., str | None]
+    # options(user, keyring, photos) -> [SetOption] the filter offers as chips, counted within
+    # `photos` (the gallery's photos under the other filters); None: it offers none
+    options: Callable[..., list[SetOption]] | None = None
+    legend: str = ""  # the heading of its chips ("People")
+
+
+@dataclass(frozen=True)
+class SetOption:
+    value: str
+    label: str
+    count: int  # photos the gallery would show with this chip selected
 
 
 _registry: dict[str, PhotoSetFilter] = {}

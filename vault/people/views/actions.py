@@ -5,11 +5,13 @@ method — and sends anything but a POST back to the page it belongs to."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.shortcuts import redirect
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 
 from vault.accounts.decorators import keyring_required
-from vault.people import selectors, services
+from vault.people import merges, selectors, services
 from vault.people.forms import (
     FaceActionForm,
     HideForm,
@@ -19,13 +21,24 @@ from vault.people.forms import (
     ReviewForm,
     UnassignedFacesForm,
 )
-from vault.people.models import Person
+from vault.people.models import Face, Person
 from vault.people.sealing import name_open
 from vault.people.services import PeopleChangeRefused
+from vault.people.views.forwarding import forwards_merged
+
+# The session remembers the owner's last merge, so that the person page it leads to offers
+# to undo it (the message that follows the merge).
+UNDO_SESSION_KEY = "people_merge_undo"
 
 
 def _faces(count: int) -> str:
     return f"{count} face{'s' if count != 1 else ''}"
+
+
+def _first_upper(text: str) -> str:
+    """The text with its first letter made upper case and the rest kept ("Rose Leslie", never
+    str.capitalize()'s "Rose leslie": names keep their case)."""
+    return text[:1].upper() + text[1:]
 
 
 def _first_error(form) -> str:
@@ -43,6 +56,7 @@ def _label(request, person) -> str:
 
 
 @keyring_required
+@forwards_merged
 def person_rename(request, person_id):
     person = selectors.person_of_owner(user=request.user, person_id=person_id)
     back = redirect(_person_url(person.id))
@@ -64,10 +78,16 @@ def person_rename(request, person_id):
         messages.error(request, str(refused))
         return back
     messages.success(request, f"Named {name}." if name else "The name is removed.")
+    alike = selectors.people_named_alike(
+        user=request.user, metadata_key=request.keyring.metadata_key, name=name, exclude=person.id
+    )
+    if alike:  # the person page offers to merge them
+        return redirect(f"{_person_url(person.id)}?same={alike[0].id}")
     return back
 
 
 @keyring_required
+@forwards_merged
 def person_hide(request, person_id):
     person = selectors.person_of_owner(user=request.user, person_id=person_id)
     if request.method != "POST":
@@ -85,9 +105,12 @@ def person_hide(request, person_id):
     return redirect(_person_url(person.id))
 
 
+@never_cache
 @keyring_required
+@forwards_merged
 def person_merge(request, person_id):
-    """Merge this person into the chosen one (`into`)."""
+    """Merge this person into the chosen one (`into`): a first POST asks for confirmation, the
+    confirmed one merges and leads to the merged person, whose page offers the undo."""
     person = selectors.person_of_owner(user=request.user, person_id=person_id)
     back = redirect(_person_url(person.id))
     if request.method != "POST":
@@ -96,19 +119,58 @@ def person_merge(request, person_id):
     if not form.is_valid():
         messages.error(request, _first_error(form))
         return back
-    target = selectors.person_of_owner(user=request.user, person_id=form.cleaned_data["into"])
+    key = request.keyring.metadata_key
+    into = form.cleaned_data["into"]
+    target = Person.objects.filter(owner=request.user, pk=into).first()
+    if target is None:
+        target = merges.person_forwarded(user=request.user, person_id=into)
+        if target is None:
+            selectors.person_of_owner(user=request.user, person_id=into)  # the plain 404
+    if target.pk == person.pk:
+        messages.error(request, "Choose another person to merge with.")
+        return back
+    if request.POST.get("confirm") != "1":
+        source, into_card = selectors.person_cards(people=[person, target], metadata_key=key)
+        return render(request, "people/merge_confirm.html", {"source": source, "target": into_card})
     try:
         merged = services.person_merge(
-            user=request.user,
-            metadata_key=request.keyring.metadata_key,
-            target_id=target.id,
-            source_ids=[person.id],
+            user=request.user, metadata_key=key, target_id=target.id, source_ids=[person.id]
         )
     except PeopleChangeRefused as refused:
         messages.error(request, str(refused))
         return back
-    messages.success(request, f"Merged into {_label(request, merged)}.")
+    now = Face.objects.filter(person=merged, not_a_face=False).count()
+    messages.success(
+        request,
+        f"Merged into {_label(request, merged)}: {_faces(merged.moved_faces)} moved, "
+        f"{_faces(now)} in all.",
+    )
+    request.session[UNDO_SESSION_KEY] = str(merged.merge.id)
     return redirect(_person_url(merged.id))
+
+
+@keyring_required
+def merge_undo(request, merge_id):
+    """Undo one of the owner's merges (another user's merge id is a 404)."""
+    merge = merges.merge_of_owner(user=request.user, merge_id=merge_id)
+    if merge is None:
+        raise Http404("No such merge")
+    back = redirect(_person_url(merge.target_id))
+    if request.method != "POST":
+        return back
+    try:
+        restored = merges.person_merge_undo(
+            user=request.user, metadata_key=request.keyring.metadata_key, merge_id=merge.id
+        )
+    except merges.MergeUndoRefused as refused:
+        messages.error(request, str(refused))
+        return redirect(_person_or_list(request, merge.target_id))
+    request.session.pop(UNDO_SESSION_KEY, None)
+    names = ", ".join(_label(request, p) for p in restored) or "the merged people"
+    messages.success(request, f"Merge undone: {names} {'is' if len(restored) < 2 else 'are'} back.")
+    if restored:
+        return redirect(_person_url(restored[0].id))
+    return redirect(_person_or_list(request, merge.target_id))
 
 
 def _faces_change(request, form, *, person=None):
@@ -124,13 +186,13 @@ def _faces_change(request, form, *, person=None):
         created = services.person_create_from_faces(
             user=user, metadata_key=key, face_ids=faces, name=data.get("name") or ""
         )
-        return f"{_label(request, created).capitalize()} now has {_faces(len(faces))}.", created
+        return f"{_first_upper(_label(request, created))} now has {_faces(len(faces))}.", created
     if action == "not_a_face":
         count = services.faces_not_a_face(user=user, face_ids=faces)
-        return f"{_faces(count).capitalize()} marked as not a face.", person
+        return f"{_first_upper(_faces(count))} marked as not a face.", person
     count = services.faces_remove(user=user, person_id=person.id, face_ids=faces)
     return (
-        f"{_faces(count).capitalize()} removed: they will not be put back into "
+        f"{_first_upper(_faces(count))} removed: they will not be put back into "
         f"{_label(request, person)}.",
         person,
     )
@@ -143,6 +205,7 @@ def _person_or_list(request, person_id) -> str:
 
 
 @keyring_required
+@forwards_merged
 def person_faces(request, person_id):
     """Selected faces of this person: not this person, not a face, or move to another."""
     person = selectors.person_of_owner(user=request.user, person_id=person_id)
@@ -164,6 +227,7 @@ def person_faces(request, person_id):
 
 
 @keyring_required
+@forwards_merged
 def person_review(request, person_id):
     """ "Is this NAME?" answered for the selected faces (or the one whose button was pressed)."""
     person = selectors.person_of_owner(user=request.user, person_id=person_id)
@@ -184,7 +248,7 @@ def person_review(request, person_id):
         else:
             services.review_reject(user=request.user, person_id=person.id, face_ids=faces)
             messages.success(
-                request, f"{_faces(len(faces)).capitalize()} will not be offered as {name} again."
+                request, f"{_first_upper(_faces(len(faces)))} will not be offered as {name} again."
             )
     except PeopleChangeRefused as refused:
         messages.error(request, str(refused))

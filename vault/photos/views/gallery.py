@@ -61,16 +61,50 @@ class SetChip:
     query: str  # the filter query without it
 
 
-def _set_chips(request, filters: dict) -> list[SetChip]:
-    chips = []
+def _set_chips(request, filters: dict) -> tuple[list[SetChip], list[str]]:
+    """The active filters other apps provide, and what is wrong with the ones in the URL (a
+    mangled or unknown `?person=` says so instead of silently showing every photo)."""
+    chips, problems = [], []
     for photo_set in photo_sets.registered():
+        raw = request.GET.get(photo_set.key)
         value = filters.get(photo_set.key)
         if value is None:
+            if raw:
+                problems.append(f"The {photo_set.key} in this link is not valid: it is ignored.")
             continue
-        label = photo_set.describe(request.user, request.keyring, value) or "Not found"
+        label = photo_set.describe(request.user, request.keyring, value)
+        if label is None:
+            label = "Not found"
+            problems.append(f"No {photo_set.key} of yours has this id, so no photo matches.")
         rest = {key: v for key, v in filters.items() if key != photo_set.key}
         chips.append(SetChip(photo_set.key, str(value), label, filters_query(rest)))
-    return chips
+    return chips, problems
+
+
+@dataclass(frozen=True)
+class SetOptions:
+    """The chips another app's filter offers (people), like the tag chips."""
+
+    key: str
+    legend: str
+    chips: list[TagChip]
+
+
+def _set_options(request, filters: dict) -> list[SetOptions]:
+    groups = []
+    for photo_set in photo_sets.registered():
+        if photo_set.options is None:
+            continue
+        rest = {key: v for key, v in filters.items() if key != photo_set.key}
+        photos = selectors.photos_for_gallery(user=request.user, filters=rest)
+        chips = []
+        for option in photo_set.options(request.user, request.keyring, photos, bool(rest)):
+            on = str(filters.get(photo_set.key)) == option.value
+            query = filters_query(rest if on else {**rest, photo_set.key: option.value})
+            chips.append(TagChip(option.value, option.label, option.count, on, query))
+        if chips:
+            groups.append(SetOptions(photo_set.key, photo_set.legend, chips))
+    return groups
 
 
 def _tag_chips(*, user, filters: dict) -> list[TagChip]:
@@ -106,11 +140,14 @@ def gallery(request):
     if request.headers.get("X-Vault-Partial"):  # the next page, for infinite scrolling
         return render(request, "photos/_gallery_groups.html", context)
     tagging = model_status.model_status(user=request.user)
+    set_chips, set_problems = _set_chips(request, filters)
     context |= {
         "filter_form": form,
         "filters": filters,
         "tag_chips": _tag_chips(user=request.user, filters=filters),
-        "set_chips": _set_chips(request, filters),
+        "set_chips": set_chips,
+        "set_problems": set_problems,
+        "set_options": _set_options(request, filters),
         "tagging": tagging,
         "tagging_text": tagging_text(tagging),
         "tag_labels": Tag.Label.choices,
@@ -119,7 +156,7 @@ def gallery(request):
         "gallery_panels": photo_panels.gallery_panels_for(request),
         "filters_in_use": _filters_in_use(filters),
         # Folded on a phone unless the user is filtering (or mistyped a filter): see gallery.html.
-        "filters_open": bool(query or form.errors or form.ignored_tags),
+        "filters_open": bool(query or form.errors or form.ignored_tags or set_problems),
     }
     return render(request, "photos/gallery.html", context)
 

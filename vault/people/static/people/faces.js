@@ -30,3 +30,53 @@
     refresh();
   }
 })();
+
+// Person pickers: the list holds the largest people; typing searches every named person
+// (people:search decrypts names with the session's key, so the page never lists thousands).
+(() => {
+  for (const select of document.querySelectorAll("select[data-person-search]")) {
+    const original = [...select.options].map((option) => [option.value, option.text]);
+    const search = document.createElement("input");
+    search.type = "search";
+    search.className = "person-search";
+    search.placeholder = "Type a name…";
+    search.autocomplete = "off";
+    search.setAttribute("aria-label", `Search people for: ${select.options[0].text}`);
+    select.before(search);
+    let timer = null;
+    let asked = 0;
+
+    function fill(rows) {
+      const first = select.options[0];
+      select.replaceChildren(first);
+      for (const [value, text] of rows) select.add(new Option(text, value));
+      if (rows.length && search.value.trim()) select.value = rows[0][0];
+    }
+
+    async function lookUp() {
+      const q = search.value.trim();
+      if (!q) { fill(original.slice(1)); return; }
+      const number = ++asked;
+      const url = new URL(select.dataset.personSearch, window.location.href);
+      url.searchParams.set("q", q);
+      if (select.dataset.exclude) url.searchParams.set("exclude", select.dataset.exclude);
+      try {
+        const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+        if (!response.ok || number !== asked) return;
+        const data = await response.json();
+        fill(data.people.map((person) => [person.id, person.label]));
+        if (!data.people.length) select.options[0].text = `No one named like “${q}”`;
+      } catch (error) {
+        // Offline or signed out: the list keeps what it had; the form still posts.
+      }
+    }
+    search.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(lookUp, 150);
+    });
+    // Enter in the search box picks the first match instead of posting the form.
+    search.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); clearTimeout(timer); lookUp(); }
+    });
+  }
+})();
