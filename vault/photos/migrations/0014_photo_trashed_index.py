@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("photos", "0010_photo_ready_stamps_index"),
+        ("photos", "0013_blob_motion_variant"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
