@@ -208,6 +208,8 @@ def album_member_role_set(*, album: Album, member: AlbumMember, role: str) -> No
         raise AlbumError("Choose viewer or contributor.")
     if member.role == AlbumMember.Role.OWNER:
         raise AlbumError("The owner's role cannot change.")
+    if album.kind == Album.Kind.PARTNER:
+        raise AlbumError("The partner share's partner stays a viewer.")
     AlbumMember.objects.filter(pk=member.pk).update(role=role)
 
 
