@@ -150,6 +150,14 @@ VAULT_WORKER_TTL = env_int("VAULT_WORKER_TTL", 30, minimum=20)
 FILE_UPLOAD_HANDLERS = ["vault.photos.upload_handler.DiscardUploadHandler"]
 VAULT_MAX_UPLOAD_BYTES = env_int("VAULT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1024)
 VAULT_MAX_PIXELS = env_int("VAULT_MAX_PIXELS", 100_000_000, minimum=1_000_000)
+# Videos (DESIGN §12): the largest upload, and each decode's caps in the worker (seconds of
+# wall time; pixels of a frame, 8K UHD by default, like VAULT_MAX_PIXELS for photos).
+VAULT_MAX_VIDEO_BYTES = env_int("VAULT_MAX_VIDEO_BYTES", 4 * 1024**3, minimum=1024)
+# The upload page sends files from this size resumably (tus), in pieces of this size.
+VAULT_RESUMABLE_FROM_BYTES = env_int("VAULT_RESUMABLE_FROM_BYTES", 8 * 1024 * 1024, minimum=1)
+VAULT_RESUMABLE_PIECE_BYTES = env_int("VAULT_RESUMABLE_PIECE_BYTES", 8 * 1024 * 1024, minimum=1024)
+VAULT_VIDEO_DECODE_SECONDS = env_int("VAULT_VIDEO_DECODE_SECONDS", 120, minimum=5)
+VAULT_VIDEO_MAX_FRAME_PIXELS = env_int("VAULT_VIDEO_MAX_FRAME_PIXELS", 7680 * 4320, minimum=1)
 # How long a processing grant may wait in the queue before the worker refuses it.
 VAULT_GRANT_LIFETIME = env_int("VAULT_GRANT_LIFETIME", 24 * 60 * 60, minimum=60)
 # Seconds a browser may keep decrypted thumbnails and previews (Cache-Control: private,

@@ -24,7 +24,7 @@ from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.processing.grants.base import GrantedKeys, GrantUnavailable, live_grants
 from vault.processing.grants.photo import photo_grant_open
 from vault.processing.worker_keys import live_worker_keys
-from worker import faces, identity, metadata, pictures, tags, thumbnails
+from worker import faces, identity, metadata, pictures, tags, thumbnails, video
 from worker.locks import advisory_lock
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,11 @@ class PhotoWork:
     image: Image.Image | None = field(default=None, repr=False)  # decoded: see pictures.Decoded
     exif: Image.Exif | None = field(default=None, repr=False)  # GPS, camera: never in logs
     orientation: int = 1  # EXIF orientation of the original (the image itself is turned upright)
+    # A video's original stays encrypted on disk, read chunk by chunk (worker/video.py); its
+    # facts and sampled frames (the first is the poster, also in `image`).
+    original_reader: object | None = field(default=None, repr=False)
+    video: object | None = field(default=None, repr=False)
+    frames: list = field(default_factory=list, repr=False)
 
     def store_blob(self, variant: str, data: bytes, **fields) -> Blob:
         return blobs.blob_write(
@@ -107,6 +112,18 @@ STEPS: list[tuple[str, Step]] = [
     ("thumbnails", thumbnails.make_thumbnails),
     ("tags", tags.tag_photo),
     ("faces", faces.find_faces),
+    ("motion", video.find_motion),
+]
+
+
+# A video (DESIGN §12): frames instead of a picture; the rendition only when a browser needs it.
+VIDEO_STEPS: list[tuple[str, Step]] = [
+    ("decode", video.decode),
+    ("metadata", video.read_metadata),
+    ("thumbnails", thumbnails.make_thumbnails),
+    ("tags", video.tag_frames),
+    ("faces", video.find_faces),
+    ("rendition", video.make_rendition),
 ]
 
 
@@ -185,14 +202,17 @@ def _process(photo_id: uuid.UUID) -> str:
                 photo=photo,
                 keys=keys,
                 owner_public_key=owner_public_key,
-                original=original.read_all(),
+                # A video may be gigabytes: its steps read it through the open reader.
+                original=b"" if photo.is_video else original.read_all(),
                 original_size=(original_blob.width, original_blob.height),
+                original_reader=original,
             )
-        for number, (name, step) in enumerate(STEPS, start=1):
-            step(work)
-            pipeline_state.photo_set_progress(photo, 100 * number // (len(STEPS) + 1))
-            log.info("photo %s: %s done", photo_id, name)
-            _hold_after(name)
+            steps = VIDEO_STEPS if photo.is_video else STEPS
+            for number, (name, step) in enumerate(steps, start=1):
+                step(work)
+                pipeline_state.photo_set_progress(photo, 100 * number // (len(steps) + 1))
+                log.info("photo %s: %s done", photo_id, name)
+                _hold_after(name)
     except PhotoUnreadable as error:
         pipeline_state.photo_mark_failed(photo, str(error))
         log.info("photo %s: failed: %s", photo_id, error)

@@ -59,8 +59,8 @@ def _input_image(photo: Photo, data_key: bytes) -> Image.Image:
     pipeline does (upright, 8-bit RGB, a representative frame)."""
     for variant in (Blob.Variant.PREVIEW, Blob.Variant.ORIGINAL):
         blob = photo.blobs.filter(variant=variant, index=0).first()
-        if blob is None:
-            continue
+        if blob is None or (variant == Blob.Variant.ORIGINAL and photo.is_video):
+            continue  # a video's original is no picture (and may be gigabytes): its poster is
         try:
             with blobs.blob_open(blob, data_key=data_key) as reader:
                 data = reader.read_all()

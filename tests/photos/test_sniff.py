@@ -279,8 +279,9 @@ def _heif(major: bytes, *compatible: bytes, items=None, tiles=None, primary: int
         (_heif(b"crx ", b"isom"), "^Canon CR3 raw images are not supported yet"),
         (_heif(b"miaf", b"heic", b"mif1"), '^HEIF images of type "miaf" are not supported yet'),
         (_heif(b"mif1", items={1: b"xyz1"}), "not HEVC-coded"),
-        (_heif(b"qt  ", b"qt  "), "^This is a video, not a photo"),
-        (_heif(b"isom", b"iso2", b"avc1", b"mp41"), "^This is a video, not a photo"),
+        # Videos are taken now (DESIGN §12), but these have no track index ('moov').
+        (_heif(b"qt  ", b"qt  "), "^This video is incomplete or damaged"),
+        (_heif(b"isom", b"iso2", b"avc1", b"mp41"), "^This video is incomplete or damaged"),
         (_heif(b"abcd", b"efgh"), "not JPEG, HEIC, PNG or WebP"),
     ],
 )

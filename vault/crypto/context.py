@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 from vault.crypto._encoding import length_prefixed
 
-VARIANTS = frozenset({"original", "thumb", "preview", "face"})
+# "rendition": a video re-encoded so that browsers can play it (DESIGN §12).
+# "part": one piece of an unfinished resumable upload (vault/photos/resumable.py).
+# "motion": the clip inside a motion photo.
+VARIANTS = frozenset({"original", "thumb", "preview", "face", "rendition", "part", "motion"})
 _MAX_INDEX = 2**32 - 1
 
 

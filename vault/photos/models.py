@@ -35,10 +35,17 @@ class Photo(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        PHOTO = "photo", "Photo"
+        VIDEO = "video", "Video"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos"
     )
+    # A video is a Photo too (DESIGN §12): same blobs, grants and pages, plus a duration.
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PHOTO)
+    duration = models.FloatField(null=True, blank=True)  # seconds, a video's, from its container
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)  # percent, while processing
     failure_reason = models.TextField(blank=True)
@@ -104,6 +111,24 @@ class Photo(models.Model):
         return f"photo {self.id}"
 
     @property
+    def is_video(self) -> bool:
+        return self.kind == self.Kind.VIDEO
+
+    @property
+    def motion_clip(self) -> bool:
+        """Whether the worker found a motion clip in this photo (one query)."""
+        return self.blobs.filter(variant=Blob.Variant.MOTION).exists()
+
+    @property
+    def duration_label(self) -> str:
+        """ "1:05" or "1:02:03" for a video's duration; "" when unknown."""
+        if self.duration is None:
+            return ""
+        minutes, seconds = divmod(round(self.duration), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+    @property
     def taken_offset_label(self) -> str:
         """ "UTC+02:00" for the camera clock's offset; "" when the photo does not say."""
         if self.taken_offset is None:
@@ -121,6 +146,10 @@ class Blob(models.Model):
         THUMB = "thumb"
         PREVIEW = "preview"
         FACE = "face"
+        # A video the browser can play, made by the worker when the original is not (§12).
+        RENDITION = "rendition"
+        # The clip of a motion photo (a JPEG/HEIC with an MP4 inside), found by the worker.
+        MOTION = "motion"
 
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="blobs")
     variant = models.CharField(max_length=16, choices=Variant.choices)
@@ -191,6 +220,33 @@ class ProcessingGrant(models.Model):
 
     def __str__(self) -> str:
         return f"grant {self.id} for {self.photo_id}"
+
+
+class ResumableUpload(models.Model):
+    """A file going up in pieces over several requests (the tus protocol, DESIGN §12). Each
+    piece received is its own SPV1 blob ("part", index = piece number) under a fresh data key
+    wrapped to the owner's public key, so nothing of an unfinished upload is in clear and its
+    keys are kept only wrapped. The last piece assembles the parts into a photo or video."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="resumable_uploads"
+    )
+    length = models.BigIntegerField()  # bytes the whole file has (tus Upload-Length)
+    offset = models.BigIntegerField(default=0)  # bytes received and stored so far
+    parts = models.PositiveIntegerField(default=0)
+    name_sealed = models.BinaryField()  # the file's name, sealed like Photo.name_sealed
+    created_at = models.DateTimeField(default=timezone.now)
+    # Once assembled: what happened to the file, as the upload page reports it.
+    outcome = models.JSONField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"resumable upload {self.id}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("photos:resumable", args=[self.id])
 
 
 class LibraryChange(models.Model):

@@ -72,6 +72,7 @@ def _store_one(*, user, keyring: Keyring, incoming: IncomingFile, data_key: byte
             photo = Photo.objects.create(
                 id=incoming.photo_id,
                 owner=user,
+                kind=Photo.Kind.VIDEO if identified.is_video else Photo.Kind.PHOTO,
                 media_type=identified.media_type,
                 size=incoming.size,
                 width=identified.width,

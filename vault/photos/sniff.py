@@ -17,6 +17,10 @@ _TAIL = 4096
 
 # (media type, what to call it in a message)
 JPEG, PNG, WEBP, HEIC = "image/jpeg", "image/png", "image/webp", "image/heic"
+# Videos (DESIGN §12): the container is told here, the codecs by the worker's decoder.
+MP4, QUICKTIME, VIDEO_3GP, WEBM = "video/mp4", "video/quicktime", "video/3gpp", "video/webm"
+VIDEO_TYPES = {MP4, QUICKTIME, VIDEO_3GP, WEBM}
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # Matroska and WebM (RFC 8794)
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"IEND\xaeB`\x82"
 # ISO-BMFF files (HEIF, AVIF, MP4, QuickTime, CR3) say what they are in the brands of their
@@ -42,8 +46,17 @@ _UNSUPPORTED_BRANDS = {
 }
 _VIDEO_BRANDS = {
     *(b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"qt  "),
-    *(b"M4V ", b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"dash", b"MSNV", b"XAVC"),
+    *(b"M4V ", b"M4VH", b"M4VP", b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"dash", b"MSNV", b"XAVC"),
 }
+# Major brand → the media type the original is served with (what a <video> element expects).
+_VIDEO_TYPE_OF_BRAND = {
+    b"qt  ": QUICKTIME,
+    **dict.fromkeys((b"3gp4", b"3gp5", b"3gp6", b"3g2a"), VIDEO_3GP),
+}
+_VIDEO_BROKEN = (
+    "This video is incomplete or damaged: its file ends before its last part does "
+    "(was the copy or download cut short?)."
+)
 # Item types of HEIF images: coded ones (by what a message calls them) and derived ones, whose
 # pixels come from the coded items they reference ('dimg').
 _HEVC_ITEM = b"hvc1"
@@ -59,8 +72,8 @@ _DERIVED_ITEMS = {b"grid", b"iovl", b"iden"}
 _HEIC_BROKEN = "This HEIC image is damaged (its structure is broken)."
 _HEADER_UNREADABLE = "This image is damaged: its header cannot be read."
 _NOT_A_PHOTO = (
-    "Not a photo the vault can store: the file's content is not JPEG, HEIC, PNG or WebP "
-    "(the vault checks what is inside a file, not its name)."
+    "Not a photo or video the vault can store: the file's content is not JPEG, HEIC, PNG or "
+    "WebP, nor MP4, MOV, M4V, 3GP or WebM (the vault checks what is inside a file, not its name)."
 )
 _STANDALONE_MARKERS = {0x01, *range(0xD0, 0xD8)}
 _SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
@@ -79,8 +92,12 @@ class Rejected(Exception):
 @dataclass
 class Identified:
     media_type: str
-    width: int
-    height: int
+    width: int | None  # None for a video: its decoder reads the size
+    height: int | None
+
+    @property
+    def is_video(self) -> bool:
+        return self.media_type in VIDEO_TYPES
 
 
 def _sniff_type(head: bytes) -> str | None:
@@ -95,7 +112,13 @@ def _sniff_type(head: bytes) -> str | None:
         return WEBP
     if head[4:8] == b"ftyp":
         return _bmff_type(head)
+    if head.startswith(_EBML_MAGIC):
+        return WEBM if b"webm" in head[:64] else _unsupported_matroska()
     raise Rejected(_NOT_A_PHOTO)
+
+
+def _unsupported_matroska():
+    raise Rejected("Matroska (.mkv) videos are not supported: upload MP4, MOV, M4V, 3GP or WebM.")
 
 
 def _not_supported(what: str) -> Rejected:
@@ -122,9 +145,7 @@ def _bmff_type(head: bytes) -> str | None:
             raise _not_supported(f"{other_codecs[0]} images")
         return HEIC
     if major in _VIDEO_BRANDS:
-        raise Rejected(
-            "This is a video, not a photo: the vault stores photos (JPEG, HEIC, PNG or WebP)."
-        )
+        return _VIDEO_TYPE_OF_BRAND.get(major, MP4)
     if other_codecs:
         raise _not_supported(f"{other_codecs[0]} images")
     if compatible & (_HEIF_MAJOR_BRANDS | {b"mif2", b"miaf"}):
@@ -447,6 +468,42 @@ class _BoxWalker:
         return _heif_meta(meta)
 
 
+class _VideoBoxWalker:
+    """Follows an MP4/QuickTime file's top-level boxes as its bytes arrive, keeping nothing but
+    the offset of the next box: at the end it tells whether the sizes chain up to the end of
+    the file (a cut-short copy does not) and whether the 'moov' box (the index of the tracks)
+    is there. A box is at least 8 bytes, so the walk costs at most one step per 8 bytes."""
+
+    def __init__(self) -> None:
+        self.at: int | None = 0
+        self.carry = b""
+        self.kinds: set[bytes] = set()
+
+    def feed(self, chunk: bytes, start: int) -> None:
+        data, base = self.carry + chunk, start - len(self.carry)
+        self.carry = b""
+        while self.at is not None and base <= self.at < base + len(data):
+            offset = self.at - base
+            header = data[offset : offset + 16]
+            large = header[:4] == b"\0\0\0\1"
+            if len(header) < (16 if large else 8):
+                self.carry = data[offset:]
+                return
+            size, kind = struct.unpack_from(">I4s", header, 0)
+            if large:
+                (size,) = struct.unpack_from(">Q", header, 8)
+            if size and size < (16 if large else 8):
+                raise Rejected("This video is damaged (its structure is broken).")
+            self.kinds.add(kind)
+            if size == 0:
+                self.at = None
+                return
+            self.at += size
+
+    def complete(self, size: int) -> bool:
+        return (self.at is None or self.at == size) and b"moov" in self.kinds
+
+
 class ImageSniffer:
     """Feed it the upload chunk by chunk; call finish() at the end.
 
@@ -466,6 +523,11 @@ class ImageSniffer:
         self._tail = b""
         self._jpeg = _JpegWalker()
         self._boxes = _BoxWalker()
+        self._video_boxes = _VideoBoxWalker()
+
+    @property
+    def is_video(self) -> bool:
+        return self.media_type in VIDEO_TYPES
 
     def feed(self, chunk: bytes) -> None:
         if not chunk:
@@ -483,7 +545,10 @@ class ImageSniffer:
             self._jpeg.feed(chunk, start)
         elif self.media_type == HEIC:
             self._boxes.feed(chunk, start)
-        if self.media_type is not None and self.width is None:
+        elif self.media_type in (MP4, QUICKTIME, VIDEO_3GP):
+            self._video_boxes.feed(chunk, start)
+        # A video's size is read by the worker's decoder (and capped there).
+        if self.media_type is not None and self.width is None and not self.is_video:
             self._read_dimensions(final=False)
         if len(chunk) >= _TAIL:
             self._tail = bytes(chunk[-_TAIL:])
@@ -532,6 +597,10 @@ class ImageSniffer:
             raise Rejected("The file is empty.")
         if self.media_type is None:
             self.media_type = _sniff_type(bytes(self._head).ljust(12, b"\0"))
+        if self.is_video:
+            if not self._complete():
+                raise Rejected(_VIDEO_BROKEN)
+            return Identified(self.media_type, None, None)
         if not self._complete():
             raise Rejected(
                 "This image is incomplete: the file ends before the image data does "
@@ -552,4 +621,8 @@ class ImageSniffer:
             return self.size >= riff_size + 8
         if self.media_type == HEIC:
             return self._boxes.complete(self.size)
+        if self.media_type == WEBM:
+            return True  # EBML sizes may be unknown (live recordings): the worker's decode tells
+        if self.media_type in (MP4, QUICKTIME, VIDEO_3GP):
+            return self._video_boxes.complete(self.size)
         return False

@@ -48,6 +48,20 @@ class IncomingFile:
         return self.rejection is None and self.writer is not None and self.identified is not None
 
 
+def _size_limit(sniffer: ImageSniffer) -> int:
+    """Bytes allowed for the file being received: a video's limit (VAULT_MAX_VIDEO_BYTES) once
+    its first bytes say it is one, else a photo's."""
+    if sniffer.is_video:
+        return settings.VAULT_MAX_VIDEO_BYTES
+    return settings.VAULT_MAX_UPLOAD_BYTES
+
+
+def _size_label(limit: int) -> str:
+    if limit >= 1024**3:
+        return f"{limit / 1024**3:g} GB"
+    return f"{limit / (1024 * 1024):g} MB"
+
+
 class EncryptingUploadHandler(FileUploadHandler):
     """Encrypts every file of the request to the owner's public key as it arrives.
 
@@ -111,14 +125,14 @@ class EncryptingUploadHandler(FileUploadHandler):
         if incoming is None or incoming.rejection is not None:
             return None  # swallow the rest of a rejected file
         incoming.size += len(raw_data)
-        if incoming.size > settings.VAULT_MAX_UPLOAD_BYTES:
-            limit = settings.VAULT_MAX_UPLOAD_BYTES / (1024 * 1024)
-            self._reject(incoming, f"This file is larger than the {limit:g} MB limit.")
-            return None
         try:
             self._sniffer.feed(raw_data)
         except Rejected as error:
             self._reject(incoming, str(error))
+            return None
+        limit = _size_limit(self._sniffer)
+        if incoming.size > limit:
+            self._reject(incoming, f"This file is larger than the {_size_label(limit)} limit.")
             return None
         self._mac.update(raw_data)
         incoming.writer.write(raw_data)

@@ -1,12 +1,14 @@
 from django.urls import path
 
-from vault.photos.views import content, gallery, manage, tags, trash, upload
+from vault.photos.views import content, gallery, manage, resumable, tags, trash, upload
 
 app_name = "photos"
 
 urlpatterns = [
     path("", gallery.gallery, name="gallery"),
     path("upload", upload.upload, name="upload"),
+    path("uploads/", resumable.create, name="resumable_create"),
+    path("uploads/<uuid:upload_id>", resumable.upload, name="resumable"),
     path("status", gallery.status, name="status"),
     path("delete", manage.delete, name="delete"),
     path("tags", tags.tags_bulk, name="tags_bulk"),
@@ -20,5 +22,7 @@ urlpatterns = [
     path("<uuid:photo_id>/thumb", content.thumb, name="thumb"),
     path("<uuid:photo_id>/preview", content.preview, name="preview"),
     path("<uuid:photo_id>/download", content.download, name="download"),
+    path("<uuid:photo_id>/play", content.play, name="play"),
+    path("<uuid:photo_id>/motion", content.motion, name="motion"),
     path("<uuid:photo_id>/retry", manage.retry, name="retry"),
 ]

@@ -28,6 +28,10 @@ _EXTENSIONS = {
     "image/png": ".png",
     "image/webp": ".webp",
     "image/heic": ".heic",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/3gpp": ".3gp",
+    "video/webm": ".webm",
 }
 
 
@@ -288,3 +292,23 @@ def preview(request, photo_id):
 @keyring_required
 def download(request, photo_id):
     return blob_response(request, photo_id, Blob.Variant.ORIGINAL, attachment=True)
+
+
+@require_GET
+@keyring_required
+def play(request, photo_id):
+    """What a video's <video> element plays: the worker's web-playable rendition when it made
+    one (the browser cannot play the original), else the original itself, inline. Ranges
+    decrypt only the chunks they need, so seeking fetches a few chunks, not the file."""
+    # Which blob, not whether this user may read it: blob_response decides that (the owner,
+    # or an album member through shared_photos) and answers 404 alike otherwise.
+    rendition = Blob.objects.filter(photo_id=photo_id, variant=Blob.Variant.RENDITION).exists()
+    variant = Blob.Variant.RENDITION if rendition else Blob.Variant.ORIGINAL
+    return blob_response(request, photo_id, variant)
+
+
+@require_GET
+@keyring_required
+def motion(request, photo_id):
+    """A motion photo's clip, inline (the photo page plays it on a click)."""
+    return blob_response(request, photo_id, Blob.Variant.MOTION)

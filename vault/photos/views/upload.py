@@ -20,6 +20,10 @@ def _limits(context: dict | None = None) -> dict:
 
     return {
         "max_megabytes": f"{settings.VAULT_MAX_UPLOAD_BYTES / (1024 * 1024):g}",
+        "max_video_gigabytes": f"{settings.VAULT_MAX_VIDEO_BYTES / 1024**3:g}",
+        # Files from this size go up resumably, in pieces of this size (upload.js).
+        "resumable_from": settings.VAULT_RESUMABLE_FROM_BYTES,
+        "resumable_piece": settings.VAULT_RESUMABLE_PIECE_BYTES,
         "max_megapixels": f"{settings.VAULT_MAX_PIXELS / 1e6:g}",
         # The page says what the gallery says about a photo's state, in the same words.
         "state_labels": dict(Photo.State.choices),

@@ -112,7 +112,98 @@
     row.li.append(again);
   }
 
+  // Big files (videos) go up resumably (tus 1.0 core, vault/photos/resumable.py), in pieces of
+  // PIECE bytes: a broken piece is retried from the offset the server reports, and the upload's
+  // address is remembered per file (name, size, date) so that a reloaded page resumes it.
+  // Our own small client: tus-js-client could not be fetched from npm here.
+  const RESUMABLE_FROM = Number(form.dataset.resumableFrom);
+  const PIECE = Number(form.dataset.resumablePiece);
+  const RETRIES = 6;
+  const tusHeaders = { "Tus-Resumable": "1.0.0", "X-CSRFToken": token };
+
+  function pause(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+
+  async function serverOffset(url) {
+    const response = await fetch(url, { method: "HEAD", headers: tusHeaders, credentials: "same-origin" });
+    if (!response.ok) return null;
+    return Number(response.headers.get("Upload-Offset"));
+  }
+
+  async function createUpload(file) {
+    const name = btoa(unescape(encodeURIComponent(file.name)));
+    const response = await fetch(form.dataset.resumableUrl, {
+      method: "POST", credentials: "same-origin",
+      headers: { ...tusHeaders, "Upload-Length": String(file.size), "Upload-Metadata": `filename ${name}` },
+    });
+    if (response.status === 201) return response.headers.get("Location");
+    let message = `The server could not take it (error ${response.status}).`;
+    try { message = (await response.json()).error || message; } catch (e) { /* not JSON */ }
+    throw new Error(message);
+  }
+
+  function patch(url, file, offset, row) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("PATCH", url);
+      for (const [name, value] of Object.entries(tusHeaders)) xhr.setRequestHeader(name, value);
+      xhr.setRequestHeader("Upload-Offset", String(offset));
+      xhr.setRequestHeader("Content-Type", "application/offset+octet-stream");
+      xhr.upload.addEventListener("progress", (event) => {
+        row.sent = (offset + event.loaded) / file.size;
+        const percent = Math.round(100 * row.sent);
+        show(row, "sending", `Uploading ${percent}%`, percent);
+        changed();
+      });
+      xhr.addEventListener("load", () => {
+        if (xhr.status === 204) resolve(Number(xhr.getResponseHeader("Upload-Offset")));
+        else reject(new Error(`error ${xhr.status}`));
+      });
+      xhr.addEventListener("error", () => reject(new Error("connection")));
+      xhr.send(file.slice(offset, Math.min(file.size, offset + PIECE)));
+    });
+  }
+
+  async function sendResumable(file, row) {
+    const key = `spv-upload:${file.name}:${file.size}:${file.lastModified}`;
+    row.phase = "sending";
+    show(row, "sending", "Uploading 0%", 0);
+    keepInSight(row);
+    try {
+      let url = localStorage.getItem(key);
+      let offset = url ? await serverOffset(url) : null;
+      if (offset === null) {
+        url = await createUpload(file);
+        localStorage.setItem(key, url);
+        offset = 0;
+      }
+      let failures = 0;
+      while (offset < file.size) {
+        try {
+          offset = await patch(url, file, offset, row);
+          failures = 0;
+        } catch (error) {
+          failures += 1;
+          if (failures > RETRIES) throw new Error("The connection keeps breaking; send it again to resume.");
+          show(row, "sending", "Connection lost, resuming…", Math.round(100 * row.sent));
+          await pause(500 * 2 ** failures);
+          const known = await serverOffset(url).catch(() => null);
+          if (known !== null) offset = known;
+        }
+      }
+      const state = await (await fetch(url, { headers: tusHeaders, credentials: "same-origin" })).json();
+      localStorage.removeItem(key);
+      received(row, state.outcome);
+    } catch (error) {
+      refused(row, error.message || "The upload failed.", file);
+    }
+    done();
+  }
+
   function send(file, row) {
+    if (file.size >= RESUMABLE_FROM) {
+      sendResumable(file, row);
+      return;
+    }
     const data = new FormData();
     data.append("csrfmiddlewaretoken", token);
     data.append("photos", file, file.name);
