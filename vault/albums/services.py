@@ -8,6 +8,7 @@ import logging
 
 from django.core.mail import send_mail
 from django.db import transaction
+from django.dispatch import Signal
 from django.urls import reverse
 
 from vault.accounts.keyring import Keyring
@@ -23,6 +24,12 @@ log = logging.getLogger(__name__)
 
 NAME_LIMIT = 200
 DESCRIPTION_LIMIT = 2000
+
+
+# member_photos_taken_out.send(sender=Album, album=..., user_id=..., photo_ids=[...]) inside the
+# transaction that takes a leaving or removed member's photos out of the album: the links app
+# takes them out of every link made from it (albums never imports links, DESIGN §3).
+member_photos_taken_out = Signal()
 
 
 class AlbumError(Exception):
@@ -201,6 +208,8 @@ def album_member_role_set(*, album: Album, member: AlbumMember, role: str) -> No
         raise AlbumError("Choose viewer or contributor.")
     if member.role == AlbumMember.Role.OWNER:
         raise AlbumError("The owner's role cannot change.")
+    if album.kind == Album.Kind.PARTNER:
+        raise AlbumError("The partner share's partner stays a viewer.")
     AlbumMember.objects.filter(pk=member.pk).update(role=role)
 
 
@@ -224,8 +233,10 @@ def _take_out_their_photos(album: Album, user_id) -> None:
     """A member who goes takes their own photos with them (their DK wraps are deleted): they
     shared them with the album's members, not with whoever stays after they left."""
     theirs = AlbumPhoto.objects.filter(album=album, photo__owner_id=user_id)
-    Album.objects.filter(pk=album.pk, cover__in=theirs.values("photo_id")).update(cover=None)
+    photo_ids = list(theirs.values_list("photo_id", flat=True))
+    Album.objects.filter(pk=album.pk, cover__in=photo_ids).update(cover=None)
     theirs.delete()
+    member_photos_taken_out.send(sender=Album, album=album, user_id=user_id, photo_ids=photo_ids)
 
 
 def album_leave(*, album: Album, user: User) -> None:

@@ -86,6 +86,8 @@ def album_detail(request, album_id):
         "filters": filters,
         "tag_chips": _tag_chips(album, filters),
         "is_owner": member.role == AlbumMember.Role.OWNER,
+        # The partner share keeps its one partner: no members, roles or links to manage.
+        "manages_members": member.role == AlbumMember.Role.OWNER and album.kind == Album.Kind.ALBUM,
         "can_add": member.can_add,
         "members": album.members.select_related("user").order_by("added_at"),
         "edit_form": AlbumForm(

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from vault.accounts.decorators import keyring_required
 from vault.albums import services
 from vault.albums.forms import MemberForm, RoleForm
-from vault.albums.models import AlbumMember
+from vault.albums.models import Album, AlbumMember
 from vault.albums.views.access import OWNER, album_key, member_or_404
 
 
@@ -28,10 +28,18 @@ def _other_member(album, member_id) -> AlbumMember:
     return member
 
 
+def _managed(me: AlbumMember) -> AlbumMember:
+    """The partner share keeps its one partner as viewer: no one is added, no role changes
+    (stopping it is on the Albums page)."""
+    if me.album.kind == Album.Kind.PARTNER:
+        raise Http404("The partner share has no members to manage")
+    return me
+
+
 @require_POST
 @keyring_required
 def member_add(request, album_id):
-    me = member_or_404(request, album_id, roles=OWNER)
+    me = _managed(member_or_404(request, album_id, roles=OWNER))
     album_key(request, me)
     form = MemberForm(request.POST)
     if not form.is_valid():
@@ -55,13 +63,19 @@ def member_add(request, album_id):
 @require_POST
 @keyring_required
 def member_role(request, album_id, member_id):
-    me = member_or_404(request, album_id, roles=OWNER)
+    me = _managed(member_or_404(request, album_id, roles=OWNER))
     member = _other_member(me.album, member_id)
     form = RoleForm(request.POST)
-    if form.is_valid():
+    if not form.is_valid():
+        messages.error(request, "Choose viewer or contributor; the role did not change.")
+        return redirect("albums:detail", album_id=album_id)
+    try:
         services.album_member_role_set(
             album=me.album, member=member, role=form.cleaned_data["role"]
         )
+    except services.AlbumError as error:
+        messages.error(request, str(error))
+    else:
         messages.success(request, f"{member.user.name} is now {form.cleaned_data['role']}.")
     return redirect("albums:detail", album_id=album_id)
 

@@ -41,6 +41,9 @@ def photos_add(request):
     member = member_or_404(request, album_id, roles=ADDERS)
     album_key(request, member)
     ids = _photo_ids(request)
+    if not ids and request.POST.getlist("photo"):
+        messages.error(request, "That photo was not found; nothing was added.")
+        return redirect("albums:detail", album_id=member.album_id)
     if not ids:
         messages.info(request, "Select the photos to add first.")
         return redirect("photos:gallery")

@@ -4,6 +4,8 @@ alone tells nothing. Data answers need the access token the page derives from th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core import signing
@@ -28,6 +30,28 @@ PASS_MAX_AGE = 12 * 60 * 60
 VARIANTS = {"thumb", "preview", "original"}
 # The visitor's page shows pictures it decrypted itself: blob: URLs, on this page only.
 _PAGE_CSP = csp_header({**settings.SECURE_CSP, "img-src": ["'self'", "blob:"]})
+
+
+# Wrong passwords on one link from all addresses together before that link locks for everyone
+# (with the sign-in throttle's growing delays): many addresses guessing at once are still stopped.
+LINK_CEILING = 50
+
+
+@dataclass(frozen=True)
+class _Guesser:
+    """The counters of `throttle` for a link's password: one per (link, client address), with
+    the sign-in throttle's free attempts and delays, so one address's wrong guesses lock only
+    that address; and one per link with LINK_CEILING free attempts. A right password clears
+    only the first (`throttle.record_success` clears the first counter)."""
+
+    link: str
+    ip: str
+
+    def counters(self) -> list[tuple[str, int]]:
+        return [
+            (f"spv:throttle:link:{self.link}:ip:{self.ip}", settings.VAULT_LOGIN_FREE_ATTEMPTS),
+            (f"spv:throttle:link:{self.link}", LINK_CEILING),
+        ]
 
 
 def _gone(request, *, json: bool = False):
@@ -86,7 +110,7 @@ def unlock(request, link_id):
     link = _link(request, link_id)
     if link is None:
         return _gone(request, json=True)
-    subject = throttle.Subject(scope="link", account=str(link.id), ip=throttle.client_ip(request))
+    subject = _Guesser(link=str(link.id), ip=throttle.client_ip(request))
     wait = throttle.seconds_locked(subject)
     if wait:
         return JsonResponse(
