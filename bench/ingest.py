@@ -321,10 +321,10 @@ def main() -> None:
         from django.test import Client
 
         from vault.accounts.services import account_create, keys_unlock_with_password
-        from vault.accounts.testing import sign_in
         from vault.photos.blobs import blob_open
         from vault.photos.models import Blob, Photo
         from vault.processing.worker_keys import live_worker_keys
+        from vaultdev.signin import sign_in
 
         call_command("migrate", verbosity=0)
         user, _ = account_create(

@@ -128,10 +128,10 @@ def measure() -> None:
     setup_test_environment()
     from vault.accounts.keyring import Keyring
     from vault.accounts.services import account_create, keys_unlock_with_password
-    from vault.accounts.testing import sign_in
     from vault.albums import services as album_services
     from vault.links import services
     from vaultdev.pytest_plugin import CHROMIUM, CHROMIUM_FLAGS
+    from vaultdev.signin import sign_in
 
     call_command("migrate", verbosity=0)
     owner, _ = account_create(

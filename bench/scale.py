@@ -336,8 +336,8 @@ def library_measure(rows: list[str] | None = None) -> list[tuple[str, float, int
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from vault.accounts.testing import sign_in
     from vault.processing.worker_keys import advertise, withdraw
+    from vaultdev.signin import sign_in
 
     user = get_user_model().objects.get(email=EMAIL)
     # A live worker's key, as a running worker advertises it: the owner-visit work (re-grants,

@@ -112,9 +112,9 @@ def measure() -> None:
     setup_test_environment()  # "testserver" as a host, mail kept in memory for the codes
     from vault.accounts.keyring import Keyring
     from vault.accounts.services import account_create, keys_unlock_with_password
-    from vault.accounts.testing import sign_in
     from vault.albums import services
     from vault.albums.models import AlbumMember
+    from vaultdev.signin import sign_in
 
     call_command("migrate", verbosity=0)
     owner, _ = account_create(

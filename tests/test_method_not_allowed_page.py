@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from tests.test_error_pages import assert_plain_page
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in
+from vaultdev.signin import sign_in
 
 POST_ONLY = ["photos:delete", "photos:tags_bulk", "accounts:logout", "accounts:backup_codes"]
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in_browser
+from vaultdev.signin import sign_in_browser
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "

@@ -187,11 +187,11 @@ def _build(version: str, commit: str) -> dict:
 
     from vault.accounts.models import User
     from vault.accounts.services import account_create
-    from vault.accounts.testing import sign_in
     from vault.people.models import Face
     from vault.photos.models import Photo, Tag
     from vault.processing.worker_keys import live_worker_keys
     from vaultdev.pytest_plugin import WorkerProcess
+    from vaultdev.signin import sign_in
 
     call_command("migrate", interactive=False, verbosity=0)
     clients = {}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.accounts.conftest import PASSWORD
-from vault.accounts.testing import last_emailed_code, sign_in_browser
+from vaultdev.signin import last_emailed_code, sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from tests.photos import support
 from tests.users import PASSWORD
 from vault.accounts import devices
-from vault.accounts.testing import sign_in_browser
+from vaultdev.signin import sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.accounts.conftest import PASSWORD
-from vault.accounts.testing import last_emailed_code
+from vaultdev.signin import last_emailed_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -18,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tests.accounts.test_registration import _confirm, _register
 from tests.users import PASSWORD
 from vault.accounts.models import User
-from vault.accounts.testing import last_emailed_code, login_code_step, login_password_step
+from vaultdev.signin import last_emailed_code, login_code_step, login_password_step
 
 SECURITY = reverse("accounts:security")
 VERIFY = reverse("accounts:verify_email")
@@ -100,7 +100,7 @@ def test_authenticator_sign_in_a_typo_then_the_right_code_six_seconds_later(clie
 
 
 def test_adding_an_app_a_typo_then_the_right_code(client, owner):
-    from vault.accounts.testing import sign_in
+    from vaultdev.signin import sign_in
 
     sign_in(client, owner, PASSWORD)
     client.get(reverse("accounts:totp_add"))

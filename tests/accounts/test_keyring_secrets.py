@@ -9,7 +9,7 @@ from django.urls import reverse
 from tests.accounts.conftest import PASSWORD
 from vault.accounts import keyring
 from vault.accounts.services import keys_unlock_with_password
-from vault.accounts.testing import sign_in
+from vaultdev.signin import sign_in
 
 
 def _spellings(secret: bytes) -> list[bytes]:

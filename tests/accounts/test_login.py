@@ -9,7 +9,7 @@ from django_otp.plugins.otp_email.models import EmailDevice
 
 from tests.accounts.conftest import PASSWORD
 from vault.accounts import keyring
-from vault.accounts.testing import last_emailed_code, login_code_step, login_password_step, sign_in
+from vaultdev.signin import last_emailed_code, login_code_step, login_password_step, sign_in
 
 SECURITY = reverse("accounts:security")
 

@@ -22,13 +22,13 @@ from vault.accounts.services import (
     keys_unlock_with_password,
     password_change,
 )
-from vault.accounts.testing import (
+from vault.crypto import recovery
+from vaultdev.signin import (
     last_emailed_code,
     login_code_step,
     login_password_step,
     sign_in,
 )
-from vault.crypto import recovery
 
 SECURITY = reverse("accounts:security")
 JSON = "application/json"

@@ -11,8 +11,8 @@ from django.urls import reverse
 from tests.accounts.conftest import PASSWORD
 from vault.accounts.models import User, UserKeys
 from vault.accounts.services import account_recover, keys_unlock_with_password
-from vault.accounts.testing import last_emailed_code, login_password_step, sign_in
 from vault.crypto import BlobContext, DecryptionError, container, recovery
+from vaultdev.signin import last_emailed_code, login_password_step, sign_in
 
 NEW_PASSWORD = "a brand new passphrase 99"
 

@@ -18,13 +18,13 @@ from vault.accounts import services
 from vault.accounts.forms import PasswordChangeForm
 from vault.accounts.models import User, UserKeys
 from vault.accounts.services import keys_unlock_with_password, password_change
-from vault.accounts.testing import (
+from vault.crypto import Argon2Params, DecryptionError, password, recovery
+from vaultdev.signin import (
     last_emailed_code,
     login_code_step,
     login_password_step,
     sign_in,
 )
-from vault.crypto import Argon2Params, DecryptionError, password, recovery
 
 NEW_PASSWORD = "a brand new passphrase 99"
 STRONGER = Argon2Params(memory_kib=512, iterations=2, lanes=1)  # above FOR_TESTS, still fast

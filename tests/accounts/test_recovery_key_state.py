@@ -7,8 +7,8 @@ from django.urls import reverse
 from tests.accounts.test_registration import _confirm, _register
 from tests.users import PASSWORD
 from vault.accounts.models import User, UserKeys
-from vault.accounts.testing import last_emailed_code, sign_in
 from vault.crypto import DecryptionError, recovery
+from vaultdev.signin import last_emailed_code, sign_in
 
 BANNER = "Your recovery key is not confirmed yet"
 SECURITY = reverse("accounts:security")

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from tests.accounts.conftest import PASSWORD
 from vault.accounts.models import User
-from vault.accounts.testing import last_emailed_code
+from vaultdev.signin import last_emailed_code
 
 REGISTER = reverse("accounts:register")
 

@@ -7,7 +7,7 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.users import PASSWORD
-from vault.accounts.testing import login_code_step, login_password_step, sign_in
+from vaultdev.signin import login_code_step, login_password_step, sign_in
 
 OLD_CODES = "Your old backup codes no longer work."
 

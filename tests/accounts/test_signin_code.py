@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.users import PASSWORD
 from vault.accounts import email_codes
-from vault.accounts.testing import (
+from vaultdev.signin import (
     last_emailed_code,
     login_code_step,
     login_password_step,

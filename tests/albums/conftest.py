@@ -16,8 +16,8 @@ from tests.photos.conftest import (  # noqa: F401 - fixtures, re-exported for th
 )
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in
 from vault.photos.models import Photo
+from vaultdev.signin import sign_in
 
 MEMBER_PASSWORD = "member passphrase of nine words 9"
 ALBUM_NAME = "Holiday at Lake Zyxwv"

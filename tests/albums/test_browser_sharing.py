@@ -12,11 +12,11 @@ from django.urls import reverse
 from tests.albums.conftest import MEMBER_PASSWORD, upload_ready
 from tests.photos import support
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in_browser
 from vault.albums.models import Album, AlbumKeyWrap, AlbumPhoto, TrashedAlbumEntry
 from vault.photos import storage
 from vault.photos.models import Photo
 from vaultdev.pytest_plugin import wait_until
+from vaultdev.signin import sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

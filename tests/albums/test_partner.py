@@ -12,8 +12,8 @@ from django.urls import reverse
 from tests.albums.conftest import MEMBER_PASSWORD, upload_ready
 from tests.photos import support
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in
 from vault.albums.models import Album, AlbumKeyWrap, AlbumPhoto
+from vaultdev.signin import sign_in
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ from django.urls import reverse
 from tests.albums.conftest import ALBUM_NAME, MEMBER_PASSWORD, keyring_for, upload_ready
 from tests.photos import support
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in
 from vault.albums import services
 from vault.albums.models import AlbumPhoto
+from vaultdev.signin import sign_in
 
 pytestmark = pytest.mark.django_db
 

@@ -14,12 +14,12 @@ from django.utils import timezone
 
 from tests.albums.conftest import keyring_for
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in
 from vault.albums import services
 from vault.albums.models import Album, AlbumPhoto
 from vault.photos import storage
 from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.photos.trash import TRASH_DAYS, trash_expire
+from vaultdev.signin import sign_in
 
 pytestmark = pytest.mark.django_db
 

@@ -21,12 +21,12 @@ from tests.photos import support
 from tests.photos.uploads import upload
 from tests.users import OTHER_PASSWORD, PASSWORD
 from vault.accounts.models import User
-from vault.accounts.testing import sign_in
 from vault.backup import backups_list
 from vault.people.models import Face
 from vault.photos.models import Blob, Photo
 from vaultdev.pytest_plugin import ROOT, wait_until
 from vaultdev.services import start_postgres
+from vaultdev.signin import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,11 +10,11 @@ from django.test import Client
 from tests.photos import support
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in
 from vault.photos import storage
 from vault.photos.models import Photo
 from vault.processing.worker_keys import live_worker_keys
 from vaultdev.pytest_plugin import wait_until
+from vaultdev.signin import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

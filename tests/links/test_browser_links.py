@@ -17,11 +17,11 @@ import pytest
 from tests.albums.conftest import keyring_for
 from tests.albums.test_dump import _dump
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in_browser
 from vault.crypto import link_keys
 from vault.photos import blobs, storage
 from vault.photos.models import Blob
 from vaultdev.pytest_plugin import wait_until
+from vaultdev.signin import sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,11 +12,11 @@ from django.urls import reverse
 
 from tests.people import faces_support as faces
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in_browser
 from vault.people.models import Face, PeopleState, Person
 from vault.photos.models import Photo
 from vault.photos.seen_by import active_faces_id
 from vaultdev.pytest_plugin import wait_until
+from vaultdev.signin import sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -13,11 +13,11 @@ from playwright.sync_api import expect
 
 from tests.people import synthetic
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in_browser
 from vault.crypto import keys as crypto_keys
 from vault.people.models import Face, FaceVeto, Person
 from vault.photos import blobs
 from vault.photos.models import Blob
+from vaultdev.signin import sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

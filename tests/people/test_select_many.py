@@ -8,8 +8,8 @@ from django.urls import reverse
 from tests.people import synthetic
 from tests.people.faces_support import keyring_of
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in_browser
 from vault.people.models import Face
+from vaultdev.signin import sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.users import OTHER_PASSWORD, PASSWORD
-from vault.accounts.testing import sign_in
 from vault.photos.models import Photo
 from vault.processing.worker_keys import advertise, withdraw
+from vaultdev.signin import sign_in
 from worker import identity
 from worker.pipeline import photo_process_run
 

@@ -24,7 +24,7 @@ def test_password_change_keeps_every_photo_readable(owner_client, owner, worker_
     )
     from django.test import Client
 
-    from vault.accounts.testing import sign_in
+    from vaultdev.signin import sign_in
 
     client = Client()
     sign_in(client, owner, new_password)

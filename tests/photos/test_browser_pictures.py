@@ -10,7 +10,7 @@ from PIL import Image, ImageStat
 
 from tests.photos import picture_files as files
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in_browser
+from vaultdev.signin import sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

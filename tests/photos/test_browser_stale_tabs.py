@@ -11,8 +11,8 @@ from tests.photos import support
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in, sign_in_browser
 from vault.photos.models import Photo
+from vaultdev.signin import sign_in, sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

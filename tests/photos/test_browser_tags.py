@@ -10,10 +10,10 @@ import pytest
 from django.urls import reverse
 
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in_browser
 from vault.photos.models import Photo, Tag
 from vault.photos.seen_by import active_tagger_id
 from vaultdev.pytest_plugin import wait_until
+from vaultdev.signin import sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -18,9 +18,9 @@ from playwright.sync_api import expect
 from tests.photos import support
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in_browser
 from vault.photos.models import Photo
 from vaultdev.pytest_plugin import _CSP_LISTENER
+from vaultdev.signin import sign_in_browser
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 PHOTOS = 40  # small generated JPEGs, besides the odd files below

@@ -120,7 +120,7 @@ def test_signed_out_upload_stores_nothing(client, data_dir):
 
 
 def test_request_without_a_csrf_token_is_refused_and_keeps_nothing(owner, data_dir):
-    from vault.accounts.testing import sign_in
+    from vaultdev.signin import sign_in
 
     client = Client(enforce_csrf_checks=True)
     # The sign-in pages need the token too; fetch it the way a browser would.

@@ -12,10 +12,10 @@ from rq.registry import FinishedJobRegistry
 from tests.photos import support
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in
 from vault.photos.models import Photo
 from vault.processing.worker_keys import live_worker_keys, queue_name
 from vaultdev.pytest_plugin import wait_until
+from vaultdev.signin import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,12 +19,12 @@ from django.test import Client
 from django.urls import reverse
 
 from vault.accounts.models import User
-from vault.accounts.testing import sign_in
 from vault.people.models import Face
 from vault.photos.models import Photo, Tag
 from vault.version import vault_version
 from vaultdev.make_release_backup import EXPECTED, SNAPSHOT, VARIANTS, releases
 from vaultdev.pytest_plugin import ROOT
+from vaultdev.signin import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -9,12 +9,12 @@ from django.urls import reverse
 from tests.photos import support
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
-from vault.accounts.testing import sign_in
 from vault.photos.models import Photo, Tag
 from vault.photos.seen_by import active_tagger_id
 from vault.photos.tagging import tags_set_by_user
 from vault.processing.worker_keys import live_worker_keys
 from vaultdev.pytest_plugin import wait_until
+from vaultdev.signin import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
