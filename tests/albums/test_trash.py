@@ -164,3 +164,31 @@ def test_a_trashed_photo_opened_from_another_session_says_it_is_in_the_trash(
     assert "Deleted 1 photo for good." in gone.content.decode()
     assert not Photo.objects.filter(pk=photo.pk).exists()
     assert elsewhere.get(url)["Location"] == reverse("photos:gallery")  # "already deleted"
+
+
+def test_a_photo_restored_in_another_session_can_be_trashed_again_from_the_first(
+    owner, owner_client, owner_photos
+):
+    """Session A trashes a photo, session B restores it: A's next delete moves it to the trash
+    again instead of answering "Already deleted" from A's memory of its first delete."""
+    photo = owner_photos[0]
+    assert _delete(owner_client, photo).status_code == 302
+    other = Client()
+    sign_in(other, owner, PASSWORD)
+    assert (
+        other.post(reverse("photos:trash_restore"), {"photo": [str(photo.id)]}).status_code == 302
+    )
+    photo.refresh_from_db()
+    assert photo.trashed_at is None
+    url = reverse("photos:detail", args=[photo.id])
+    assert owner_client.get(url).status_code == 200  # its page opens again in session A
+
+    again = _delete(owner_client, photo)
+    assert again.status_code == 302
+    photo.refresh_from_db()
+    assert photo.trashed_at is not None
+    page = owner_client.get(again["Location"]).content.decode()
+    assert "Moved 1 photo to the trash" in page and "Already deleted" not in page
+    # Still in the trash: A's memory answers again.
+    twice = _delete(owner_client, photo)
+    assert "Already deleted" in owner_client.get(twice["Location"]).content.decode()

@@ -3,12 +3,16 @@ hears "Already deleted" instead of a bare "Page not found" (issue 24.6).
 
 Kept in the session (shared by the browser's tabs), never in the database: an id that was
 not deleted from this session still gets the plain 404, so another user's ids, or ids that
-never existed, tell nothing. Photo ids are random UUIDs, so a remembered id never comes back.
+never existed, tell nothing. Photo ids are random UUIDs, so a remembered id never comes back;
+but a remembered photo may be restored from another session or device, so the database has
+the last word: a photo of the owner out of the trash is never "already deleted".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from vault.photos.models import Photo
 
 SESSION_KEY = "photos_deleted_recently"
 REMEMBERED = 500  # ids kept, newest last; a few hundred UUIDs are ~20 KB of session
@@ -23,9 +27,14 @@ def deleted_remember(request, photo_ids: Iterable) -> None:
 
 
 def deleted_among(request, photo_ids: Iterable) -> set[str]:
-    """Those of `photo_ids` (as strings) that this session deleted."""
+    """Those of `photo_ids` (as strings) that this session deleted and that are still deleted
+    (gone for good, or in the trash). One query, only when a remembered id is among them."""
     remembered = set(request.session.get(SESSION_KEY, []))
-    return {str(i) for i in photo_ids} & remembered
+    gone = {str(i) for i in photo_ids} & remembered
+    if not gone:
+        return gone
+    back = Photo.objects.filter(owner=request.user, id__in=gone, trashed_at__isnull=True)
+    return gone - {str(i) for i in back.values_list("id", flat=True)}
 
 
 def already_deleted_text(count: int) -> str:
