@@ -88,3 +88,45 @@ def test_a_trashed_photo_is_not_offered_for_review(owner_client, owner, mk):
     assert f'value="{candidate.id}"' not in owner_client.get(page_url).content.decode()
     synthetic.suggestions_computed(owner, mk)  # the worker's next run does not store it either
     assert f'value="{candidate.id}"' not in owner_client.get(page_url).content.decode()
+
+
+def test_a_trashed_photos_faces_leave_its_face_list_and_the_same_name_offer(
+    owner_client, owner, mk
+):
+    from vault.people.selectors import faces_of_photo, people_named_alike
+
+    kit, [kit_face] = synthetic.person_with_faces(owner, mk, seed=1, count=1, name="Kit")
+    group, _ = synthetic.person_with_faces(owner, mk, seed=1, count=2)
+    assert people_named_alike(user=owner, metadata_key=mk, name="kit", exclude=group.id) == [kit]
+    assert [f.face.id for f in faces_of_photo(user=owner, photo=kit_face.photo, metadata_key=mk)]
+
+    _trash(owner_client, kit_face.photo)
+    assert people_named_alike(user=owner, metadata_key=mk, name="kit", exclude=group.id) == []
+    assert faces_of_photo(user=owner, photo=kit_face.photo, metadata_key=mk) == []
+    page = owner_client.post(
+        reverse("people:rename", args=[group.id]), {"name": "Kit"}, follow=True
+    ).content.decode()
+    assert 'id="same-name"' not in page  # no offer to merge into a person only in the trash
+
+    _restore(owner_client, kit_face.photo)
+    assert people_named_alike(user=owner, metadata_key=mk, name="kit", exclude=None) != []
+    assert [f.face.id for f in faces_of_photo(user=owner, photo=kit_face.photo, metadata_key=mk)]
+
+
+def test_trashing_or_restoring_a_photo_with_faces_makes_a_clustering_run_due(
+    owner_client, owner, mk
+):
+    from vault.people.models import PeopleState
+
+    _, [face] = synthetic.person_with_faces(owner, mk, seed=1, count=1, name="Ana")
+    bare = synthetic.photo_row(owner, mk)
+    PeopleState.objects.update_or_create(owner=owner, defaults={"needs_clustering": False})
+    due = lambda: PeopleState.objects.get(owner=owner).needs_clustering  # noqa: E731
+
+    _trash(owner_client, bare)
+    assert not due()  # no faces: nothing to regroup
+    _trash(owner_client, face.photo)
+    assert due()
+    PeopleState.objects.filter(owner=owner).update(needs_clustering=False)
+    _restore(owner_client, face.photo)
+    assert due()

@@ -94,6 +94,7 @@ def _faces_panel(request, photo):
 
 
 def register() -> None:
+    from vault.people import receivers  # noqa: F401 - connects the trash receivers
     from vault.photos import photo_panels, photo_sets
     from vault.processing import visits
 

@@ -288,13 +288,15 @@ def people_search(*, user, metadata_key: bytes, query: str, exclude=None) -> lis
 
 
 def people_named_alike(*, user, metadata_key: bytes, name: str, exclude) -> list[Person]:
-    """The owner's other people with this name (compared case-insensitively)."""
+    """The owner's other people with this name (compared case-insensitively); none whose
+    faces are all of photos in the trash (like people_search)."""
     wanted = " ".join(name.split()).casefold()
     if not wanted:
         return []
     people = (
         Person.objects.filter(owner=user, name_sealed__isnull=False)
         .exclude(pk=exclude)
+        .exclude(_only_in_trash())
         .only("id", "name_sealed", "hidden")
     )
     return [p for p in people if (name_open(metadata_key, p) or "").casefold() == wanted]
@@ -356,9 +358,9 @@ class PhotoFace:
 
 def faces_of_photo(*, user, photo: Photo, metadata_key: bytes) -> list[PhotoFace]:
     """The faces found in one of the owner's photos, in detection order, with their people's
-    names (for the photo page)."""
+    names (for the photo page); none while the photo is in the trash."""
     faces = (
-        Face.objects.filter(owner=user, photo=photo, not_a_face=False)
+        Face.objects.filter(LIVE, owner=user, photo=photo, not_a_face=False)
         .select_related("person")
         .defer("embedding_sealed", "person__exemplars_sealed")
         .order_by("index")
