@@ -29,10 +29,39 @@ LOADED = "i => i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:')"
 EXPECTED_HTTP_ERRORS = ("status of 410", "status of 404", "status of 403")
 
 
-def _visitor(browser, live_server):
+# Headless Chromium has showSaveFilePicker but answers it with AbortError at once (no dialog
+# to drive): the Playwright-download tests take the in-memory path that other browsers use, and
+# the streaming path gets a save "dialog" that collects what the page writes to the file.
+NO_PICKER = "Object.defineProperty(window, 'showSaveFilePicker', {value: undefined})"
+COLLECTING_PICKER = """
+window.__saved = [];
+window.__writes = 0;
+window.showSaveFilePicker = async ({suggestedName}) => ({
+  createWritable: async () => {
+    const parts = [];
+    return {
+      write: async (bytes) => { parts.push(new Uint8Array(bytes)); window.__writes += 1; },
+      abort: async () => { parts.length = 0; },
+      close: async () => {
+        const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) { all.set(p, at); at += p.length; }
+        let text = "";
+        for (let i = 0; i < all.length; i += 0x8000)
+          text += String.fromCharCode(...all.subarray(i, i + 0x8000));
+        window.__saved.push({name: suggestedName, b64: btoa(text), writes: parts.length});
+      },
+    };
+  },
+});
+"""
+
+
+def _visitor(browser, live_server, *, picker=NO_PICKER):
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 390, "height": 844}, accept_downloads=True
     )
+    context.add_init_script(picker)
     sent: list[str] = []
     problems: list[str] = []
 
@@ -226,5 +255,53 @@ def test_password_link_in_the_browser_and_a_url_without_its_key(
         f"() => [...document.querySelectorAll('.link-tile img')].every({LOADED})"
     )
     assert visitor.locator(".link-tile img").count() == 1
+    context.close()
+    assert problems == []
+
+
+def test_downloads_stream_to_the_picked_file_byte_for_byte(
+    browser, live_server, owner, owner_photos, data_dir
+):
+    """Where showSaveFilePicker exists, the original and the zip go to the picked file chunk
+    by chunk (several writes), and what was written is the owner's bytes exactly."""
+    import base64 as b64
+    import io
+
+    from tests.links.conftest import write_photo
+    from vault.links import services
+
+    ring = keyring_for(owner, PASSWORD)
+    big = write_photo(owner, ring, "wide.jpg", size=(1600, 1200))  # several 64 KiB chunks
+    link, key = services.link_create(
+        owner=owner, keyring=ring, photo_ids=[big.id, owner_photos[0].id], allow_downloads=True
+    )
+    context, visitor, _sent, problems = _visitor(browser, live_server, picker=COLLECTING_PICKER)
+    visitor.goto(f"/l/{link.id}#{key}")
+    visitor.locator("#link-visit[data-ready=true]").wait_for()
+    expected = {"wide.jpg": _original(big, ring), "beach.jpg": _original(owner_photos[0], ring)}
+    assert len(expected["wide.jpg"]) > 3 * 65536
+
+    visitor.get_by_role("button", name="Photo 1").click()
+    visitor.wait_for_function(f"() => ({LOADED})(document.getElementById('link-preview'))")
+    shown = visitor.locator("#link-caption").inner_text().split(" · ")[0]
+    visitor.get_by_role("button", name="Download original").click()
+    visitor.wait_for_function("() => window.__saved.length === 1")
+    saved = visitor.evaluate("window.__saved[0]")
+    assert saved["name"] == shown
+    assert b64.b64decode(saved["b64"]) == expected[shown]
+    if shown == "wide.jpg":
+        assert saved["writes"] > 3  # written as verified, not as one whole
+
+    visitor.get_by_role("button", name="Close").click()
+    visitor.get_by_role("button", name="Download all (zip)").click()
+    visitor.wait_for_function("() => window.__saved.length === 2")
+    saved = visitor.evaluate("window.__saved[1]")
+    assert saved["name"] == "shared-photos.zip"
+    assert saved["writes"] > 6
+    with zipfile.ZipFile(io.BytesIO(b64.b64decode(saved["b64"]))) as archive:
+        assert archive.testzip() is None
+        assert sorted(archive.namelist()) == ["beach.jpg", "wide.jpg"]
+        for name, data in expected.items():
+            assert archive.read(name) == data
     context.close()
     assert problems == []
