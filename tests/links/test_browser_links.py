@@ -305,3 +305,42 @@ def test_downloads_stream_to_the_picked_file_byte_for_byte(
             assert archive.read(name) == data
     context.close()
     assert problems == []
+
+
+def test_a_big_link_fetches_one_page_of_thumbnails_until_show_more(
+    browser, live_server, owner, data_dir
+):
+    """62 photos: the page fetches and decrypts the first 60 thumbnails only; "Show more"
+    fetches the last 2 and then goes away."""
+    from tests.links.conftest import write_photo
+    from vault.links import services
+
+    ring = keyring_for(owner, PASSWORD)
+    photos = [write_photo(owner, ring, f"p{i}.jpg", size=(32, 24)) for i in range(62)]
+    link, key = services.link_create(owner=owner, keyring=ring, photo_ids=[p.id for p in photos])
+    context, visitor, sent, problems = _visitor(browser, live_server)
+    visitor.goto(f"/l/{link.id}#{key}")
+    visitor.locator("#link-visit[data-ready=true]").wait_for()
+    thumbs = lambda: [u for u in sent if u.startswith("http") and u.endswith("/thumb")]  # noqa: E731
+    assert visitor.locator(".link-tile img").count() == 60
+    assert len(thumbs()) == 60
+    assert "62 photos" in visitor.locator("#link-status").inner_text()
+    more = visitor.get_by_role("button", name="Show more")
+    assert more.is_visible()
+    # A link without "allow downloads" shows no zip button (hidden buttons stay hidden).
+    assert not visitor.get_by_role("button", name="Download all (zip)").is_visible()
+
+    more.click()
+    visitor.wait_for_function(
+        "() => document.querySelectorAll('.link-tile').length === 62"
+        f" && [...document.querySelectorAll('.link-tile img')].every({LOADED})"
+        " && document.querySelectorAll('.link-tile img').length === 62"
+    )
+    assert len(thumbs()) == 62
+    assert len(set(thumbs())) == 62  # the first page was not fetched again
+    assert not more.is_visible()
+    # The viewer still walks every photo, the ones of the second page included.
+    visitor.get_by_role("button", name="Photo 62").click()
+    visitor.wait_for_function(f"() => ({LOADED})(document.getElementById('link-preview'))")
+    context.close()
+    assert problems == []

@@ -12,6 +12,9 @@
   const decoder = new TextDecoder();
   const PARALLEL = 6;
   const SLIDE_MS = 3000;
+  // Thumbnails fetched and decrypted per page: a link of 2,000 photos starts with 60 requests,
+  // not 2,000; "Show more" adds the next 60.
+  const PAGE = 60;
   let token = null;
   let kl = null;
   let pass = null;
@@ -19,6 +22,7 @@
   let current = -1;
   let slideshow = null;
   let previewUrl = null;
+  let shown = 0;
 
   function b64urlDecode(text) {
     if (!/^[A-Za-z0-9_-]{43}$/.test(text)) return null;
@@ -172,12 +176,23 @@
 
   async function show() {
     const photos = manifest.photos;
-    const grid = $("link-grid");
-    const tiles = photos.map(tile);
-    grid.replaceChildren(...tiles);
+    $("link-grid").replaceChildren();
+    shown = 0;
     $("link-actions").hidden = photos.length === 0;
     $("link-zip").hidden = !manifest.allow_downloads;
     setStatus(`${photos.length} photo${photos.length === 1 ? "" : "s"}, decrypted in your browser.`);
+    await showMore();
+  }
+
+  // The next PAGE tiles, their thumbnails decrypted PARALLEL at a time.
+  async function showMore() {
+    const photos = manifest.photos.slice(shown, shown + PAGE);
+    const first = shown;
+    shown += photos.length;
+    $("link-more").hidden = shown >= manifest.photos.length;
+    root.dataset.ready = "false";
+    const tiles = photos.map((photo, i) => tile(photo, first + i));
+    $("link-grid").append(...tiles);
     let next = 0;
     const worker = async () => {
       while (next < photos.length) {
@@ -325,6 +340,7 @@
   $("link-slideshow").addEventListener("click", startSlideshow);
   $("link-download").addEventListener("click", downloadOne);
   $("link-zip").addEventListener("click", downloadZip);
+  $("link-more").addEventListener("click", guard(showMore));
   document.addEventListener("keydown", (event) => {
     if ($("link-viewer").hidden) return;
     if (event.key === "ArrowRight") {
