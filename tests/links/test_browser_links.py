@@ -36,12 +36,13 @@ NO_PICKER = "Object.defineProperty(window, 'showSaveFilePicker', {value: undefin
 COLLECTING_PICKER = """
 window.__saved = [];
 window.__writes = 0;
+window.__aborted = 0;
 window.showSaveFilePicker = async ({suggestedName}) => ({
   createWritable: async () => {
     const parts = [];
     return {
       write: async (bytes) => { parts.push(new Uint8Array(bytes)); window.__writes += 1; },
-      abort: async () => { parts.length = 0; },
+      abort: async () => { parts.length = 0; window.__aborted += 1; },
       close: async () => {
         const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
         let at = 0;
@@ -344,3 +345,31 @@ def test_a_big_link_fetches_one_page_of_thumbnails_until_show_more(
     visitor.wait_for_function(f"() => ({LOADED})(document.getElementById('link-preview'))")
     context.close()
     assert problems == []
+
+
+def test_a_tampered_original_leaves_no_partial_file_behind(browser, live_server, owner, data_dir):
+    """A chunk past the first fails its check: the picked file is aborted (Chromium then
+    discards what was written), nothing is kept, and the viewer says the photo could not be
+    decrypted."""
+    from tests.links.conftest import write_photo
+    from vault.links import services
+
+    ring = keyring_for(owner, PASSWORD)
+    big = write_photo(owner, ring, "wide.jpg", size=(1600, 1200))
+    link, key = services.link_create(
+        owner=owner, keyring=ring, photo_ids=[big.id], allow_downloads=True
+    )
+    path = storage.blob_path(big.owner_id, big.id, "original")
+    bad = bytearray(path.read_bytes())
+    bad[-100] ^= 0x01  # in the last chunk: earlier chunks were already written
+    path.write_bytes(bytes(bad))
+    context, visitor, _sent, _problems = _visitor(browser, live_server, picker=COLLECTING_PICKER)
+    visitor.goto(f"/l/{link.id}#{key}")
+    visitor.locator("#link-visit[data-ready=true]").wait_for()
+    visitor.get_by_role("button", name="Photo 1").click()
+    visitor.get_by_role("button", name="Download original").click()
+    visitor.get_by_text("This photo could not be decrypted.").wait_for()
+    assert visitor.evaluate("window.__aborted") == 1
+    assert visitor.evaluate("window.__writes") > 0  # it had started writing
+    assert visitor.evaluate("window.__saved.length") == 0
+    context.close()
