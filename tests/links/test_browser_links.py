@@ -29,10 +29,40 @@ LOADED = "i => i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:')"
 EXPECTED_HTTP_ERRORS = ("status of 410", "status of 404", "status of 403")
 
 
-def _visitor(browser, live_server):
+# Headless Chromium has showSaveFilePicker but answers it with AbortError at once (no dialog
+# to drive): the Playwright-download tests take the in-memory path that other browsers use, and
+# the streaming path gets a save "dialog" that collects what the page writes to the file.
+NO_PICKER = "Object.defineProperty(window, 'showSaveFilePicker', {value: undefined})"
+COLLECTING_PICKER = """
+window.__saved = [];
+window.__writes = 0;
+window.__aborted = 0;
+window.showSaveFilePicker = async ({suggestedName}) => ({
+  createWritable: async () => {
+    const parts = [];
+    return {
+      write: async (bytes) => { parts.push(new Uint8Array(bytes)); window.__writes += 1; },
+      abort: async () => { parts.length = 0; window.__aborted += 1; },
+      close: async () => {
+        const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) { all.set(p, at); at += p.length; }
+        let text = "";
+        for (let i = 0; i < all.length; i += 0x8000)
+          text += String.fromCharCode(...all.subarray(i, i + 0x8000));
+        window.__saved.push({name: suggestedName, b64: btoa(text), writes: parts.length});
+      },
+    };
+  },
+});
+"""
+
+
+def _visitor(browser, live_server, *, picker=NO_PICKER):
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 390, "height": 844}, accept_downloads=True
     )
+    context.add_init_script(picker)
     sent: list[str] = []
     problems: list[str] = []
 
@@ -228,3 +258,118 @@ def test_password_link_in_the_browser_and_a_url_without_its_key(
     assert visitor.locator(".link-tile img").count() == 1
     context.close()
     assert problems == []
+
+
+def test_downloads_stream_to_the_picked_file_byte_for_byte(
+    browser, live_server, owner, owner_photos, data_dir
+):
+    """Where showSaveFilePicker exists, the original and the zip go to the picked file chunk
+    by chunk (several writes), and what was written is the owner's bytes exactly."""
+    import base64 as b64
+    import io
+
+    from tests.links.conftest import write_photo
+    from vault.links import services
+
+    ring = keyring_for(owner, PASSWORD)
+    big = write_photo(owner, ring, "wide.jpg", size=(1600, 1200))  # several 64 KiB chunks
+    link, key = services.link_create(
+        owner=owner, keyring=ring, photo_ids=[big.id, owner_photos[0].id], allow_downloads=True
+    )
+    context, visitor, _sent, problems = _visitor(browser, live_server, picker=COLLECTING_PICKER)
+    visitor.goto(f"/l/{link.id}#{key}")
+    visitor.locator("#link-visit[data-ready=true]").wait_for()
+    expected = {"wide.jpg": _original(big, ring), "beach.jpg": _original(owner_photos[0], ring)}
+    assert len(expected["wide.jpg"]) > 3 * 65536
+
+    visitor.get_by_role("button", name="Photo 1").click()
+    visitor.wait_for_function(f"() => ({LOADED})(document.getElementById('link-preview'))")
+    shown = visitor.locator("#link-caption").inner_text().split(" · ")[0]
+    visitor.get_by_role("button", name="Download original").click()
+    visitor.wait_for_function("() => window.__saved.length === 1")
+    saved = visitor.evaluate("window.__saved[0]")
+    assert saved["name"] == shown
+    assert b64.b64decode(saved["b64"]) == expected[shown]
+    if shown == "wide.jpg":
+        assert saved["writes"] > 3  # written as verified, not as one whole
+
+    visitor.get_by_role("button", name="Close").click()
+    visitor.get_by_role("button", name="Download all (zip)").click()
+    visitor.wait_for_function("() => window.__saved.length === 2")
+    saved = visitor.evaluate("window.__saved[1]")
+    assert saved["name"] == "shared-photos.zip"
+    assert saved["writes"] > 6
+    with zipfile.ZipFile(io.BytesIO(b64.b64decode(saved["b64"]))) as archive:
+        assert archive.testzip() is None
+        assert sorted(archive.namelist()) == ["beach.jpg", "wide.jpg"]
+        for name, data in expected.items():
+            assert archive.read(name) == data
+    context.close()
+    assert problems == []
+
+
+def test_a_big_link_fetches_one_page_of_thumbnails_until_show_more(
+    browser, live_server, owner, data_dir
+):
+    """62 photos: the page fetches and decrypts the first 60 thumbnails only; "Show more"
+    fetches the last 2 and then goes away."""
+    from tests.links.conftest import write_photo
+    from vault.links import services
+
+    ring = keyring_for(owner, PASSWORD)
+    photos = [write_photo(owner, ring, f"p{i}.jpg", size=(32, 24)) for i in range(62)]
+    link, key = services.link_create(owner=owner, keyring=ring, photo_ids=[p.id for p in photos])
+    context, visitor, sent, problems = _visitor(browser, live_server)
+    visitor.goto(f"/l/{link.id}#{key}")
+    visitor.locator("#link-visit[data-ready=true]").wait_for()
+    thumbs = lambda: [u for u in sent if u.startswith("http") and u.endswith("/thumb")]  # noqa: E731
+    assert visitor.locator(".link-tile img").count() == 60
+    assert len(thumbs()) == 60
+    assert "62 photos" in visitor.locator("#link-status").inner_text()
+    more = visitor.get_by_role("button", name="Show more")
+    assert more.is_visible()
+    # A link without "allow downloads" shows no zip button (hidden buttons stay hidden).
+    assert not visitor.get_by_role("button", name="Download all (zip)").is_visible()
+
+    more.click()
+    visitor.wait_for_function(
+        "() => document.querySelectorAll('.link-tile').length === 62"
+        f" && [...document.querySelectorAll('.link-tile img')].every({LOADED})"
+        " && document.querySelectorAll('.link-tile img').length === 62"
+    )
+    assert len(thumbs()) == 62
+    assert len(set(thumbs())) == 62  # the first page was not fetched again
+    assert not more.is_visible()
+    # The viewer still walks every photo, the ones of the second page included.
+    visitor.get_by_role("button", name="Photo 62").click()
+    visitor.wait_for_function(f"() => ({LOADED})(document.getElementById('link-preview'))")
+    context.close()
+    assert problems == []
+
+
+def test_a_tampered_original_leaves_no_partial_file_behind(browser, live_server, owner, data_dir):
+    """A chunk past the first fails its check: the picked file is aborted (Chromium then
+    discards what was written), nothing is kept, and the viewer says the photo could not be
+    decrypted."""
+    from tests.links.conftest import write_photo
+    from vault.links import services
+
+    ring = keyring_for(owner, PASSWORD)
+    big = write_photo(owner, ring, "wide.jpg", size=(1600, 1200))
+    link, key = services.link_create(
+        owner=owner, keyring=ring, photo_ids=[big.id], allow_downloads=True
+    )
+    path = storage.blob_path(big.owner_id, big.id, "original")
+    bad = bytearray(path.read_bytes())
+    bad[-100] ^= 0x01  # in the last chunk: earlier chunks were already written
+    path.write_bytes(bytes(bad))
+    context, visitor, _sent, _problems = _visitor(browser, live_server, picker=COLLECTING_PICKER)
+    visitor.goto(f"/l/{link.id}#{key}")
+    visitor.locator("#link-visit[data-ready=true]").wait_for()
+    visitor.get_by_role("button", name="Photo 1").click()
+    visitor.get_by_role("button", name="Download original").click()
+    visitor.get_by_text("This photo could not be decrypted.").wait_for()
+    assert visitor.evaluate("window.__aborted") == 1
+    assert visitor.evaluate("window.__writes") > 0  # it had started writing
+    assert visitor.evaluate("window.__saved.length") == 0
+    context.close()

@@ -197,3 +197,39 @@ def test_share_link_from_the_gallery_select_mode(owner_client, album, owner_phot
     manifest = Client().get(f"/l/{link_id}/manifest", **token_header(lk)).json()
     assert [p["id"] for p in manifest["photos"]] == ids
     assert Link.objects.get(pk=link_id).album_id is None
+
+
+def test_include_locations_off_sends_no_place_and_on_sends_the_sealed_place(
+    owner_client, owner, owner_photos
+):
+    import json
+
+    from tests.albums.conftest import keyring_for
+    from tests.users import PASSWORD
+    from vault.crypto import seal
+    from vault.photos.sealing import exif_aad
+
+    ring = keyring_for(owner, PASSWORD)
+    photo = owner_photos[0]
+    where = {"latitude": 46.52, "longitude": 6.63}
+    exif = json.dumps({**where, "camera_model": "X100"}).encode()
+    photo.exif_sealed = seal.seal(ring.metadata_key, exif, exif_aad(photo.id))
+    photo.save(update_fields=["exif_sealed"])
+
+    _, off, lk_off = create(owner_client, photos=[photo])
+    _, on, lk_on = create(owner_client, photos=[photo], include_locations="on")
+    visitor = Client()
+    hidden = visitor.get(f"/l/{off}/manifest", **token_header(lk_off))
+    assert hidden.json()["photos"][0]["place"] is None
+    assert "46.52" not in hidden.content.decode()
+    shown = visitor.get(f"/l/{on}/manifest", **token_header(lk_on)).json()["photos"][0]
+    sealed = base64.b64decode(shown["place"])
+    place = link_keys.field_open(
+        link_keys.wrapping_key(lk_on), sealed, link_id=on, photo_id=photo.id, field="place"
+    )
+    assert json.loads(place) == where
+    # The sealed place only opens under this link's key.
+    with pytest.raises(DecryptionError):
+        link_keys.field_open(
+            link_keys.wrapping_key(lk_off), sealed, link_id=on, photo_id=photo.id, field="place"
+        )

@@ -12,6 +12,9 @@
   const decoder = new TextDecoder();
   const PARALLEL = 6;
   const SLIDE_MS = 3000;
+  // Thumbnails fetched and decrypted per page: a link of 2,000 photos starts with 60 requests,
+  // not 2,000; "Show more" adds the next 60.
+  const PAGE = 60;
   let token = null;
   let kl = null;
   let pass = null;
@@ -19,6 +22,7 @@
   let current = -1;
   let slideshow = null;
   let previewUrl = null;
+  let shown = 0;
 
   function b64urlDecode(text) {
     if (!/^[A-Za-z0-9_-]{43}$/.test(text)) return null;
@@ -172,12 +176,23 @@
 
   async function show() {
     const photos = manifest.photos;
-    const grid = $("link-grid");
-    const tiles = photos.map(tile);
-    grid.replaceChildren(...tiles);
+    $("link-grid").replaceChildren();
+    shown = 0;
     $("link-actions").hidden = photos.length === 0;
     $("link-zip").hidden = !manifest.allow_downloads;
     setStatus(`${photos.length} photo${photos.length === 1 ? "" : "s"}, decrypted in your browser.`);
+    await showMore();
+  }
+
+  // The next PAGE tiles, their thumbnails decrypted PARALLEL at a time.
+  async function showMore() {
+    const photos = manifest.photos.slice(shown, shown + PAGE);
+    const first = shown;
+    shown += photos.length;
+    $("link-more").hidden = shown >= manifest.photos.length;
+    root.dataset.ready = "false";
+    const tiles = photos.map((photo, i) => tile(photo, first + i));
+    $("link-grid").append(...tiles);
     let next = 0;
     const worker = async () => {
       while (next < photos.length) {
@@ -244,45 +259,61 @@
     setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
   }
 
-  // An original, checked chunk by chunk (SPV1.openStream): the ciphertext arrives as a Blob
-  // (the browser may keep it on disk) and only verified plaintext chunks are kept.
-  async function original(photo) {
+  // An original's plaintext, checked chunk by chunk (SPV1.openStream): the ciphertext arrives
+  // as a Blob (the browser may keep it on disk) and each chunk is yielded once verified, so a
+  // sink can write it out before the next one is read.
+  async function* originalChunks(photo) {
     const key = await photoKey(photo);
     const response = await request(`blob/${photo.id}/original`);
     if (!response.ok) throw new SPV1.DecryptionError();
     const file = await response.blob();
     const ctx = SPV1.context(photo.owner, photo.id, "original", 0);
     const opened = await SPV1.openStream(file, ctx, key);
-    const parts = [];
-    for await (const part of opened.chunks) parts.push(part);
-    return new Blob(parts, { type: photo.variants.original.type });
+    yield* opened.chunks;
   }
+
+  // A sink that failed half-way drops what it wrote (abort discards the picked file's partial
+  // content in Chromium) so that no truncated photo or zip is left behind.
+  async function dropped(sink) {
+    if (sink && sink.abort) await sink.abort().catch(() => {});
+  }
+
+  const cancelled = (error) => error && error.name === "AbortError";
 
   async function downloadOne() {
     const photo = manifest.photos[current];
+    let sink = null;
     try {
-      save(await original(photo), photo.fileName);
+      sink = await SaveSink.saveSink(photo.fileName, photo.variants.original.type, save);
+      for await (const part of originalChunks(photo)) await sink.write(part);
+      await sink.close();
     } catch (error) {
+      await dropped(sink);
+      if (cancelled(error)) return; // the visitor closed the save dialog
       if (error instanceof Gone) return gone();
       $("link-viewer-error").textContent = "This photo could not be decrypted.";
     }
   }
 
   async function downloadZip() {
-    const zip = new ZipStore();
+    let sink = null;
     const seen = new Set();
     try {
+      sink = await SaveSink.saveSink("shared-photos.zip", "application/zip", save);
+      const zip = new ZipStream(sink);
       for (const [i, photo] of manifest.photos.entries()) {
         setStatus(`Preparing the zip: ${i + 1} of ${manifest.photos.length}…`);
-        const data = new Uint8Array(await (await original(photo)).arrayBuffer());
+        await photoKey(photo); // the file name comes with the key
         let name = photo.fileName;
         for (let n = 2; seen.has(name); n++) name = `${n}-${photo.fileName}`;
         seen.add(name);
-        zip.add(name, data);
+        await zip.add(name, originalChunks(photo));
       }
-      save(zip.finish(), "shared-photos.zip");
+      await zip.finish();
       setStatus("The zip is ready.");
     } catch (error) {
+      await dropped(sink);
+      if (cancelled(error)) return setStatus("");
       if (error instanceof Gone) return gone();
       setStatus("A photo could not be decrypted; the zip was not made.");
     }
@@ -309,6 +340,7 @@
   $("link-slideshow").addEventListener("click", startSlideshow);
   $("link-download").addEventListener("click", downloadOne);
   $("link-zip").addEventListener("click", downloadZip);
+  $("link-more").addEventListener("click", guard(showMore));
   document.addEventListener("keydown", (event) => {
     if ($("link-viewer").hidden) return;
     if (event.key === "ArrowRight") {
