@@ -12,6 +12,7 @@ from django.http import Http404
 from vault.accounts.keyring import Keyring
 from vault.albums import keys
 from vault.albums.models import Album, AlbumKeyWrap, AlbumMember, AlbumPhoto
+from vault.photos import photo_sets
 from vault.photos.models import GALLERY_ORDER, Photo, Tag
 from vault.photos.selectors import PAGE_SIZE, GalleryPage, group_by_month, tag_counts_among
 
@@ -61,9 +62,10 @@ def album_cards(*, user, keyring: Keyring, owned: bool) -> list[AlbumCard]:
     return cards
 
 
-def album_photos(*, album: Album, filters: dict | None = None) -> QuerySet[Photo]:
+def album_photos(*, album: Album, filters: dict | None = None, viewer=None) -> QuerySet[Photo]:
     """The album's photos (any member's) in gallery order, not in the trash, under the tag and
-    date filters of the gallery."""
+    date filters of the gallery and, for `viewer`, the filters other apps provide over the
+    viewer's own photos (a person of theirs: members never see the owner's people)."""
     filters = filters or {}
     entries = AlbumPhoto.objects.filter(album=album, photo=OuterRef("pk"))
     photos = Photo.objects.filter(Exists(entries), trashed_at__isnull=True).annotate(
@@ -73,6 +75,9 @@ def album_photos(*, album: Album, filters: dict | None = None) -> QuerySet[Photo
         photos = photos.filter(
             Exists(Tag.objects.filter(photo=OuterRef("pk"), label=label, rejected=False))
         )
+    for photo_set in photo_sets.registered():
+        if viewer is not None and filters.get(photo_set.key):
+            photos = photos.filter(pk__in=photo_set.photo_ids(viewer, filters[photo_set.key]))
     # Dates are the local dates of capture (the camera's clock), as in the gallery.
     if filters.get("date_from"):
         start = dt.datetime.combine(filters["date_from"], dt.time.min)
@@ -83,10 +88,11 @@ def album_photos(*, album: Album, filters: dict | None = None) -> QuerySet[Photo
     return photos.order_by(*GALLERY_ORDER)
 
 
-def album_page(*, album: Album, filters: dict, number: int) -> GalleryPage:
+def album_page(*, album: Album, filters: dict, number: int, viewer=None) -> GalleryPage:
     number = max(1, number)
     start = (number - 1) * PAGE_SIZE
-    rows = list(album_photos(album=album, filters=filters)[start : start + PAGE_SIZE + 1])
+    shown = album_photos(album=album, filters=filters, viewer=viewer)
+    rows = list(shown[start : start + PAGE_SIZE + 1])
     has_next = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return GalleryPage(group_by_month(rows), number, has_next, len(rows))
@@ -104,10 +110,10 @@ def album_entry(*, album: Album, photo_id) -> AlbumPhoto:
     return entry
 
 
-def album_neighbours(*, album: Album, photo: Photo, filters: dict):
+def album_neighbours(*, album: Album, photo: Photo, filters: dict, viewer=None):
     from vault.photos.selectors import neighbours_in
 
-    return neighbours_in(album_photos(album=album, filters=filters), photo)
+    return neighbours_in(album_photos(album=album, filters=filters, viewer=viewer), photo)
 
 
 def albums_of_photo(*, user, photo: Photo) -> list[AlbumMember]:
@@ -139,10 +145,10 @@ def albums_to_add_to(*, user, keyring: Keyring) -> list[tuple[Album, str]]:
     ]
 
 
-def album_tag_counts(*, album: Album, filters: dict) -> dict[str, int]:
+def album_tag_counts(*, album: Album, filters: dict, viewer=None) -> dict[str, int]:
     """For each label, how many of the album's photos under `filters` carry it (as the
     gallery's chips count); rejected labels never count."""
-    return tag_counts_among(album_photos(album=album, filters=filters))
+    return tag_counts_among(album_photos(album=album, filters=filters, viewer=viewer))
 
 
 def member_entry(*, user, album_id, photo_id) -> AlbumPhoto | None:

@@ -13,9 +13,10 @@ from vault.albums import keys, partner, selectors, services
 from vault.albums.forms import AlbumForm, MemberForm, PartnerForm
 from vault.albums.models import Album, AlbumMember
 from vault.albums.views.access import OWNER, album_key, member_or_404
+from vault.photos import photo_sets
 from vault.photos.models import Tag
 from vault.photos.views.common import filters_query, gallery_filters
-from vault.photos.views.gallery import TagChip
+from vault.photos.views.gallery import TagChip, filter_set_chips, filter_set_options
 
 
 def _page_number(request) -> int:
@@ -53,9 +54,9 @@ def album_list(request):
     )
 
 
-def _tag_chips(album, filters: dict) -> list[TagChip]:
+def _tag_chips(album, filters: dict, viewer) -> list[TagChip]:
     """The gallery's tag chips, counted over the album's photos."""
-    counts = selectors.album_tag_counts(album=album, filters=filters)
+    counts = selectors.album_tag_counts(album=album, filters=filters, viewer=viewer)
     selected = filters.get("tag", [])
     chips = []
     for value, label in Tag.Label.choices:
@@ -73,18 +74,30 @@ def album_detail(request, album_id):
     album = member.album
     ak = album_key(request, member)
     form, filters, query = gallery_filters(request)
-    filters = {k: v for k, v in filters.items() if k in ("tag", "date_from", "date_to")}
-    page = selectors.album_page(album=album, filters=filters, number=_page_number(request))
+    kept = ("tag", "date_from", "date_to", *photo_sets.filter_keys())
+    filters = {k: v for k, v in filters.items() if k in kept}
+    page = selectors.album_page(
+        album=album, filters=filters, number=_page_number(request), viewer=request.user
+    )
     context = {"album": album, "member": member, "page": page, "query": query}
     if request.headers.get("X-Vault-Partial"):
         return render(request, "albums/_groups.html", context)
     name = keys.album_text(album, ak, "name")
+    set_chips, set_problems = filter_set_chips(request, filters)
     context |= {
         "name": name or "Untitled album",
         "description": keys.album_text(album, ak, "description"),
         "filter_form": form,
         "filters": filters,
-        "tag_chips": _tag_chips(album, filters),
+        "tag_chips": _tag_chips(album, filters, request.user),
+        # The viewer's own people (a member never sees the owner's), counted in the album.
+        "set_chips": set_chips,
+        "set_problems": set_problems,
+        "set_options": filter_set_options(
+            request,
+            filters,
+            lambda rest: selectors.album_photos(album=album, filters=rest, viewer=request.user),
+        ),
         "is_owner": member.role == AlbumMember.Role.OWNER,
         # The partner share keeps its one partner: no members, roles or links to manage.
         "manages_members": member.role == AlbumMember.Role.OWNER and album.kind == Album.Kind.ALBUM,

@@ -16,6 +16,7 @@ from vault.albums import keys, saving, selectors, services
 from vault.albums.models import AlbumMember
 from vault.albums.views.access import ADDERS, OWNER, album_key, member_or_404
 from vault.crypto import DecryptionError
+from vault.photos import photo_sets
 from vault.photos.forms import PhotoIdsForm
 from vault.photos.models import Blob, Photo
 from vault.photos.views.common import gallery_filters
@@ -91,9 +92,10 @@ def photo_detail(request, album_id, photo_id):
     ak = album_key(request, member)
     entry = selectors.album_entry(album=member.album, photo_id=photo_id)
     _form, filters, query = gallery_filters(request)
-    filters = {k: v for k, v in filters.items() if k in ("tag", "date_from", "date_to")}
+    kept = ("tag", "date_from", "date_to", *photo_sets.filter_keys())
+    filters = {k: v for k, v in filters.items() if k in kept}
     newer, older = selectors.album_neighbours(
-        album=member.album, photo=entry.photo, filters=filters
+        album=member.album, photo=entry.photo, filters=filters, viewer=request.user
     )
     return render(
         request,

@@ -62,7 +62,7 @@ class SetChip:
     query: str  # the filter query without it
 
 
-def _set_chips(request, filters: dict) -> tuple[list[SetChip], list[str]]:
+def filter_set_chips(request, filters: dict) -> tuple[list[SetChip], list[str]]:
     """The active filters other apps provide, and what is wrong with the ones in the URL (a
     mangled or unknown `?person=` says so instead of silently showing every photo)."""
     chips, problems = [], []
@@ -91,15 +91,24 @@ class SetOptions:
     chips: list[TagChip]
 
 
-def _set_options(request, filters: dict) -> list[SetOptions]:
+def filter_set_options(request, filters: dict, photos_under=None) -> list[SetOptions]:
+    """The chips each other app's filter offers, counted within `photos_under(filters)` (the
+    photos shown under the other filters; default: the user's gallery)."""
+    within_a_part = photos_under is not None  # an album: never the whole library's counts
+    if photos_under is None:
+
+        def photos_under(rest):
+            return selectors.photos_for_gallery(user=request.user, filters=rest)
+
     groups = []
     for photo_set in photo_sets.registered():
         if photo_set.options is None:
             continue
         rest = {key: v for key, v in filters.items() if key != photo_set.key}
-        photos = selectors.photos_for_gallery(user=request.user, filters=rest)
+        photos = photos_under(rest)
         chips = []
-        for option in photo_set.options(request.user, request.keyring, photos, bool(rest)):
+        narrowed = within_a_part or bool(rest)
+        for option in photo_set.options(request.user, request.keyring, photos, narrowed):
             on = str(filters.get(photo_set.key)) == option.value
             query = filters_query(rest if on else {**rest, photo_set.key: option.value})
             chips.append(TagChip(option.value, option.label, option.count, on, query))
@@ -141,14 +150,14 @@ def gallery(request):
     if request.headers.get("X-Vault-Partial"):  # the next page, for infinite scrolling
         return render(request, "photos/_gallery_groups.html", context)
     tagging = model_status.model_status(user=request.user)
-    set_chips, set_problems = _set_chips(request, filters)
+    set_chips, set_problems = filter_set_chips(request, filters)
     context |= {
         "filter_form": form,
         "filters": filters,
         "tag_chips": _tag_chips(user=request.user, filters=filters),
         "set_chips": set_chips,
         "set_problems": set_problems,
-        "set_options": _set_options(request, filters),
+        "set_options": filter_set_options(request, filters),
         "tagging": tagging,
         "tagging_text": tagging_text(tagging),
         "tag_labels": Tag.Label.choices,
