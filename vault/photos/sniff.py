@@ -387,6 +387,20 @@ class _JpegWalker:
             self.ended = True
 
 
+def _box_header(header: bytes) -> tuple[int, bytes, int] | None:
+    """(size, type, header length) of the ISO-BMFF box whose header starts `header` (up to 16
+    bytes; size 0 means "to the end of the file", 1 announces a 64-bit size), or None when
+    `header` is too short to tell (ISO/IEC 14496-12 §4.2)."""
+    large = header[:4] == b"\0\0\0\1"
+    length = 16 if large else 8
+    if len(header) < length:
+        return None
+    size, kind = struct.unpack_from(">I4s", header, 0)
+    if large:
+        (size,) = struct.unpack_from(">Q", header, 8)
+    return size, kind, length
+
+
 class _BoxWalker:
     """Follows an ISO-BMFF file's top-level boxes as its bytes arrive (HEIC): checks that their
     sizes chain up to the end of the file, and keeps a copy of the one 'meta' box wherever it
@@ -418,16 +432,13 @@ class _BoxWalker:
     def _walk(self, data: bytes, base: int) -> None:
         while self.at is not None and base <= self.at < base + len(data):
             offset = self.at - base
-            header = data[offset : offset + 16]
-            large = header[:4] == b"\0\0\0\1"
-            if len(header) < (16 if large else 8):
+            header = _box_header(data[offset : offset + 16])
+            if header is None:  # the header straddles two chunks
                 self.carry = data[offset:]
                 return
-            size, kind = struct.unpack_from(">I4s", header, 0)
-            if large:
-                (size,) = struct.unpack_from(">Q", header, 8)
+            size, kind, header_length = header
             self.count += 1
-            if (size and size < (16 if large else 8)) or self.count > _MAX_TOP_BOXES:
+            if (size and size < header_length) or self.count > _MAX_TOP_BOXES:
                 raise Rejected(_HEIC_BROKEN)
             self.kinds.add(kind)
             if kind == b"meta":
@@ -484,15 +495,12 @@ class _VideoBoxWalker:
         self.carry = b""
         while self.at is not None and base <= self.at < base + len(data):
             offset = self.at - base
-            header = data[offset : offset + 16]
-            large = header[:4] == b"\0\0\0\1"
-            if len(header) < (16 if large else 8):
+            header = _box_header(data[offset : offset + 16])
+            if header is None:  # the header straddles two chunks
                 self.carry = data[offset:]
                 return
-            size, kind = struct.unpack_from(">I4s", header, 0)
-            if large:
-                (size,) = struct.unpack_from(">Q", header, 8)
-            if size and size < (16 if large else 8):
+            size, kind, header_length = header
+            if size and size < header_length:
                 raise Rejected("This video is damaged (its structure is broken).")
             self.kinds.add(kind)
             if size == 0:
