@@ -52,39 +52,12 @@ def _photo(owner, keyring, name: str, data: bytes, size, *, thumb: bytes | None)
 
     from django.utils import timezone
 
-    from vault.crypto import container, seal
-    from vault.photos import blobs
-    from vault.photos.models import Photo
-    from vault.photos.sealing import name_aad
+    from vaultdev.samples.stored import ready_photo_write
 
-    photo = Photo(
-        owner=owner,
-        state=Photo.State.READY,
-        media_type="image/jpeg",
-        size=len(data),
-        width=size[0],
-        height=size[1],
-        content_mac=os.urandom(32),
-        shown_at=timezone.now() - dt.timedelta(minutes=1),
+    shown_at = timezone.now() - dt.timedelta(minutes=1)
+    return ready_photo_write(
+        owner, keyring, name, data, size, thumb=thumb, thumb_size=size, shown_at=shown_at
     )
-    photo.name_sealed = seal.seal(keyring.metadata_key, name.encode(), name_aad(photo.id))
-    photo.save()
-    dk = container.new_data_key()
-    variants = {"original": data}
-    if thumb is not None:
-        variants["thumb"] = thumb
-    for variant, plain in variants.items():
-        blobs.blob_write(
-            photo=photo,
-            variant=variant,
-            data=plain,
-            data_key=dk,
-            owner_public_key=keyring.public_key,
-            media_type="image/jpeg",
-            width=size[0],
-            height=size[1],
-        )
-    return photo
 
 
 def _serve():

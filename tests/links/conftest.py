@@ -5,7 +5,6 @@ to the owner), without running the pipeline, so that these tests stay fast."""
 from __future__ import annotations
 
 import io
-import os
 
 import pytest
 from PIL import Image
@@ -29,35 +28,10 @@ def _jpeg(seed: int, size) -> bytes:
 
 def write_photo(owner, ring, name: str, *, size=(640, 480)):
     """A ready photo of the owner's with an original and a 256 px thumbnail, both SPV1."""
-    from vault.crypto import container, seal
-    from vault.photos import blobs
-    from vault.photos.models import Photo
-    from vault.photos.sealing import name_aad
+    from vaultdev.samples.stored import ready_photo_write
 
-    data = _jpeg(len(name), size)
-    photo = Photo(
-        owner=owner,
-        state=Photo.State.READY,
-        media_type="image/jpeg",
-        size=len(data),
-        width=size[0],
-        height=size[1],
-        content_mac=os.urandom(32),
-    )
-    photo.name_sealed = seal.seal(ring.metadata_key, name.encode(), name_aad(photo.id))
-    photo.save()
-    dk = container.new_data_key()
     thumb = _jpeg(len(name) + 1, (256, 192))
-    for variant, plain in (("original", data), ("thumb", thumb)):
-        blobs.blob_write(
-            photo=photo,
-            variant=variant,
-            data=plain,
-            data_key=dk,
-            owner_public_key=ring.public_key,
-            media_type="image/jpeg",
-        )
-    return photo
+    return ready_photo_write(owner, ring, name, _jpeg(len(name), size), size, thumb=thumb)
 
 
 @pytest.fixture
