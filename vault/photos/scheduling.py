@@ -82,6 +82,12 @@ def _regrant(photo: Photo, *, keyring: Keyring, workers, states) -> bool:
         return photo_grant(locked, data_key=data_key, keyring=keyring, workers=workers) > 0
 
 
+def photo_process_again(*, photo: Photo, keyring: Keyring) -> bool:
+    """Process a ready photo once more (it gained a blob a step reads: a Live Photo's motion);
+    False when no live worker could be granted it (the owner's next visit does)."""
+    return _regrant(photo, keyring=keyring, workers=live_workers(), states=[Photo.State.READY])
+
+
 ORIGINAL_LOST = "The stored original is missing or damaged. Delete this photo and upload it again."
 ORIGINAL_UNREADABLE = (
     "The server could not read the stored original (a disk or permission problem on the "
