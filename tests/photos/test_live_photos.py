@@ -53,6 +53,7 @@ def test_the_identifiers_are_read_from_both_halves():
     still, mov = live_still(cid), live_mov(cid, codec="libx264")
     assert still_content_identifier(still[i : i + 500] for i in range(0, len(still), 500)) == cid
     assert mov_content_identifier(lambda a, b: mov[a:b], len(mov)) == cid
+    assert still_content_identifier([live_still(cid, heic=True)]) == cid  # EXIF in a HEIF item
     assert still_content_identifier([live_still(None)]) is None
     plain = live_mov(None, codec="libx264")
     assert mov_content_identifier(lambda a, b: plain[a:b], len(plain)) is None
@@ -97,6 +98,16 @@ def test_a_still_and_its_mov_with_one_identifier_become_one_live_item(
     archive = zipfile.ZipFile(io.BytesIO(_body(both)))
     assert archive.namelist() == ["IMG_4001.JPG", "IMG_4001.MOV"]
     assert archive.read("IMG_4001.JPG") == still and archive.read("IMG_4001.MOV") == mov
+
+
+def test_a_heic_still_pairs_with_its_mov(owner_client, owner):
+    cid = str(uuid.uuid4()).upper()
+    still, mov = live_still(cid, heic=True), live_mov(cid)
+    outcomes = _send(owner_client, ("IMG_4002.MOV", mov), ("IMG_4002 copy.HEIC", still))
+    [item] = Photo.objects.all()
+    assert {o["photo"] for o in outcomes} == {str(item.id)}
+    assert item.media_type == "image/heic"
+    assert _decrypted(item, "motion", owner) == mov
 
 
 def test_the_same_base_name_pairs_across_requests_of_one_batch_in_either_order(

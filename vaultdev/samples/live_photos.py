@@ -37,9 +37,11 @@ def apple_makernote(content_identifier: str) -> bytes:
     return header + ifd + value
 
 
-def live_still(content_identifier: str | None, *, size=(640, 480), seed: int = 7) -> bytes:
-    """A JPEG as an iPhone's Live Photo still: EXIF (make, model) with the Apple MakerNote
-    holding `content_identifier` (none when None)."""
+def live_still(
+    content_identifier: str | None, *, size=(640, 480), seed: int = 7, heic: bool = False
+) -> bytes:
+    """A JPEG (or, with `heic`, a HEIC) as an iPhone's Live Photo still: EXIF (make, model)
+    with the Apple MakerNote holding `content_identifier` (none when None)."""
     image = picture(size[0], size[1], seed=seed)
     exif = Image.Exif()
     exif[0x010F] = "Apple"
@@ -47,7 +49,13 @@ def live_still(content_identifier: str | None, *, size=(640, 480), seed: int = 7
     if content_identifier is not None:
         exif.get_ifd(EXIF_IFD)[MAKER_NOTE] = apple_makernote(content_identifier)
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=90, exif=exif)
+    if heic:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        image.save(out, "HEIF", quality=80, exif=exif)
+    else:
+        image.save(out, "JPEG", quality=90, exif=exif)
     return out.getvalue()
 
 
