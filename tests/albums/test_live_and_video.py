@@ -42,6 +42,8 @@ def test_a_member_plays_a_video_and_a_live_item_and_downloads_them(
     services.album_photos_add(album=album, keyring=ring, user=owner, photo_ids=[live.id, video.id])
     services.album_member_add(album=album, keyring=ring, email=member.email, role="viewer")
 
+    tiles = member_client.get(reverse("albums:detail", args=[album.id])).content.decode()
+    assert tiles.count(">Live<") == 1 and tiles.count('class="video-badge"') == 1
     page = member_client.get(reverse("albums:photo", args=[album.id, video.id])).content.decode()
     play = reverse("albums:play", args=[album.id, video.id])
     assert "<video" in page and play in page

@@ -87,6 +87,8 @@ def test_a_still_and_its_mov_with_one_identifier_become_one_live_item(
 
     page = owner_client.get(reverse("photos:detail", args=[item.id])).content.decode()
     assert ">Live<" in page and "data-live" in page
+    gallery = owner_client.get(reverse("photos:gallery")).content.decode()
+    assert gallery.count('title="A Live Photo: it moves">Live<') == 1
     for name in ("photos:download", "photos:motion_download", "photos:download_both"):
         assert reverse(name, args=[item.id]) in page
     assert _body(owner_client.get(reverse("photos:download", args=[item.id]))) == still
@@ -155,6 +157,7 @@ def test_halves_without_their_partner_stay_ordinary_items(owner_client, worker_k
     assert Photo.objects.filter(kind="video").count() == 3
     assert Photo.objects.filter(kind="photo").count() == 3
     assert set(run_jobs()) == {"ready"}
+    assert ">Live<" not in owner_client.get(reverse("photos:gallery")).content.decode()
     for photo in Photo.objects.filter(kind="photo"):
         assert not photo.blobs.filter(variant="motion").exists()
         page = owner_client.get(reverse("photos:detail", args=[photo.id])).content.decode()
