@@ -95,6 +95,10 @@ def test_a_still_and_its_mov_with_one_identifier_become_one_live_item(
     video = owner_client.get(reverse("photos:motion_download", args=[item.id]))
     assert _body(video) == mov
     assert 'filename="IMG_4001.MOV"' in video["Content-Disposition"]
+    # The pair uploaded again (a camera roll sent twice): both are already in the vault.
+    again = _send(owner_client, ("IMG_4001.JPG", still), ("clip-7.MOV", mov))
+    assert [(o["status"], o["photo"]) for o in again] == [("duplicate", str(item.id))] * 2
+    assert Photo.objects.count() == 1
     both = owner_client.get(reverse("photos:download_both", args=[item.id]))
     assert 'filename="IMG_4001.zip"' in both["Content-Disposition"]
     archive = zipfile.ZipFile(io.BytesIO(_body(both)))

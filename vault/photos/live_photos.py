@@ -150,13 +150,26 @@ def live_pair(*, user, keyring: Keyring, photo_id) -> Photo | None:
         merged = motion.photo_id
         services.photos_delete(user=user, photo_ids=[merged])
         LiveCandidate.objects.filter(pk=still.pk).update(
-            merged_from=merged, name_mac=None, identifier_mac=None
+            merged_from=merged,
+            motion_content_mac=bytes(motion.photo.content_mac),
+            name_mac=None,
+            identifier_mac=None,
         )
         if still.photo.state == Photo.State.READY:
             # Processed before its MOV arrived: once more, for the motion's rendition.
             scheduling.photo_process_again(photo=still.photo, keyring=keyring)
     log.info("user %s: photo %s is Live, with the video of %s", user.pk, still.photo_id, merged)
     return still.photo
+
+
+def live_item_with_motion(*, user, content_mac: bytes):
+    """The id of the user's Live item whose video has this content MAC (a MOV uploaded again),
+    else None."""
+    return (
+        LiveCandidate.objects.filter(owner=user, motion_content_mac=content_mac)
+        .values_list("photo_id", flat=True)
+        .first()
+    )
 
 
 def live_merged_into(*, user, photo_ids) -> dict[str, str]:

@@ -271,6 +271,9 @@ class LiveCandidate(models.Model):
     name_mac = models.BinaryField(max_length=32, null=True)
     identifier_mac = models.BinaryField(max_length=32, null=True)
     merged_from = models.UUIDField(null=True, blank=True)  # the MOV's id, once paired
+    # The MOV's content MAC (like Photo.content_mac), once paired: the same MOV uploaded again
+    # is a duplicate of this item, not a new video.
+    motion_content_mac = models.BinaryField(max_length=32, null=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -278,6 +281,7 @@ class LiveCandidate(models.Model):
             models.Index(fields=["owner", "name_mac"], name="live_name"),
             models.Index(fields=["owner", "identifier_mac"], name="live_identifier"),
             models.Index(fields=["owner", "merged_from"], name="live_merged"),
+            models.Index(fields=["owner", "motion_content_mac"], name="live_motion_mac"),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ from django.dispatch import Signal
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import seal
-from vault.photos import storage
+from vault.photos import live_photos, storage
 from vault.photos.models import Blob, Photo
 from vault.photos.scheduling import photo_grant
 from vault.photos.sealing import name_aad
@@ -53,6 +53,8 @@ def _store_one(*, user, keyring: Keyring, incoming: IncomingFile, data_key: byte
         .values_list("id", flat=True)
         .first()
     )
+    if existing is None:  # the video of a Live item, uploaded again
+        existing = live_photos.live_item_with_motion(user=user, content_mac=incoming.content_mac)
     writer, incoming.writer = incoming.writer, None
     if existing is not None:
         writer.abort()
@@ -116,8 +118,6 @@ def photos_store_uploads(
     """Commit the files the encrypting handler accepted; report every file of the request.
     `batch` is the upload batch the files belong to (live_photos.batch_id: a still and its MOV
     in one batch become one Live item)."""
-    from vault.photos import live_photos
-
     batch = live_photos.batch_id(batch)
     outcomes = []
     halves: list[UploadOutcome] = []
@@ -144,7 +144,11 @@ def photos_store_uploads(
     handler.discard()  # whatever was not committed above
     paired = set()
     for outcome in halves:  # after all are recorded: both halves may be in this request
-        live = live_photos.live_pair(user=user, keyring=keyring, photo_id=outcome.photo_id)
+        try:
+            live = live_photos.live_pair(user=user, keyring=keyring, photo_id=outcome.photo_id)
+        except Exception:  # both halves are stored: they stay two items
+            log.exception("user %s: a Live Photo pair could not be joined", user.pk)
+            continue
         if live is not None:
             paired.add(str(live.id))
     moved = live_photos.live_merged_into(user=user, photo_ids=[o.photo_id for o in halves])
