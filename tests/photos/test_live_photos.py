@@ -212,7 +212,9 @@ def test_another_user_gets_nothing_of_a_live_item(owner_client, other_client, wo
         assert other_client.get(reverse(name, args=[out["photo"]])).status_code == 404
 
 
-def test_no_base_name_or_identifier_is_kept_in_clear_in_the_database(owner_client, worker_key):
+def test_no_base_name_or_identifier_is_kept_in_clear_in_the_database(
+    owner_client, worker_key, data_dir, redis_conn
+):
     marker = uuid.uuid4().hex[:12]
     cid = f"CID-{marker}"
     batch = uuid.uuid4().hex
@@ -234,3 +236,11 @@ def test_no_base_name_or_identifier_is_kept_in_clear_in_the_database(owner_clien
                     raw = raw if isinstance(raw, bytes) else raw.encode()
                     for needle in needles:
                         assert needle not in raw, f"{needle!r} in clear in {table}"
+    # Nor on disk (originals, motion, renditions: all SPV1) nor in Valkey (job arguments).
+    files = [path for path in data_dir.rglob("*") if path.is_file()]
+    assert len(files) >= 10
+    for path in files:
+        content = path.read_bytes()
+        assert not any(needle in content for needle in needles), path
+    for key in redis_conn.scan_iter():
+        assert not any(needle in key + (redis_conn.dump(key) or b"") for needle in needles)
