@@ -152,13 +152,13 @@ def photos_store_uploads(
         if live is not None:
             paired.add(str(live.id))
     moved = live_photos.live_merged_into(user=user, photo_ids=[o.photo_id for o in halves])
+    # The new items of this request: a Live Photo's video is part of its still's item now.
+    stored = [o.photo_id for o in outcomes if o.status == "stored" and o.photo_id not in moved]
     for outcome in halves:
         if outcome.photo_id in moved:  # the video: the page follows its Live item instead
             outcome.photo_id, outcome.message = moved[outcome.photo_id], LIVE_VIDEO
         elif outcome.photo_id in paired:
             outcome.message = LIVE_STILL
-    # A Live Photo's video reports its still's id: each new item once.
-    stored = list(dict.fromkeys(o.photo_id for o in outcomes if o.status == "stored"))
     if stored:  # other apps (partner sharing) seal the new photos while the keys are at hand
         photos_stored.send(sender=Photo, user=user, keyring=keyring, photo_ids=stored)
     return outcomes
