@@ -48,6 +48,11 @@ def test_a_video_and_a_live_photo_in_one_batch_play_and_download(
     live = Photo.objects.get(kind="photo")
     assert Photo.objects.count() == 2 and {video.state, live.state} == {"ready"}
     assert live.blobs.filter(variant="motion").exists()
+    # The photo's and the MOV's rows both open the Live item.
+    opens = page.locator(".upload-open").evaluate_all("links => links.map(l => l.href)")
+    assert sorted(opens) == sorted(
+        live_server.url + reverse("photos:detail", args=[p]) for p in (video.id, live.id, live.id)
+    )
 
     page.goto(live_server.url + reverse("photos:detail", args=[video.id]))
     player = page.locator("video.video-player")

@@ -365,6 +365,9 @@
     for (const row of named) {
       row.state = entry.state;
       row.progress = entry.progress || 0;
+      // A Live Photo's video answers with its item (the still): "Open" goes there.
+      const open = row.li.querySelector(".upload-open");
+      if (open && entry.url) open.href = entry.url;
       if (entry.state === "ready" && entry.thumb && !row.slot.firstChild) {
         const img = document.createElement("img");
         img.src = entry.thumb;
