@@ -61,6 +61,14 @@ def test_a_member_plays_a_video_and_a_live_item_and_downloads_them(
     archive = zipfile.ZipFile(io.BytesIO(both))
     assert [archive.read(n) for n in archive.namelist()] == [still, mov]
 
+    # Saved to the member's library, the copy is Live too: one item, with the video.
+    saved = member_client.post(reverse("albums:save", args=[album.id, live.id]))
+    assert saved.status_code == 302
+    [copy] = Photo.objects.filter(owner=member)
+    assert copy.kind == "photo" and copy.blobs.filter(variant="motion").exists()
+    got = _body(member_client.get(reverse("photos:motion_download", args=[copy.id])))
+    assert got == mov
+
 
 def test_a_stranger_gets_nothing_of_an_album_video(owner, owner_client, other_client, worker_key):
     cid = str(uuid.uuid4())

@@ -40,6 +40,18 @@ MOTION_MAX_BYTES = 64 * 1024 * 1024
 _BATCH = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
+_VIDEO_EXTENSIONS = {"video/quicktime": ".mov", "video/mp4": ".mp4"}
+
+
+def motion_name(photo_name: str, media_type: str) -> str:
+    """The video's name beside its photo's: "IMG_0001.HEIC" → "IMG_0001.MOV" (an iPhone names
+    the pair so), "PXL_1.MP.jpg" → "PXL_1.MP.mp4"."""
+    stem, dot, extension = photo_name.rpartition(".")
+    stem = stem if dot else photo_name
+    video = _VIDEO_EXTENSIONS.get(media_type, ".mp4")
+    return stem + (video.upper() if dot and extension.isupper() else video)
+
+
 def batch_id(value: str | None) -> str:
     """The upload batch a request belongs to: the page's id when well-formed, else a fresh
     one (the request is its own batch)."""

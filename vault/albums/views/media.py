@@ -10,9 +10,10 @@ from django.views.decorators.http import require_GET
 from vault.accounts.decorators import keyring_required
 from vault.albums import keys, selectors
 from vault.crypto import DecryptionError
+from vault.photos.live_photos import motion_name
 from vault.photos.models import Blob
 from vault.photos.views.content import blob_serve
-from vault.photos.views.live import motion_name, motion_play_variant, zip_response
+from vault.photos.views.live import motion_play_variant, zip_response
 
 
 def _opened(request, album_id, photo_id):

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from vault.accounts.decorators import keyring_required
 from vault.crypto import DecryptionError
 from vault.photos import blobs, selectors
+from vault.photos.live_photos import motion_name
 from vault.photos.models import Blob, Photo
 from vault.photos.views.content import (
     StreamAborted,
@@ -25,17 +26,6 @@ from vault.photos.views.content import (
 )
 
 log = logging.getLogger(__name__)
-
-_VIDEO_EXTENSIONS = {"video/quicktime": ".mov", "video/mp4": ".mp4"}
-
-
-def motion_name(photo_name: str, media_type: str) -> str:
-    """The video's name beside its photo's: "IMG_0001.HEIC" → "IMG_0001.MOV" (an iPhone names
-    the pair so), "PXL_1.MP.jpg" → "PXL_1.MP.mp4"."""
-    stem, dot, extension = photo_name.rpartition(".")
-    stem = stem if dot else photo_name
-    video = _VIDEO_EXTENSIONS.get(media_type, ".mp4")
-    return stem + (video.upper() if dot and extension.isupper() else video)
 
 
 def motion_play_variant(photo_id) -> str:
