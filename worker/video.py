@@ -559,12 +559,20 @@ def render_motion(work) -> None:
     H.264 MP4 of it (`transcode`, as for videos) becomes the photo's 'rendition' blob. A clip
     is seconds long: the rendition is made in memory and stored encrypted, never in clear on
     disk. A clip that does not decode, or a rendition that fails, leaves the photo as it is."""
-    from vault.photos import blobs
+    from vault.photos.live_photos import live_motion_checked
 
     photo: Photo = work.photo
     clip = Blob.objects.filter(photo=photo, variant=Blob.Variant.MOTION).first()
     if clip is None:
         return
+    _render_motion(work, clip)
+    live_motion_checked(photo.id)  # done, or not possible: either way not tried again
+
+
+def _render_motion(work, clip: Blob) -> None:
+    from vault.photos import blobs
+
+    photo: Photo = work.photo
     deadline = time.monotonic() + settings.VAULT_VIDEO_DECODE_SECONDS
     try:
         with blobs.blob_open(clip, data_key=work.keys.data_key) as reader:

@@ -149,6 +149,31 @@ def test_the_same_base_name_pairs_across_requests_of_one_batch_in_either_order(
     assert status[video_id]["url"] == reverse("photos:detail", args=[photo_out["photo"]])
 
 
+def test_a_video_joined_while_its_still_finished_processing_gets_its_rendition_later(
+    owner, owner_client, worker_key
+):
+    from tests.people.faces_support import keyring_of
+    from vault.photos import scheduling
+    from vault.photos.models import ProcessingGrant
+
+    batch = uuid.uuid4().hex
+    [photo_out] = _send(owner_client, ("IMG_0700.JPG", live_still(None, seed=8)), batch=batch)
+    assert run_jobs() == ["ready"]
+    _send(owner_client, ("IMG_0700.MOV", live_mov(None)), batch=batch)
+    # As if a job already past its motion step had finished after the video joined: ready,
+    # no grant, no rendition.
+    Photo.objects.filter(pk=photo_out["photo"]).update(state="ready")
+    ProcessingGrant.objects.all().delete()
+    keyring = keyring_of(owner, PASSWORD)
+    scheduling.owner_visit_work(user=owner, keyring=keyring)  # the owner's next visit...
+    item = Photo.objects.get(pk=photo_out["photo"])
+    assert item.state == "pending"
+    assert run_jobs() == ["ready"]  # ...has it processed again: the motion gets its rendition
+    assert item.blobs.filter(variant="rendition").exists()
+    scheduling.owner_visit_work(user=owner, keyring=keyring)
+    assert Photo.objects.get(pk=item.pk).state == "ready"  # and only once
+
+
 def test_halves_without_their_partner_stay_ordinary_items(owner_client, worker_key):
     # A MOV alone, a still alone, the same name in two batches, two shots sharing a name.
     _send(owner_client, ("IMG_0100.MOV", live_mov(str(uuid.uuid4()), seconds=1.0)))

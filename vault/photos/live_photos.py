@@ -166,12 +166,32 @@ def live_pair(*, user, keyring: Keyring, photo_id) -> Photo | None:
             motion_content_mac=bytes(motion.photo.content_mac),
             name_mac=None,
             identifier_mac=None,
+            motion_ready=False,
         )
         if still.photo.state == Photo.State.READY:
-            # Processed before its MOV arrived: once more, for the motion's rendition.
+            # Processed before its MOV arrived: once more, for the motion's rendition. (One
+            # that is processing may have passed that step: live_motions_unchecked catches it.)
             scheduling.photo_process_again(photo=still.photo, keyring=keyring)
     log.info("user %s: photo %s is Live, with the video of %s", user.pk, still.photo_id, merged)
     return still.photo
+
+
+def live_motion_checked(photo_id) -> None:
+    """The worker has made the joined video's rendition (or found none needed or possible)."""
+    LiveCandidate.objects.filter(photo_id=photo_id, merged_from__isnull=False).update(
+        motion_ready=True
+    )
+
+
+def live_motions_unchecked(*, user, limit: int):
+    """The user's ready Live items whose joined video the worker has not looked at yet (the
+    video joined while the still was being processed, after its motion step)."""
+    return Photo.objects.filter(
+        owner=user,
+        state=Photo.State.READY,
+        live_candidate__merged_from__isnull=False,
+        live_candidate__motion_ready=False,
+    )[:limit]
 
 
 def live_item_with_motion(*, user, content_mac: bytes):

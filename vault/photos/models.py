@@ -274,6 +274,9 @@ class LiveCandidate(models.Model):
     # The MOV's content MAC (like Photo.content_mac), once paired: the same MOV uploaded again
     # is a duplicate of this item, not a new video.
     motion_content_mac = models.BinaryField(max_length=32, null=True)
+    # Whether the worker has looked at the joined video (made its rendition if a browser needs
+    # one): until then the owner's visits have the still processed again (live_photos).
+    motion_ready = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError
-from vault.photos import blobs, seen_by
+from vault.photos import blobs, live_photos, seen_by
 from vault.photos.model_status import model_status
 from vault.photos.models import Photo, ProcessingGrant
 from vault.processing import visits
@@ -132,6 +132,8 @@ def owner_visit_work(*, user, keyring: Keyring) -> int:
         log.info("user %s: re-granted %d photo(s) to %d worker(s)", user.pk, count, len(workers))
     _requeue_forgotten(user=user, workers=workers)
     photos_refresh(user=user, keyring=keyring, workers=workers)
+    for photo in live_photos.live_motions_unchecked(user=user, limit=REGRANT_BATCH):
+        _regrant(photo, keyring=keyring, workers=workers, states=[Photo.State.READY])
     visits.owner_visited(user=user, keyring=keyring, workers=workers)
     return count
 
