@@ -23,6 +23,10 @@ MOV_KEY = b"com.apple.quicktime.content.identifier"
 # Far more than an iPhone's MakerNote (about 1-2 KiB) or a Live Photo's moov (tens of KiB).
 MAKERNOTE_WINDOW = 64 * 1024
 MOOV_LIMIT = 8 * 1024 * 1024
+# Top-level boxes walked to find the moov: an iPhone's MOV has four or five (ftyp, wide, mdat,
+# moov). Each step is a ranged read that decrypts a chunk: without a bound, a 64 MiB file of
+# 8-byte boxes holds the upload request for minutes.
+MOV_TOP_BOXES = 64
 _IDENTIFIER_LIMIT = 200  # a UUID is 36 characters: longer is not an identifier
 
 
@@ -139,9 +143,12 @@ def moov_content_identifier(moov: bytes) -> str | None:
 
 def mov_content_identifier(read: Callable[[int, int], bytes], length: int) -> str | None:
     """The content identifier of a MOV of `length` bytes, reading only its top-level box
-    headers and its moov box through `read(start, end)`; None when absent or unreadable."""
+    headers and its moov box through `read(start, end)`; None when absent or unreadable (or
+    not among the first MOV_TOP_BOXES boxes)."""
     pos = 0
-    while pos + 8 <= length:
+    for _box in range(MOV_TOP_BOXES):
+        if pos + 8 > length:
+            return None
         head = read(pos, min(length, pos + 16))
         if len(head) < 8:
             return None

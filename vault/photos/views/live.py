@@ -18,6 +18,7 @@ from vault.photos import blobs, selectors
 from vault.photos.live_photos import motion_name
 from vault.photos.models import Blob, Photo
 from vault.photos.views.content import (
+    _EXTENSIONS,
     StreamAborted,
     _drop_connection,
     attachment_disposition,
@@ -79,12 +80,24 @@ def zip_stream(entries, environ, photo_id):
         raise StreamAborted() from None
 
 
+def zip_entry_name(name: str, media_type: str) -> str:
+    """The still's name inside the ZIP: its own name only, no folders or control characters
+    (unzip tools write "../x" outside the folder chosen; names sent before the resumable path
+    cleaned them may hold such), with its type's extension when it has none."""
+    name = "".join(
+        char for char in name.replace("\\", "/").rsplit("/", 1)[-1] if char.isprintable()
+    )
+    name = name if name.strip(".") else "photo"
+    return name if "." in name else name + _EXTENSIONS.get(media_type, "")
+
+
 def zip_response(request, photo: Photo, name: str, **opening) -> StreamingHttpResponse:
     """Both originals of a Live item as "<name stem>.zip"; 404 when it has no motion."""
     found = {b.variant: b for b in photo.blobs.filter(variant__in=["original", "motion"])}
     if len(found) < 2:
         raise Http404("This photo has no video")
     original, clip = found[Blob.Variant.ORIGINAL], found[Blob.Variant.MOTION]
+    name = zip_entry_name(name, original.media_type)
     entries = [
         (name, original, opening),
         (motion_name(name, clip.media_type), clip, opening),
@@ -92,7 +105,9 @@ def zip_response(request, photo: Photo, name: str, **opening) -> StreamingHttpRe
     response = StreamingHttpResponse(
         zip_stream(entries, request.META, photo.id), content_type="application/zip"
     )
-    response["Content-Disposition"] = attachment_disposition(name.rpartition(".")[0] + ".zip")
+    response["Content-Disposition"] = attachment_disposition(
+        (name.rpartition(".")[0] or "photo") + ".zip"
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 

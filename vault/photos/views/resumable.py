@@ -41,6 +41,15 @@ def _metadata(header: str) -> dict[str, str]:
     return values
 
 
+def _file_name(value: str | None) -> str:
+    """The file's own name, cleaned as Django cleans a multipart upload's (MultiPartParser.
+    sanitize_file_name): no folders (a name like "../../x.jpg" would reach ZIP downloads and
+    album members' disks), no control characters; "upload" when nothing is left."""
+    name = (value or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if char.isprintable())
+    return name if name not in {"", ".", ".."} else "upload"
+
+
 def _number(request, header: str) -> int | None:
     text = request.headers.get(header, "")
     return int(text) if text.isdigit() and len(text) < 20 else None
@@ -59,7 +68,7 @@ def create(request):
     if length is None:
         return _refused("Upload-Length is missing or not a number.", 400)
     metadata = _metadata(request.headers.get("Upload-Metadata", ""))
-    name = metadata.get("filename") or "upload"
+    name = _file_name(metadata.get("filename"))
     try:
         upload = resumable.resumable_create(
             user=request.user,

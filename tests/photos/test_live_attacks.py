@@ -1,0 +1,168 @@
+"""Live Photos and videos under attack (issue 21 review): another user, an anonymous visitor,
+a reused batch id, a crafted resumable upload's name, a MOV built to make the identifier
+reader walk millions of boxes, and Range headers out of bounds."""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import uuid
+import zipfile
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.people.faces_support import keyring_of
+from tests.photos.test_live_photos import _send
+from tests.users import PASSWORD
+from vault.crypto import seal
+from vault.photos.live_identifiers import MOV_TOP_BOXES, mov_content_identifier
+from vault.photos.models import Photo
+from vault.photos.sealing import name_aad
+from vaultdev.samples.live_photos import live_mov, live_still
+
+pytestmark = pytest.mark.django_db
+
+TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
+ROUTES = ("photos:play", "photos:motion", "photos:motion_download", "photos:download_both")
+
+
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def _tus_upload(client, data: bytes, name: str, batch: str) -> dict:
+    meta = ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}"
+        for key, value in (("filename", name), ("batch", batch))
+    )
+    created = client.post(
+        reverse("photos:resumable_create"),
+        HTTP_UPLOAD_LENGTH=str(len(data)),
+        HTTP_UPLOAD_METADATA=meta,
+        **TUS,
+    )
+    assert created.status_code == 201, created.content
+    done = client.generic(
+        "PATCH",
+        created["Location"],
+        data,
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_OFFSET="0",
+        **TUS,
+    )
+    assert done.status_code == 204
+    return client.get(created["Location"], **TUS).json()["outcome"]
+
+
+def _live_item(client) -> Photo:
+    cid = str(uuid.uuid4())
+    _send(client, ("IMG_0800.JPG", live_still(cid)), ("IMG_0800.MOV", live_mov(cid)))
+    return Photo.objects.get(kind="photo")
+
+
+def test_a_resumable_name_with_folders_reaches_no_zip_or_download_as_a_path(owner_client):
+    batch = uuid.uuid4().hex
+    cid = str(uuid.uuid4())
+    still, mov = live_still(cid), live_mov(cid)
+    # A crafted client names its upload with folders and a control character: an album member
+    # unzipping the "both" download would get a file written outside the folder they chose.
+    outcome = _tus_upload(owner_client, still, "../../../.config/autostart/evil\x07.JPG", batch)
+    assert outcome["status"] == "stored"
+    _send(owner_client, ("IMG_0801.MOV", mov), batch=batch)
+    [item] = Photo.objects.all()
+    both = owner_client.get(reverse("photos:download_both", args=[item.id]))
+    assert both["Content-Disposition"] == 'attachment; filename="evil.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(_body(both)))
+    assert archive.namelist() == ["evil.JPG", "evil.MOV"]
+    assert archive.read("evil.JPG") == still and archive.read("evil.MOV") == mov
+    video = owner_client.get(reverse("photos:motion_download", args=[item.id]))
+    assert video["Content-Disposition"] == 'attachment; filename="evil.MOV"'
+    page = owner_client.get(reverse("photos:detail", args=[item.id])).content.decode()
+    assert "autostart" not in page
+
+
+def test_a_zip_of_a_name_stored_with_folders_holds_only_file_names(owner, owner_client):
+    item = _live_item(owner_client)
+    # A name kept before resumable uploads cleaned names: folders, and no extension.
+    keyring = keyring_of(owner, PASSWORD)
+    item.name_sealed = seal.seal(keyring.metadata_key, b"..\\..\\x/IMG_0802", name_aad(item.id))
+    item.save(update_fields=["name_sealed"])
+    both = owner_client.get(reverse("photos:download_both", args=[item.id]))
+    assert both["Content-Disposition"] == 'attachment; filename="IMG_0802.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(_body(both)))
+    assert archive.namelist() == ["IMG_0802.jpg", "IMG_0802.mov"]
+
+
+def _many_boxes(content_identifier: str, count: int) -> bytes:
+    """A Live MOV with `count` empty 'free' boxes between its ftyp and the rest."""
+    mov = live_mov(content_identifier, codec="libx264", seconds=0.5)
+    (ftyp,) = struct.unpack_from(">I", mov)
+    return mov[:ftyp] + b"\x00\x00\x00\x08free" * count + mov[ftyp:]
+
+
+def test_a_mov_of_many_tiny_boxes_costs_the_identifier_reader_a_few_reads():
+    cid = str(uuid.uuid4())
+    crafted = _many_boxes(cid, 20_000)
+    reads = []
+
+    def read(start: int, end: int) -> bytes:
+        reads.append(start)  # each read decrypts a 64 KiB chunk in the upload request
+        return crafted[start:end]
+
+    assert mov_content_identifier(read, len(crafted)) is None
+    assert len(reads) <= MOV_TOP_BOXES
+    plain = _many_boxes(cid, 2)  # a real MOV's handful of boxes: the identifier is found
+    assert mov_content_identifier(lambda a, b: plain[a:b], len(plain)) == cid
+
+
+def test_a_mov_of_many_tiny_boxes_is_stored_as_a_video(owner_client):
+    [outcome] = _send(owner_client, ("IMG_0803.MOV", _many_boxes(str(uuid.uuid4()), 20_000)))
+    assert (outcome["status"], outcome["message"]) == ("stored", "Stored, encrypted.")
+    assert Photo.objects.get(pk=outcome["photo"]).kind == "video"
+
+
+def test_another_user_cannot_pair_a_mov_onto_the_owners_still(owner_client, other_client):
+    batch = uuid.uuid4().hex
+    cid = str(uuid.uuid4())
+    [still] = _send(owner_client, ("IMG_0804.JPG", live_still(cid)), batch=batch)
+    # The other user knows (or guessed) the batch id, the name and the content identifier,
+    # on both upload paths.
+    [mov] = _send(other_client, ("IMG_0804.MOV", live_mov(cid)), batch=batch)
+    tus = _tus_upload(other_client, live_mov(cid, seconds=1.0), "IMG_0804.MOV", batch)
+    assert still["photo"] not in (mov["photo"], tus["photo"])
+    assert "Live" not in mov["message"] + tus["message"]
+    assert not Photo.objects.get(pk=still["photo"]).blobs.filter(variant="motion").exists()
+    assert Photo.objects.get(pk=mov["photo"]).kind == "video"
+    for route in ROUTES:
+        assert other_client.get(reverse(route, args=[still["photo"]])).status_code == 404
+    status = other_client.get(reverse("photos:status"), {"id": still["photo"]}).json()
+    assert status["photos"][still["photo"]]["state"] == "missing"  # like an unknown id
+
+
+def test_an_anonymous_visitor_gets_nothing_of_a_live_item(owner_client):
+    item = _live_item(owner_client)
+    for route in ROUTES:
+        response = Client().get(reverse(route, args=[item.id]))
+        assert response.status_code == 302 and "/accounts/" in response["Location"], route
+
+
+def test_out_of_bounds_and_multiple_ranges_get_no_wrong_bytes(owner, owner_client):
+    mov = live_mov(None, codec="libx264")  # H.264: played as it is, no rendition
+    [outcome] = _send(owner_client, ("walk.mov", mov))
+    url = reverse("photos:play", args=[outcome["photo"]])
+    for header in ("bytes=99999999-", "bytes=-0", "bytes=50-10", f"bytes={len(mov)}-"):
+        response = owner_client.get(url, HTTP_RANGE=header)
+        assert response.status_code == 416, header
+        assert response["Content-Range"] == f"bytes */{len(mov)}"
+    tail = owner_client.get(url, HTTP_RANGE="bytes=-99999999999")
+    assert tail.status_code == 206 and _body(tail) == mov
+    end = owner_client.get(url, HTTP_RANGE=f"bytes={len(mov) - 10}-99999999999")
+    assert _body(end) == mov[-10:]
+    # Several ranges (or a malformed header) are answered with the whole file, as RFC 9110
+    # allows: never a 500, never bytes of the wrong place.
+    for header in ("bytes=0-1,5-9", "bytes=abc", "items=0-5", "bytes=0-1" + "9" * 30):
+        response = owner_client.get(url, HTTP_RANGE=header)
+        assert response.status_code == 200 and _body(response) == mov, header
