@@ -227,10 +227,9 @@ def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Ima
 
 
 def _damaged(error: Exception) -> str:
-    return (
-        "This video is damaged or truncated: its picture data cannot be decoded "
-        f"({type(error).__name__})."
-    )
+    # FFmpeg's error class names nothing the owner can act on: logged, not shown.
+    log.info("video: no picture could be decoded (%s)", type(error).__name__)
+    return "This video is damaged or truncated: its picture data cannot be decoded."
 
 
 # -- pipeline steps -----------------------------------------------------------------------

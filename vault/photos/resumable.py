@@ -171,3 +171,8 @@ def resumable_delete(upload: ResumableUpload) -> None:
     """Abandon an upload: its parts and its row go."""
     storage.remove_photo_dir(upload.owner_id, upload.id)
     upload.delete()
+
+
+def resumable_parts_delete(upload: ResumableUpload) -> None:
+    """Drop an upload's parts, keeping its row (and the outcome the page fetches)."""
+    storage.remove_photo_dir(upload.owner_id, upload.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_protect
@@ -15,6 +16,14 @@ from vault.photos import resumable
 from vault.photos.models import ResumableUpload
 
 TUS_VERSION = "1.0.0"
+# What the page shows when the pieces, all received, could not be put together (a part the
+# store cannot read back): the upload is over, so the page does not wait for it forever.
+NOT_ASSEMBLED = (
+    "The server received the whole file but could not put its pieces together; nothing was "
+    "kept. Choose the file again to send it again."
+)
+
+log = logging.getLogger(__name__)
 
 
 def _tus(response: HttpResponse) -> HttpResponse:
@@ -110,7 +119,13 @@ def upload(request, upload_id):
             return _refused(str(error), error.status)
         found.refresh_from_db()
         if new_offset == found.length:
-            resumable.resumable_finish(request=request, upload=found)
+            try:
+                resumable.resumable_finish(request=request, upload=found)
+            except Exception:  # the upload ends either way: with a photo or with a message
+                log.exception("resumable upload %s could not be assembled", found.pk)
+                found.outcome = {"status": "rejected", "message": NOT_ASSEMBLED, "photo": None}
+                found.save(update_fields=["outcome"])
+                resumable.resumable_parts_delete(found)
         response = _tus(HttpResponse(status=204))
         response["Upload-Offset"] = str(new_offset)
         return response
