@@ -164,6 +164,22 @@
     });
   }
 
+  // The last piece's request puts the file together (minutes for a big video). When its answer
+  // was lost (the phone slept, the connection broke), the server may still be at it: its
+  // outcome is null until then, so wait for it rather than take the upload for failed.
+  const ASSEMBLY_POLLS = 300; // every 2 s: 10 minutes
+  async function assembled(url, row) {
+    for (let poll = 0; poll <= ASSEMBLY_POLLS; poll += 1) {
+      const response = await fetch(url, { headers: tusHeaders, credentials: "same-origin" });
+      if (!response.ok) throw new Error(`The server lost track of this upload (error ${response.status}); send it again.`);
+      const state = await response.json();
+      if (state.outcome) return state.outcome;
+      show(row, "sending", "Received; putting the pieces together…", 100);
+      await pause(2000);
+    }
+    throw new Error("The server has the whole file but is still putting it together; send it again to check.");
+  }
+
   async function sendResumable(file, row) {
     const key = `spv-upload:${file.name}:${file.size}:${file.lastModified}`;
     row.phase = "sending";
@@ -191,9 +207,9 @@
           if (known !== null) offset = known;
         }
       }
-      const state = await (await fetch(url, { headers: tusHeaders, credentials: "same-origin" })).json();
+      const outcome = await assembled(url, row);
       localStorage.removeItem(key);
-      received(row, state.outcome);
+      received(row, outcome);
     } catch (error) {
       refused(row, error.message || "The upload failed.", file);
     }

@@ -1,0 +1,56 @@
+"""The last piece of a resumable upload puts the file together on the server, which takes a
+while for a big video. When the answer to that piece is lost (the phone slept, the connection
+broke) and the page asks for the outcome while the server is still at it, the page waits for
+it: the row ends with the video stored, not "Not uploaded" with a script error (issue 21
+review)."""
+
+import json
+
+import pytest
+
+from tests.photos import videos
+from tests.users import PASSWORD
+from vault.photos.models import Photo
+from vaultdev.signin import sign_in_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_outcome_asked_for_while_the_server_assembles_is_waited_for(page, owner, settings):
+    settings.VAULT_RESUMABLE_FROM_BYTES = 1024
+    settings.VAULT_RESUMABLE_PIECE_BYTES = 16 * 1024
+    clip = videos.clip(seconds=2.0)
+    seen = {"lost": 0, "early": 0}
+
+    def network(route):
+        request = route.request
+        last = request.method == "PATCH" and int(request.headers["upload-offset"]) + len(
+            request.post_data_buffer or b""
+        ) == len(clip)
+        if last and not seen["lost"]:
+            route.fetch()  # the server gets the last piece and puts the file together...
+            seen["lost"] += 1
+            route.abort("connectionreset")  # ...but its answer never reaches the page
+        elif request.method == "GET" and seen["lost"] and not seen["early"]:
+            # The page asks before the server is done: the answer it gets then.
+            seen["early"] += 1
+            body = {"offset": len(clip), "length": len(clip), "outcome": None}
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+        else:
+            route.continue_()
+
+    page.route("**/photos/uploads/*", network)
+    sign_in_browser(page, email=owner.email, password=PASSWORD)
+    page.get_by_text("Your vault is empty").wait_for()
+    page.get_by_role("link", name="Upload", exact=True).click()
+    page.locator("#id_photos").set_input_files(
+        [{"name": "long.mp4", "mimeType": "video/mp4", "buffer": clip}]
+    )
+    row = page.locator(".upload-item.pending, .upload-item.ready, .upload-item.rejected")
+    row.wait_for(timeout=60_000)
+    assert seen == {"lost": 1, "early": 1}
+    text = row.inner_text()
+    assert "rejected" not in row.get_attribute("class"), text
+    assert "null" not in text and "Not uploaded" not in text
+    assert Photo.objects.get().kind == "video"
+    page.vault_problems[:] = [p for p in page.vault_problems if "ERR_CONNECTION_RESET" not in p]
