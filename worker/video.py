@@ -29,7 +29,7 @@ from PIL import Image
 from vault.crypto import container as spv1
 from vault.crypto import seal
 from vault.photos import storage
-from vault.photos.models import Blob, Photo
+from vault.photos.models import Blob, LiveCandidate, Photo
 from vault.photos.sealing import exif_aad
 from worker import metadata, thumbnails
 
@@ -530,6 +530,8 @@ def find_motion(work) -> None:
     first frame, is stored as the photo's "motion" blob (under the photo's data key, like its
     thumbnails); the still stays the photo."""
     photo: Photo = work.photo
+    if LiveCandidate.objects.filter(photo_id=photo.id, merged_from__isnull=False).exists():
+        return  # a Live item: its motion is the joined MOV (whose own item is gone), kept
     span = (
         embedded_clip(work.original) if photo.media_type in ("image/jpeg", "image/heic") else None
     )

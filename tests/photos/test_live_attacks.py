@@ -166,3 +166,34 @@ def test_out_of_bounds_and_multiple_ranges_get_no_wrong_bytes(owner, owner_clien
     for header in ("bytes=0-1,5-9", "bytes=abc", "items=0-5", "bytes=0-1" + "9" * 30):
         response = owner_client.get(url, HTTP_RANGE=header)
         assert response.status_code == 200 and _body(response) == mov, header
+
+
+@pytest.mark.parametrize("still_first", [False, True])
+def test_a_motion_photo_paired_with_a_mov_keeps_the_mov(
+    owner, owner_client, worker_key, still_first
+):
+    from tests.photos import support, videos
+    from tests.photos.conftest import run_jobs
+    from vault.photos.blobs import blob_open
+
+    # A still that carries a clip of its own (a Samsung/Google motion photo) and a MOV of the
+    # same name in one batch: the MOV's item is deleted when it joins the still, so the MOV
+    # must stay the item's video (the embedded clip stays inside the still's original).
+    embedded = videos.clip(seconds=1.0, faststart=True)
+    still = support.real_photo_jpeg("chelsea.png") + embedded
+    mov = live_mov(None, seconds=1.0)
+    batch = uuid.uuid4().hex
+    if still_first:
+        _send(owner_client, ("IMG_0805.JPG", still), batch=batch)
+        assert run_jobs() == ["ready"]  # its embedded clip is its motion meanwhile
+        _send(owner_client, ("IMG_0805.MOV", mov), batch=batch)
+    else:
+        _send(owner_client, ("IMG_0805.JPG", still), ("IMG_0805.MOV", mov), batch=batch)
+    assert set(run_jobs()) == {"ready"}
+    [item] = Photo.objects.all()
+    got = _body(owner_client.get(reverse("photos:motion_download", args=[item.id])))
+    assert got == mov
+    private_key = keyring_of(owner, PASSWORD).private_key
+    with blob_open(item.blobs.get(variant="motion"), private_key=private_key) as reader:
+        assert reader.read_all() == mov
+    assert _body(owner_client.get(reverse("photos:download", args=[item.id]))) == still
