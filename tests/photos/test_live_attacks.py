@@ -197,3 +197,32 @@ def test_a_motion_photo_paired_with_a_mov_keeps_the_mov(
     with blob_open(item.blobs.get(variant="motion"), private_key=private_key) as reader:
         assert reader.read_all() == mov
     assert _body(owner_client.get(reverse("photos:download", args=[item.id]))) == still
+
+
+def test_a_resumable_live_pairs_name_and_batch_reach_no_row_log_or_valkey(
+    owner_client, worker_key, redis_conn, caplog
+):
+    from django.db import connection
+
+    from tests.photos.conftest import run_jobs
+
+    marker = uuid.uuid4().hex[:12]
+    batch, cid = f"batch-{marker}", f"CID-{marker}"
+    mov, still, lone = live_mov(cid), live_still(cid), live_mov(None, seconds=1.0)
+    caplog.set_level("DEBUG")  # made above: Pillow debug-logs the EXIF it writes
+    _tus_upload(owner_client, mov, f"IMG_{marker}.MOV", batch)
+    _tus_upload(owner_client, still, f"IMG_{marker}.JPG", batch)
+    _tus_upload(owner_client, lone, f"IMG_{marker}z.MOV", batch)
+    assert Photo.objects.filter(kind="photo").get().blobs.filter(variant="motion").exists()
+    assert set(run_jobs()) == {"ready"}
+    needles = [marker.encode(), marker.upper().encode()]
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - names from the catalogue
+            for row in cursor.fetchall():
+                raw = repr([bytes(v) if isinstance(v, memoryview) else v for v in row]).encode()
+                assert not any(needle in raw for needle in needles), table
+    leaked = [line for line in caplog.text.splitlines() if any(n.decode() in line for n in needles)]
+    assert not leaked, leaked[:3]
+    for key in redis_conn.scan_iter():
+        assert not any(needle in key + (redis_conn.dump(key) or b"") for needle in needles)
