@@ -61,3 +61,27 @@ def test_pieces_that_cannot_be_put_together_end_the_upload_with_a_message(
     )
     assert _patch(owner_client, again["Location"], 0, data).status_code == 204
     assert owner_client.get(again["Location"], **TUS).json()["outcome"]["status"] == "stored"
+
+
+@pytest.mark.parametrize("value", ["²", "1²", "¹0"])
+def test_a_number_header_that_is_not_ascii_digits_is_refused_not_a_server_error(
+    owner_client, value
+):
+    # Headers arrive as Latin-1: "²" (0xB2) is a digit to str.isdigit() but not to int().
+    owner_client.raise_request_exception = False
+    created = owner_client.post(reverse("photos:resumable_create"), HTTP_UPLOAD_LENGTH=value, **TUS)
+    assert created.status_code == 400
+    assert created.json() == {"error": "Upload-Length is missing or not a number."}
+    created = owner_client.post(reverse("photos:resumable_create"), HTTP_UPLOAD_LENGTH="9", **TUS)
+    patched = _patch(owner_client, created["Location"], 0, b"x")
+    assert patched.status_code == 204
+    patched = owner_client.generic(
+        "PATCH",
+        created["Location"],
+        b"y",
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_OFFSET=value,
+        **TUS,
+    )
+    assert patched.status_code == 400
+    assert patched.json() == {"error": "Upload-Offset is missing or not a number."}

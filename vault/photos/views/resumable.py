@@ -61,7 +61,8 @@ def _file_name(value: str | None) -> str:
 
 def _number(request, header: str) -> int | None:
     text = request.headers.get(header, "")
-    return int(text) if text.isdigit() and len(text) < 20 else None
+    # isdigit() alone also takes "²" (Latin-1 0xB2), which int() refuses.
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 20 else None
 
 
 @csrf_protect
