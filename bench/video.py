@@ -425,6 +425,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clips", type=Path, help="directory to keep the generated clips in")
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium rows")
+    parser.add_argument(
+        "--uploads-only", action="store_true", help="only the upload rows (no worker, browser)"
+    )
+    parser.add_argument(
+        "--piece", type=int, help="the tus client's piece in MiB (default: the page's setting)"
+    )
     args = parser.parse_args()
     seconds, runs = (10, 1) if args.quick else (60, args.runs)
     av.logging.set_level(av.logging.ERROR)
@@ -469,8 +475,9 @@ def main() -> None:
 
         # 1. The worker's steps in this process (nothing else runs: the servers are idle).
         for name, path in clips.items():
-            print(f"worker steps: {name}…", flush=True)
-            worker_rows(f"{name} {seconds} s", path, runs, root, rows)
+            if not args.uploads_only:
+                print(f"worker steps: {name}…", flush=True)
+                worker_rows(f"{name} {seconds} s", path, runs, root, rows)
 
         # 2. Uploads through gunicorn.
         call_command("migrate", verbosity=0)
@@ -501,7 +508,7 @@ def main() -> None:
         if "csrftoken" in jar:
             cookies["csrftoken"] = jar["csrftoken"].value
         conn = Connection(port, cookies, csrf=cookies["csrftoken"])
-        piece = settings.VAULT_RESUMABLE_PIECE_BYTES
+        piece = args.piece * MIB if args.piece else settings.VAULT_RESUMABLE_PIECE_BYTES
         kept: dict[str, str] = {}
         for name, path in clips.items():
             print(f"uploads: {name}…", flush=True)
@@ -528,6 +535,9 @@ def main() -> None:
                 )
             )
 
+        if args.uploads_only:
+            print_table(("row", "measured", "baseline / parts", "ratio"), rows)
+            return
         # 3. A real worker processes the kept uploads (one of each clip).
         print("processing…", flush=True)
         worker = subprocess.Popen(
