@@ -222,6 +222,7 @@ def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Ima
                 seen.add(frame.pts)
                 if not frames:
                     rotation = round(frame.rotation or 0) % 360
+                    width, height = frame.width, frame.height  # as decoded, before scaling
                 frames.append(_upright(frame))
         except av.FFmpegError as error:
             if not frames:
@@ -233,7 +234,7 @@ def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Ima
             raise VideoUnreadable(
                 "This video is truncated or damaged: not one picture could be decoded from it."
             )
-        # The container's size, not the (scaled) frames': the photo's width and height.
+        # The decoded size, not the (scaled) frames': the photo's width and height.
         upright = (height, width) if rotation in (90, 270) else (width, height)
         kind = box.format.name
     family = "mp4" if "mp4" in kind.split(",") else ("webm" if "webm" in kind else kind)
