@@ -20,7 +20,8 @@ figure the median of --runs runs:
   a browser cannot play, so for the 4K HEVC clip), with the peak RSS of each step (VmHWM, reset
   before each: tracemalloc does not see FFmpeg's memory), models included (target <= 1.5 GB);
 - a real `rqworker` processing the uploaded clips: time to ready and its peak RSS (work
-  horses included, sampled every 50 ms);
+  horses included, sampled every 50 ms); the largest gunicorn process's peak RSS over the
+  uploads and the playback;
 - Chromium (Playwright, /usr/bin/chromium) on the photo page: from the start of the
   navigation to the first 'playing' event (play() called as soon as the page is parsed), and
   from setting currentTime to the middle to 'seeked', a fresh browser context per run
@@ -54,7 +55,7 @@ import skimage  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from bench.ingest import Browser as Connection  # noqa: E402
-from bench.ingest import PeakRss, free_port, rss_mib, stop, wait_all_ready  # noqa: E402
+from bench.ingest import PeakRss, free_port, process_tree, rss_mib, stop, wait_all_ready  # noqa: E402
 from vaultdev.report import memory_mib, print_table  # noqa: E402
 
 PASSWORD = "bench passphrase that is long enough 1"  # noqa: S105 - a sample, not a secret
@@ -508,6 +509,9 @@ def main() -> None:
         if "csrftoken" in jar:
             cookies["csrftoken"] = jar["csrftoken"].value
         conn = Connection(port, cookies, csrf=cookies["csrftoken"])
+        web_idle = max(rss_mib(pid) for pid in process_tree(server.pid))
+        web_peak = PeakRss([server.pid])  # the largest gunicorn process, uploads and playback
+        web_peak.start()
         piece = args.piece * MIB if args.piece else settings.VAULT_RESUMABLE_PIECE_BYTES
         kept: dict[str, str] = {}
         for name, path in clips.items():
@@ -536,6 +540,7 @@ def main() -> None:
             )
 
         if args.uploads_only:
+            web_peak.running = False
             print_table(("row", "measured", "baseline / parts", "ratio"), rows)
             return
         # 3. A real worker processes the kept uploads (one of each clip).
@@ -584,6 +589,15 @@ def main() -> None:
             chromium_rows(
                 port, cookies, {f"{n} {seconds} s": i for n, i in kept.items()}, runs, rows
             )
+        web_peak.running = False
+        rows.append(
+            (
+                "gunicorn peak RSS (largest process)",
+                f"{web_peak.peak:.0f} MiB",
+                f"idle {web_idle:.0f} MiB",
+                "",
+            )
+        )
     finally:
         for process in (worker, server):
             if process is not None:
