@@ -226,3 +226,33 @@ def test_a_resumable_live_pairs_name_and_batch_reach_no_row_log_or_valkey(
     assert not leaked, leaked[:3]
     for key in redis_conn.scan_iter():
         assert not any(needle in key + (redis_conn.dump(key) or b"") for needle in needles)
+
+
+def test_videos_and_live_motions_are_never_cached_whatever_the_setting(
+    owner_client, worker_key, settings
+):
+    from tests.photos import videos
+    from tests.photos.conftest import run_jobs
+
+    # The setting lets the browser keep thumbnails and previews (README), "originals never":
+    # a Live item's video is an original, and a video's rendition the whole video.
+    cid = str(uuid.uuid4())
+    _send(
+        owner_client,
+        ("IMG_0806.JPG", live_still(cid)),
+        ("IMG_0806.MOV", live_mov(cid)),
+        ("walk.mp4", videos.clip(seconds=1.0, codec="libx265")),
+    )
+    assert set(run_jobs()) == {"ready"}
+    live, video = Photo.objects.get(kind="photo"), Photo.objects.get(kind="video")
+    assert video.blobs.filter(variant="rendition").exists()
+    settings.VAULT_CACHE_DECRYPTED_SECONDS = 3600
+    for route, photo in (
+        ("photos:play", video),
+        ("photos:motion", live),
+        ("photos:motion_download", live),
+    ):
+        response = owner_client.get(reverse(route, args=[photo.id]), HTTP_RANGE="bytes=0-99")
+        assert response["Cache-Control"] == "private, no-store", route
+    thumb = owner_client.get(reverse("photos:thumb", args=[live.id]))
+    assert thumb["Cache-Control"] == "private, max-age=3600"

@@ -172,9 +172,10 @@ def _cache_control(variant: str) -> str:
     """Decrypted pictures stay out of every cache, the browser's disk cache included, unless
     the operator allows it: VAULT_CACHE_DECRYPTED_SECONDS (default 0) lets the browser, never a
     shared cache, reuse thumbnails and previews that long, at the price of decrypted pictures
-    left on the device after sign-out. Originals are never cached."""
+    left on the device after sign-out. Originals are never cached, nor videos (a rendition is
+    the whole video, a Live item's motion its MOV as it came)."""
     seconds = settings.VAULT_CACHE_DECRYPTED_SECONDS
-    if seconds > 0 and variant != Blob.Variant.ORIGINAL:
+    if seconds > 0 and variant in (Blob.Variant.THUMB, Blob.Variant.PREVIEW, Blob.Variant.FACE):
         return f"private, max-age={seconds}"
     return "private, no-store"
 
