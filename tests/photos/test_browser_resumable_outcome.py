@@ -54,3 +54,45 @@ def test_an_outcome_asked_for_while_the_server_assembles_is_waited_for(page, own
     assert "null" not in text and "Not uploaded" not in text
     assert Photo.objects.get().kind == "video"
     page.vault_problems[:] = [p for p in page.vault_problems if "ERR_CONNECTION_RESET" not in p]
+
+
+def test_a_session_that_ends_mid_upload_says_so_and_resumes_after_signing_in(page, owner, settings):
+    from django.contrib.sessions.models import Session
+
+    from vault.photos.models import ResumableUpload
+
+    settings.VAULT_RESUMABLE_FROM_BYTES = 1024
+    settings.VAULT_RESUMABLE_PIECE_BYTES = 16 * 1024
+    clip = videos.clip(seconds=3.0)
+    assert len(clip) > 3 * 16 * 1024
+    ended = []
+
+    def sign_out_at_the_second_piece(route):
+        request = route.request
+        if request.method == "PATCH" and not ended and request.headers["upload-offset"] != "0":
+            Session.objects.all().delete()  # the session ends (expired, signed out elsewhere)
+            ended.append(True)
+        route.continue_()
+
+    page.route("**/photos/uploads/*", sign_out_at_the_second_piece)
+    sign_in_browser(page, email=owner.email, password=PASSWORD)
+    page.get_by_text("Your vault is empty").wait_for()
+    page.get_by_role("link", name="Upload", exact=True).click()
+    page.locator("#id_photos").set_input_files(
+        [{"name": "long.mp4", "mimeType": "video/mp4", "buffer": clip}]
+    )
+    row = page.locator(".upload-item.rejected")
+    row.wait_for(timeout=20_000)  # at once, not after a minute of retries
+    assert "Your session has ended. Sign in again" in row.inner_text()
+    # Signed in again in another tab, "Send again" resumes the same upload.
+    other = page.context.new_page()
+    sign_in_browser(other, email=owner.email, password=PASSWORD)
+    other.close()
+    row.get_by_role("button", name="Send again").click()
+    page.locator(".upload-item.pending, .upload-item.ready").wait_for(timeout=60_000)
+    assert ResumableUpload.objects.get().outcome["status"] == "stored"
+    video = Photo.objects.get(kind="video")
+    assert video.size == len(clip)
+    # The piece sent after the session ended was led to the login page, which takes no PATCH:
+    # the browser logs that answer, as it should.
+    page.vault_problems[:] = [p for p in page.vault_problems if "/accounts/login/" not in p]

@@ -16,7 +16,13 @@
   const details = document.getElementById("upload-details");
   const galleryLink = document.getElementById("upload-gallery");
   const statusUrl = form.dataset.statusUrl;
-  const token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  const pageToken = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  // Signing in again (another tab, after the session ended) gives a new CSRF token: read the
+  // cookie at each request, so that "Send again" works without reloading this page.
+  function token() {
+    const found = document.cookie.split("; ").find((pair) => pair.startsWith("csrftoken="));
+    return found ? decodeURIComponent(found.slice("csrftoken=".length)) : pageToken;
+  }
   // The words of the photo states, as the gallery shows them (Photo.State labels).
   const QUEUED = form.dataset.queued;
   const PARALLEL = 2;
@@ -119,12 +125,19 @@
   const RESUMABLE_FROM = Number(form.dataset.resumableFrom);
   const PIECE = Number(form.dataset.resumablePiece);
   const RETRIES = 6;
-  const tusHeaders = { "Tus-Resumable": "1.0.0", "X-CSRFToken": token };
+  function tusHeaders() { return { "Tus-Resumable": "1.0.0", "X-CSRFToken": token() }; }
 
   function pause(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
 
+  // A request of a signed-out session lands on the login page (followed redirect): no piece
+  // goes up until the user signs in again, so say that rather than retry.
+  const SESSION_ENDED = "Your session has ended. Sign in again (in another tab), then send it again.";
+  class SessionEnded extends Error {}
+  function signedOut(address) { return Boolean(address) && address.includes("/accounts/login"); }
+
   async function serverOffset(url) {
-    const response = await fetch(url, { method: "HEAD", headers: tusHeaders, credentials: "same-origin" });
+    const response = await fetch(url, { method: "HEAD", headers: tusHeaders(), credentials: "same-origin" });
+    if (signedOut(response.url)) throw new SessionEnded(SESSION_ENDED);
     if (!response.ok) return null;
     return Number(response.headers.get("Upload-Offset"));
   }
@@ -134,9 +147,10 @@
     const metadata = `filename ${name},batch ${btoa(batch)}`;
     const response = await fetch(form.dataset.resumableUrl, {
       method: "POST", credentials: "same-origin",
-      headers: { ...tusHeaders, "Upload-Length": String(file.size), "Upload-Metadata": metadata },
+      headers: { ...tusHeaders(), "Upload-Length": String(file.size), "Upload-Metadata": metadata },
     });
     if (response.status === 201) return response.headers.get("Location");
+    if (signedOut(response.url)) throw new SessionEnded(SESSION_ENDED);
     let message = `The server could not take it (error ${response.status}).`;
     try { message = (await response.json()).error || message; } catch (e) { /* not JSON */ }
     throw new Error(message);
@@ -146,7 +160,7 @@
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("PATCH", url);
-      for (const [name, value] of Object.entries(tusHeaders)) xhr.setRequestHeader(name, value);
+      for (const [name, value] of Object.entries(tusHeaders())) xhr.setRequestHeader(name, value);
       xhr.setRequestHeader("Upload-Offset", String(offset));
       xhr.setRequestHeader("Content-Type", "application/offset+octet-stream");
       xhr.upload.addEventListener("progress", (event) => {
@@ -157,6 +171,7 @@
       });
       xhr.addEventListener("load", () => {
         if (xhr.status === 204) resolve(Number(xhr.getResponseHeader("Upload-Offset")));
+        else if (signedOut(xhr.responseURL)) reject(new SessionEnded(SESSION_ENDED));
         else reject(new Error(`error ${xhr.status}`));
       });
       xhr.addEventListener("error", () => reject(new Error("connection")));
@@ -170,7 +185,8 @@
   const ASSEMBLY_POLLS = 300; // every 2 s: 10 minutes
   async function assembled(url, row) {
     for (let poll = 0; poll <= ASSEMBLY_POLLS; poll += 1) {
-      const response = await fetch(url, { headers: tusHeaders, credentials: "same-origin" });
+      const response = await fetch(url, { headers: tusHeaders(), credentials: "same-origin" });
+      if (signedOut(response.url)) throw new SessionEnded(SESSION_ENDED);
       if (!response.ok) throw new Error(`The server lost track of this upload (error ${response.status}); send it again.`);
       const state = await response.json();
       if (state.outcome) return state.outcome;
@@ -199,11 +215,15 @@
           offset = await patch(url, file, offset, row);
           failures = 0;
         } catch (error) {
+          if (error instanceof SessionEnded) throw error;
           failures += 1;
           if (failures > RETRIES) throw new Error("The connection keeps breaking; send it again to resume.");
           show(row, "sending", "Connection lost, resuming…", Math.round(100 * row.sent));
           await pause(500 * 2 ** failures);
-          const known = await serverOffset(url).catch(() => null);
+          const known = await serverOffset(url).catch((lost) => {
+            if (lost instanceof SessionEnded) throw lost;
+            return null;
+          });
           if (known !== null) offset = known;
         }
       }
@@ -222,7 +242,7 @@
       return;
     }
     const data = new FormData();
-    data.append("csrfmiddlewaretoken", token);
+    data.append("csrfmiddlewaretoken", token());
     data.append("batch", row.batch);
     data.append("photos", file, file.name);
     const xhr = new XMLHttpRequest();
@@ -246,7 +266,7 @@
       } else if (body && body.error) {
         refused(row, body.error);
       } else if (xhr.responseURL && xhr.responseURL.includes("/accounts/login")) {
-        refused(row, "Your session has ended. Sign in again (in another tab), then send it again.", file);
+        refused(row, SESSION_ENDED, file);
       } else {
         refused(row, `The server could not take it (error ${xhr.status}).`, file);
       }
