@@ -13,6 +13,16 @@
     }
   });
 
+  // A video the browser cannot decode (no web rendition: the worker could not make one) shows
+  // an empty player; say why, and where the video is.
+  const player = document.querySelector("video.video-player");
+  const unplayable = document.querySelector(".video-unplayable");
+  if (player && unplayable) {
+    const explain = () => { unplayable.hidden = false; };
+    player.addEventListener("error", explain);
+    if (player.error) explain();
+  }
+
   const status = document.querySelector(".preview-status[data-state=pending], .preview-status[data-state=processing]");
   if (!status) return;
   async function poll() {

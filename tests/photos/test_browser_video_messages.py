@@ -1,8 +1,12 @@
-"""The last piece of a resumable upload puts the file together on the server, which takes a
-while for a big video. When the answer to that piece is lost (the phone slept, the connection
-broke) and the page asks for the outcome while the server is still at it, the page waits for
-it: the row ends with the video stored, not "Not uploaded" with a script error (issue 21
-review)."""
+"""What the upload page and the photo page tell a household user about big videos, in real
+Chromium (issue 21 review):
+- the last piece of a resumable upload puts the file together on the server, which takes a
+  while for a big video; when the answer to that piece is lost and the page asks for the
+  outcome while the server is still at it, the page waits for it (not "Not uploaded" with a
+  script error);
+- a session that ends mid-upload says so at once, and "Send again" after signing in again in
+  another tab resumes the upload;
+- a video the browser cannot play (no rendition) says so instead of an empty player."""
 
 import json
 
@@ -96,3 +100,30 @@ def test_a_session_that_ends_mid_upload_says_so_and_resumes_after_signing_in(pag
     # The piece sent after the session ended was led to the login page, which takes no PATCH:
     # the browser logs that answer, as it should.
     page.vault_problems[:] = [p for p in page.vault_problems if "/accounts/login/" not in p]
+
+
+def test_a_video_the_browser_cannot_play_says_so(page, owner, owner_client, worker_key):
+    from django.urls import reverse
+
+    from tests.photos.conftest import run_jobs
+    from tests.photos.uploads import upload
+
+    # HEVC, which this Chromium does not decode, and no rendition (the worker could not make
+    # one): the player stays empty, so the page says why and where the video is.
+    upload(owner_client, ("walk.mp4", videos.clip(seconds=1.0, codec="libx265")))
+    assert run_jobs() == ["ready"]
+    video = Photo.objects.get()
+    video.blobs.filter(variant="rendition").delete()
+    sign_in_browser(page, email=owner.email, password=PASSWORD)
+    page.goto(page.url.split("/photos/")[0] + reverse("photos:detail", args=[video.id]))
+    note = page.locator(".video-unplayable")
+    note.wait_for(state="visible", timeout=20_000)
+    assert "cannot play this video" in note.inner_text()
+    # A video it plays says nothing of the kind.
+    upload(owner_client, ("bike.mp4", videos.clip(seconds=1.0)))
+    assert run_jobs() == ["ready"]
+    playable = Photo.objects.exclude(pk=video.pk).get()
+    page.goto(page.url.split("/photos/")[0] + reverse("photos:detail", args=[playable.id]))
+    page.wait_for_function("() => document.querySelector('video').readyState >= 1")
+    assert page.locator(".video-unplayable").is_hidden()
+    page.vault_problems[:] = [p for p in page.vault_problems if "MEDIA" not in p.upper()]
