@@ -85,3 +85,13 @@ def test_a_number_header_that_is_not_ascii_digits_is_refused_not_a_server_error(
     )
     assert patched.status_code == 400
     assert patched.json() == {"error": "Upload-Offset is missing or not a number."}
+
+
+def test_a_file_over_a_limit_below_a_gigabyte_is_refused_in_megabytes(owner_client, settings):
+    settings.VAULT_MAX_VIDEO_BYTES = 500 * 1024 * 1024
+    settings.VAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+    response = owner_client.post(
+        reverse("photos:resumable_create"), HTTP_UPLOAD_LENGTH=str(600 * 1024 * 1024), **TUS
+    )
+    assert response.status_code == 413
+    assert response.json() == {"error": "This file is larger than the 500 MB limit."}

@@ -23,7 +23,7 @@ from django.utils import timezone
 from vault.crypto import container, seal
 from vault.photos import live_photos, services, storage
 from vault.photos.models import ResumableUpload
-from vault.photos.upload_handler import EncryptingUploadHandler
+from vault.photos.upload_handler import EncryptingUploadHandler, _size_label
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def resumable_create(
     UploadRefused (413) over the largest file allowed."""
     largest = max(settings.VAULT_MAX_VIDEO_BYTES, settings.VAULT_MAX_UPLOAD_BYTES)
     if length > largest:
-        raise UploadRefused(f"This file is larger than the {largest / 1024**3:g} GB limit.", 413)
+        raise UploadRefused(f"This file is larger than the {_size_label(largest)} limit.", 413)
     if length < 1:
         raise UploadRefused("The file is empty.")
     for stale in ResumableUpload.objects.filter(
