@@ -246,7 +246,10 @@ def blobs_move(
                 if not acquired:
                     busy.append((lock_key, photo_keys))
                     continue
-                for key in photo_keys:
+                for number, key in enumerate(photo_keys):
+                    if limit is not None and report.copied >= limit:
+                        report.left += len(photo_keys) - number
+                        break
                     try:
                         good = _move_one(source, target, key, rows.get(key), report)
                         if good and remove_local:

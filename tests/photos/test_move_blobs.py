@@ -1,0 +1,174 @@
+"""`manage.py vault_move_blobs`: a vault with photos in its local directory is switched to a real
+SeaweedFS object store (writes there, reads of blobs not yet moved from the directory), keeps
+serving and taking photos, and is moved, half first then the rest; afterwards every photo
+decrypts from the object store alone, byte for byte, and the local copies go only on request."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from tests.objectstore import s3_bucket, s3_settings  # noqa: F401 - a fixture
+from tests.photos import support
+from tests.photos.conftest import run_jobs
+from tests.photos.uploads import upload
+from tests.users import PASSWORD
+from vault.accounts.models import UserKeys
+from vault.accounts.services import keys_unlock_with_password
+from vault.photos import blobs
+from vault.photos.models import Blob, Photo
+from vault.photos.services import photos_delete
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+VARIANTS = ("thumb", "preview", "download")
+
+
+def _pictures(client, photos) -> dict[tuple[str, str], bytes]:
+    found = {}
+    for photo in photos:
+        for variant in VARIANTS:
+            response = client.get(reverse(f"photos:{variant}", args=[photo.id]))
+            assert response.status_code == 200, (variant, photo.id, response.status_code)
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            found[(str(photo.id), variant)] = body
+    return found
+
+
+def _move(*args: str) -> str:
+    out = io.StringIO()
+    call_command("vault_move_blobs", *args, stdout=out)
+    return out.getvalue()
+
+
+def _local_files(directory: Path) -> set[str]:
+    return {
+        path.relative_to(directory).as_posix()
+        for path in directory.rglob("*.spv")
+        if not path.name.startswith(".")
+    }
+
+
+def test_a_running_vault_moves_to_the_object_store_half_then_the_rest(
+    owner_client,
+    owner,
+    worker_key,
+    data_dir,
+    settings,
+    s3_bucket,
+    seaweed,  # noqa: F811
+):
+    upload(
+        owner_client,
+        ("a.jpg", support.jpeg()),
+        ("b.png", support.png()),
+        ("c.jpg", support.real_photo_jpeg("astronaut.png")),
+    )
+    assert run_jobs() == ["ready"] * 3
+    before_switch = list(Photo.objects.order_by("uploaded_at"))
+    pictures = _pictures(owner_client, before_switch)
+    local_dir = Path(data_dir) / "blobs"
+    on_disk = _local_files(local_dir)
+    assert len(on_disk) == Blob.objects.count() >= 9
+
+    # The switch: writes go to the object store, the directory is read for the rest.
+    s3_settings(settings, s3_bucket, seaweed, fallback_dir=local_dir)
+    assert _pictures(owner_client, before_switch) == pictures  # served from the directory
+    upload(owner_client, ("d.png", support.png()))  # a photo taken while the move is pending
+    assert run_jobs() == ["ready"]
+    [newcomer] = Photo.objects.exclude(pk__in=[p.pk for p in before_switch])
+    assert _local_files(local_dir) == on_disk, "a blob written after the switch went to disk"
+    assert {key for key, _ in s3_bucket.list(f"{owner.pk}/{newcomer.pk}/")}
+    deleted = before_switch.pop(1)  # deleted after the switch: gone from both places
+    photos_delete(user=owner, photo_ids=[deleted.pk])
+    on_disk = {key for key in on_disk if f"/{deleted.pk}/" not in key}
+    assert _local_files(local_dir) == on_disk
+    pictures = {key: value for key, value in pictures.items() if key[0] != str(deleted.pk)}
+
+    # Interrupted half-way (a run that stops after 3 objects), then run again.
+    first = _move("--limit", "3")
+    assert "stopped at --limit" in first and "0 already there" in first
+    assert sum(1 for _ in s3_bucket.list(f"{owner.pk}/")) == 3 + len(
+        list(s3_bucket.list(f"{owner.pk}/{newcomer.pk}/"))
+    )
+    second = _move()
+    assert "ok: " in second and "3 already there" in second
+    assert f"{len(on_disk) - 3} copied" in second
+    assert "every blob is in the object store" in second
+    assert _local_files(local_dir) == on_disk, "local copies removed without --remove-local"
+
+    # The object store alone (no fallback) serves every photo, byte for byte.
+    settings.VAULT_BLOB_FALLBACK_DIR = None
+    assert _pictures(owner_client, before_switch) == pictures
+    assert _pictures(owner_client, [newcomer])
+    assert owner_client.get(reverse("photos:thumb", args=[deleted.pk])).status_code == 404
+    assert not list(s3_bucket.list(f"{owner.pk}/{deleted.pk}/")), "a deleted photo came back"
+    check = io.StringIO()
+    call_command("vault_check", stdout=check)
+    assert f"ok: {Blob.objects.count()} blob(s) checked" in check.getvalue()
+
+    # Now, and only now, the local copies go: each verified once more first.
+    settings.VAULT_BLOB_FALLBACK_DIR = local_dir
+    third = _move("--remove-local")
+    assert f"{len(on_disk)} already there" in third
+    assert f"{len(on_disk)} local copies removed" in third
+    assert _local_files(local_dir) == set()
+    settings.VAULT_BLOB_FALLBACK_DIR = None
+    assert _pictures(owner_client, before_switch) == pictures
+
+
+def test_a_blob_rewritten_after_the_switch_is_never_overwritten_by_its_old_copy(
+    owner_client,
+    owner,
+    worker_key,
+    data_dir,
+    settings,
+    s3_bucket,
+    seaweed,  # noqa: F811
+):
+    upload(owner_client, ("a.jpg", support.jpeg()))
+    assert run_jobs() == ["ready"]
+    [photo] = Photo.objects.all()
+    local_dir = Path(data_dir) / "blobs"
+    s3_settings(settings, s3_bucket, seaweed, fallback_dir=local_dir)
+    # The worker writes the thumbnail again after the switch (a re-run): new bytes, into the
+    # object store only; the directory keeps the old thumbnail.
+    private_key = keys_unlock_with_password(owner, PASSWORD).private_key
+    redone = support.real_photo_jpeg("coffee.png")
+    blobs.blob_write(
+        photo=photo,
+        variant="thumb",
+        data=redone,
+        data_key=blobs.original_data_key(photo, private_key=private_key),
+        owner_public_key=bytes(UserKeys.objects.get(user=owner).public_key),
+        media_type="image/jpeg",
+    )
+    out = _move()
+    assert "1 blob(s) had been rewritten in the object store since the switch" in out
+    settings.VAULT_BLOB_FALLBACK_DIR = None
+    assert _pictures(owner_client, [photo])[(str(photo.id), "thumb")] == redone
+
+
+def test_the_move_refuses_a_vault_that_was_not_switched_first(owner, settings):
+    with pytest.raises(CommandError, match="switch the vault first"):
+        _move()
+
+
+def test_a_stopped_object_store_stops_the_move_with_a_clear_message_and_no_secret(
+    owner,
+    data_dir,
+    settings,
+    s3_bucket,
+    seaweed,  # noqa: F811
+):
+    (Path(data_dir) / "blobs").mkdir(parents=True)
+    s3_settings(settings, s3_bucket, seaweed, fallback_dir=Path(data_dir) / "blobs")
+    settings.VAULT_S3_ENDPOINT = "http://127.0.0.1:9"  # nothing listens on the discard port
+    with pytest.raises(CommandError, match="the object store is not usable") as raised:
+        _move()
+    assert seaweed.secret_key not in str(raised.value)
+    assert seaweed.access_key not in str(raised.value)
