@@ -59,8 +59,8 @@ def test_a_running_vault_moves_to_the_object_store_half_then_the_rest(
     worker_key,
     data_dir,
     settings,
-    s3_bucket,
-    seaweed,  # noqa: F811
+    s3_bucket,  # noqa: F811
+    seaweed,
 ):
     upload(
         owner_client,
@@ -127,8 +127,8 @@ def test_a_blob_rewritten_after_the_switch_is_never_overwritten_by_its_old_copy(
     worker_key,
     data_dir,
     settings,
-    s3_bucket,
-    seaweed,  # noqa: F811
+    s3_bucket,  # noqa: F811
+    seaweed,
 ):
     upload(owner_client, ("a.jpg", support.jpeg()))
     assert run_jobs() == ["ready"]
@@ -162,8 +162,8 @@ def test_a_stopped_object_store_stops_the_move_with_a_clear_message_and_no_secre
     owner,
     data_dir,
     settings,
-    s3_bucket,
-    seaweed,  # noqa: F811
+    s3_bucket,  # noqa: F811
+    seaweed,
 ):
     (Path(data_dir) / "blobs").mkdir(parents=True)
     s3_settings(settings, s3_bucket, seaweed, fallback_dir=Path(data_dir) / "blobs")
