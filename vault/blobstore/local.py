@@ -191,6 +191,7 @@ class LocalStore(BlobStore):
         key = f"probe/{uuid.uuid4().hex}.spv"
         payload = os.urandom(32)
         try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             result["reachable"] = result["bucket"] = self.root.is_dir()
             with self.writer(key) as writer:
                 writer.write(payload)

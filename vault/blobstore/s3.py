@@ -206,9 +206,15 @@ class S3Reader(ObjectReader):
         if offset >= end:
             return b""
         cache_end = self._cache_start + len(self._cache)
-        if not (self._cache_start <= offset and end <= cache_end):
-            if offset == cache_end:  # sequential: read further ahead next time
-                self._window = min(self._window * 2, MAX_WINDOW)
+        if self._cache_start <= offset <= cache_end < end:
+            # Reading on past the window: keep its tail, fetch further ahead each time.
+            self._window = min(self._window * 2, MAX_WINDOW)
+            length = min(max(end - cache_end, self._window), self.size - cache_end)
+            fetched, _ = self._get(cache_end, length)
+            self._cache = self._cache[offset - self._cache_start :] + fetched
+            self._cache_start = offset
+        elif not (self._cache_start <= offset and end <= cache_end):  # a jump (a video seek)
+            self._window = FIRST_WINDOW
             length = min(max(end - offset, self._window), self.size - offset)
             self._cache, _ = self._get(offset, length)
             self._cache_start = offset
