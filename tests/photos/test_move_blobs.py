@@ -78,7 +78,9 @@ def test_a_running_vault_moves_to_the_object_store_half_then_the_rest(
     # The switch: writes go to the object store, the directory is read for the rest.
     s3_settings(settings, s3_bucket, seaweed, fallback_dir=local_dir)
     assert _pictures(owner_client, before_switch) == pictures  # served from the directory
-    upload(owner_client, ("d.png", support.png()))  # a photo taken while the move is pending
+    upload(
+        owner_client, ("d.png", support.real_photo("coffee.png"))
+    )  # a photo taken while the move is pending
     assert run_jobs() == ["ready"]
     [newcomer] = Photo.objects.exclude(pk__in=[p.pk for p in before_switch])
     assert _local_files(local_dir) == on_disk, "a blob written after the switch went to disk"

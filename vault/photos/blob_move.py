@@ -161,14 +161,14 @@ def _move_one(
     except DecryptionError:
         report.problems.append(f"{key}: the local file is not a well-formed SPV1 blob; not moved")
         return False
-    if row_size is not None and local.plaintext_length != row_size:
-        report.problems.append(
-            f"{key}: the local file holds {local.plaintext_length} bytes, its row says "
-            f"{row_size}; not moved (see vault_check)"
-        )
-        return False
     existed = target.exists(key)
     if not existed:
+        if row_size is not None and local.plaintext_length != row_size:
+            report.problems.append(
+                f"{key}: the local file holds {local.plaintext_length} bytes, its row says "
+                f"{row_size}; not moved (see vault_check)"
+            )
+            return False
         _copy(source, target, key)
         if not source.exists(key):  # deleted by the vault while we copied: undo
             target.delete(key)
