@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture
 def s3_bucket(seaweed):
-    """A new, empty bucket on the run's weed; returns its S3Store (emptied afterwards)."""
+    """A new, empty bucket on the run's weed; returns its S3Store (deleted afterwards)."""
     from vault.blobstore.s3 import S3Store
 
     store = S3Store(
@@ -21,7 +21,10 @@ def s3_bucket(seaweed):
     )
     store.create_bucket()
     yield store
+    # Deleting the bucket frees its collection's volumes: weed runs with few (-volume.max), and
+    # a bucket left behind would leave the next tests' writes no volume to grow into.
     store.delete_prefix("")
+    store.client.delete_bucket(Bucket=store.bucket)
 
 
 def s3_settings(settings, store, weed, *, fallback_dir=None) -> None:

@@ -22,6 +22,7 @@ from vault.accounts.services import keys_unlock_with_password
 from vault.photos import blobs
 from vault.photos.models import Blob, Photo
 from vault.photos.services import photos_delete
+from vaultdev.pytest_plugin import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,10 +98,23 @@ def test_a_running_vault_moves_to_the_object_store_half_then_the_rest(
     assert sum(1 for _ in s3_bucket.list(f"{owner.pk}/")) == 3 + len(
         list(s3_bucket.list(f"{owner.pk}/{newcomer.pk}/"))
     )
+    # A run killed in the middle of a large blob leaves an unfinished multipart upload, never
+    # an object: the next run copies that blob whole.
+    copied = {key for key, _ in s3_bucket.list(f"{owner.pk}/")}
+    unfinished = sorted(on_disk - copied)[0]
+    started = s3_bucket.client.create_multipart_upload(Bucket=s3_bucket.bucket, Key=unfinished)
+    s3_bucket.client.upload_part(
+        Bucket=s3_bucket.bucket,
+        Key=unfinished,
+        UploadId=started["UploadId"],
+        PartNumber=1,
+        Body=b"\x89SPV half",
+    )
     second = _move()
     assert "ok: " in second and "3 already there" in second
     assert f"{len(on_disk) - 3} copied" in second
     assert "every blob is in the object store" in second
+    assert f"{len(on_disk)}/{len(on_disk)} object(s): {len(on_disk) - 3} copied" in second
     assert _local_files(local_dir) == on_disk, "local copies removed without --remove-local"
 
     # The object store alone (no fallback) serves every photo, byte for byte.
@@ -174,3 +188,42 @@ def test_a_stopped_object_store_stops_the_move_with_a_clear_message_and_no_secre
         _move()
     assert seaweed.secret_key not in str(raised.value)
     assert seaweed.access_key not in str(raised.value)
+
+
+def test_photos_uploaded_before_the_switch_are_processed_by_a_real_worker_during_the_move(
+    owner_client,
+    owner,
+    data_dir,
+    settings,
+    s3_bucket,  # noqa: F811
+    seaweed,
+    start_worker,
+):
+    originals = {
+        "IMG_0001.JPG": support.real_photo_jpeg("astronaut.png"),
+        "coffee.png": support.real_photo("coffee.png"),
+    }
+    rows = upload(owner_client, *originals.items())  # no worker yet: they wait, pending
+    ids = {row["photo"]: name for row, name in zip(rows, originals, strict=True)}
+    local_dir = Path(data_dir) / "blobs"
+    assert len(_local_files(local_dir)) == 2  # the two originals
+
+    s3_settings(settings, s3_bucket, seaweed, fallback_dir=local_dir)
+    start_worker(VAULT_BLOB_FALLBACK_DIR=str(local_dir))
+    assert "stopped at --limit" in _move("--limit", "1")  # one original moved, one not
+    # The owner's visit grants the pending photos to the live worker, which reads one original
+    # from the object store and the other from the directory, and writes everything new to
+    # the object store.
+    owner_client.get(reverse("photos:gallery"))
+    wait_until(lambda: Photo.objects.filter(state="ready").count() == 2, timeout=180)
+    assert len(_local_files(local_dir)) == 2, "the worker wrote into the old directory"
+    out = _move("--remove-local")
+    assert "1 copied, 1 already there" in out and "2 local copies removed" in out
+
+    settings.VAULT_BLOB_FALLBACK_DIR = None
+    photos = list(Photo.objects.all())
+    served = _pictures(owner_client, photos)
+    for photo in photos:
+        assert served[(str(photo.id), "download")] == originals[ids[str(photo.id)]]
+        assert served[(str(photo.id), "thumb")][:2] == b"\xff\xd8"
+    assert Blob.objects.count() == sum(1 for _ in s3_bucket.list(f"{owner.pk}/")) >= 6
