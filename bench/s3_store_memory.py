@@ -57,25 +57,19 @@ def main() -> None:
     try:
         store = weed.store()
         rows = []
-        for variant, size in [("thumb", 40_000), ("preview", 400_000), ("original", 20 << 20)]:
-            _put(store, variant, size, sk, pk)
-            whole, first = _gets(store, variant, sk)
-            rows.append((f"{variant} ({size / 1e3:,.0f} kB): GETs to decrypt all", str(whole), ""))
-            if variant == "original":
-                rows.append(("original: GETs for its first 64 KiB", str(first), ""))
+        _put(store, "thumb", 1000, sk, pk)  # warm up: boto3's client and connection pool
         before = memory_mib()["VmHWM"]
-        rss_now = memory_mib()["VmRSS"]
-        _put(store, "video", GIB, sk, pk)
+        _put(store, "rendition", GIB, sk, pk)
         after_write = memory_mib()["VmHWM"]
         rows.append(
             (
                 "stream-encrypt 1 GiB into S3 (multipart): peak RSS added",
-                f"{after_write - max(before, rss_now):.1f} MiB",
+                f"{after_write - before:.1f} MiB",
                 f"peak {after_write:.0f} MiB",
             )
         )
-        reader = store.reader("1/bench/video-0.spv")
-        with container.BlobReader(reader, context=_context("video"), private_key=sk) as blob:
+        reader = store.reader("1/bench/rendition-0.spv")
+        with container.BlobReader(reader, context=_context("rendition"), private_key=sk) as blob:
             for _ in blob.iter_plaintext():
                 pass
         after_read = memory_mib()["VmHWM"]
@@ -86,6 +80,12 @@ def main() -> None:
                 f"{reader.gets} GETs",
             )
         )
+        for variant, size in [("thumb", 40_000), ("preview", 400_000), ("original", 20 << 20)]:
+            _put(store, variant, size, sk, pk)
+            whole, first = _gets(store, variant, sk)
+            rows.append((f"{variant} ({size / 1e3:,.0f} kB): GETs to decrypt all", str(whole), ""))
+            if variant == "original":
+                rows.append(("original: GETs for its first 64 KiB", str(first), ""))
         store.delete_prefix("1/bench/")
     finally:
         weed.stop()

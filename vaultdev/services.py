@@ -275,11 +275,11 @@ def start_seaweed(
         f"-dir={data}",
         f"-master.port={master}",
         f"-master.port.grpc={master_grpc}",
-        "-master.volumeSizeLimitMB=64",  # small volumes: a test vault needs little disk
+        "-master.volumeSizeLimitMB=256",  # small volumes: a test vault needs little disk
         "-master.telemetry=false",
         f"-volume.port={volume}",
         f"-volume.port.grpc={volume_grpc}",
-        "-volume.max=20",
+        "-volume.max=100",  # sparse files: only what is written takes disk space
         f"-filer.port={filer}",
         f"-filer.port.grpc={filer_grpc}",
         "-s3",

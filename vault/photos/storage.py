@@ -8,6 +8,7 @@ is the file VAULT_DATA_DIR/blobs/<key>, the layout vaults have always had.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from vault.blobstore.local import TEMP_SUFFIX
 from vault.crypto import BlobContext
 
 __all__ = ["SUFFIX", "TEMP_SUFFIX"]
+
+log = logging.getLogger(__name__)
 
 SUFFIX = ".spv"
 
@@ -97,14 +100,26 @@ def remove_stale_temporaries(user_id, photo_id) -> int:
     return get_store().remove_incomplete(photo_prefix(user_id, photo_id))
 
 
+def _delete_prefix(prefix: str) -> int:
+    # Called after the rows are gone (often on commit): a store that fails now must not turn
+    # a done deletion into an error page. What stays is unreadable without the rows' keys,
+    # and `vault_check` lists it as orphans.
+    try:
+        return get_store().delete_prefix(prefix)
+    except OSError as error:
+        log.warning("blobs below %s not removed: %s", prefix, error)
+        return 0
+
+
 def remove_photo_blobs(user_id, photo_id) -> int:
-    """Remove every blob of a photo (or resumable upload), half-written ones too."""
-    return get_store().delete_prefix(photo_prefix(user_id, photo_id))
+    """Remove every blob of a photo (or resumable upload), half-written ones too; return how
+    many. A store failure is logged, not raised (see _delete_prefix)."""
+    return _delete_prefix(photo_prefix(user_id, photo_id))
 
 
 def remove_user_blobs(user_id) -> int:
     """Remove every blob of a user (account deletion: crypto-shredding's last step)."""
-    return get_store().delete_prefix(user_prefix(user_id))
+    return _delete_prefix(user_prefix(user_id))
 
 
 # The names of the directory era, still used by callers on other branches.
