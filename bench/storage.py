@@ -47,6 +47,7 @@ from bench.ingest import (  # noqa: E402
     stop,
     twelve_megapixel_jpegs,
 )
+from vault.blobstore.local import LocalStore  # noqa: E402
 from vaultdev.report import print_table  # noqa: E402
 from vaultdev.services import start_postgres, start_seaweed, start_valkey  # noqa: E402
 
@@ -214,6 +215,17 @@ def _ready_thumbs(vault: Vault, count: int = 20) -> list[str]:
     return [f"/photos/{row[0]}/thumb" for row in rows]
 
 
+def _bare_write(store, data: bytes, number: int) -> float:
+    """Seconds to write `data` as one object through the store's writer (in 64 KiB pieces, as
+    the SPV1 writer does), with no web request and no encryption around it."""
+    start = time.perf_counter()
+    with store.writer(f"bare/{number}/original-0.spv") as writer:
+        for offset in range(0, len(data), 1 << 16):
+            writer.write(data[offset : offset + (1 << 16)])
+        writer.finish()
+    return time.perf_counter() - start
+
+
 def worker_host_rows() -> list[tuple[str, ...]]:
     """Rows comparing one worker host with two (issue 23: two >= 1.7x one), measured by the
     multi-host harness (vaultdev/netns.py); none until it lands."""
@@ -285,6 +297,13 @@ def main() -> None:
                 uploads[store].append(elapsed)
                 pending[store].append(photo_id)
 
+        # 1b. The floor: the same bytes written by the store alone (no request, no encryption).
+        bare = {store: [] for store in STORES}
+        bare_stores = {"local": LocalStore(root / "bare"), "s3": weed.store()}
+        for number in range(runs):
+            for store in turns(number):
+                bare[store].append(_bare_write(bare_stores[store], photos[number], number))
+
         # 2. Ingest: both vaults' workers started (idle when their vault is not measured).
         print("starting workers…", flush=True)
         for vault in vaults.values():
@@ -329,6 +348,7 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
     up = {store: statistics.median(values) * 1000 for store, values in uploads.items()}
+    floor = {store: statistics.median(values) * 1000 for store, values in bare.items()}
     thumb = {store: statistics.median(values) * 1000 for store, values in p95.items()}
     rate = {store: statistics.median(values) for store, values in rates.items()}
 
@@ -339,6 +359,8 @@ def main() -> None:
     rows = [
         row(f"upload request, {mean_mb:.1f} MB JPEG", up["local"], up["s3"], "ms",
             up["s3"] / up["local"]),
+        (*row("  the same bytes written by the store alone", floor["local"], floor["s3"],
+              "ms", floor["s3"] / floor["local"])[:4], ""),
         row(f"thumbnail p95, 20 clients ({len(paths['s3'])} thumbnails)", thumb["local"],
             thumb["s3"], "ms", thumb["s3"] / thumb["local"]),
         (f"full-pipeline ingest, 2 workers, {batch} photos", f"{rate['local']:.2f} /s",
@@ -359,6 +381,9 @@ def main() -> None:
         "\nS3 cost: S3 time / local time (for ingest, local rate / S3 rate), so above 1 means"
         "\nthe object store is slower. Both vaults run the same code on the same machine, one"
         "\nafter the other in alternating order; weed shares the 2 cores with everything else."
+        "\n'written by the store alone': the upload's bytes through LocalStore (temporary file,"
+        "\nfsync, rename) and S3Store (one PUT to weed's gateway, which passes them to its filer"
+        "\nand volume server): the part of the upload row no vault code can remove."
     )
 
 
