@@ -195,3 +195,19 @@ def test_a_writer_killed_midway_leaves_no_object_and_the_retry_clears_its_parts(
     # What the pipeline runs before it retries a photo:
     assert storage.remove_stale_temporaries(owner.pk, photo_id) == 1
     assert store.incomplete(prefix) == []
+
+
+@pytest.mark.django_db
+def test_a_failing_store_refuses_the_upload_with_a_message_not_an_error_page(
+    owner, s3_blob_store, settings, redis_conn
+):
+    # The server answers and refuses every request (credentials rotated under the vault).
+    settings.VAULT_S3_SECRET_KEY = "rotated-" + secrets.token_hex(8)
+    client = Client()
+    sign_in(client, owner, PASSWORD)
+    small = jpeg(picture(64, 64, seed=5))  # fails when committed
+    big = jpeg(picture(64, 64, seed=6)) + os.urandom(2 * PART_BYTES)  # fails mid-stream
+    outcomes = upload(client, ("small.jpg", small), ("big.jpg", big))
+    assert [o["status"] for o in outcomes] == ["rejected", "rejected"]
+    assert all("could not store" in o["message"] for o in outcomes)
+    assert not Photo.objects.exists()

@@ -135,7 +135,11 @@ class EncryptingUploadHandler(FileUploadHandler):
             self._reject(incoming, f"This file is larger than the {_size_label(limit)} limit.")
             return None
         self._mac.update(raw_data)
-        incoming.writer.write(raw_data)
+        try:
+            incoming.writer.write(raw_data)
+        except OSError:  # the disk or the object store failed: this file is lost, not the page
+            log.exception("could not store an upload of user %s", self.user_id)
+            self._reject(incoming, "The server could not store this file; nothing was kept.")
         return None
 
     def file_complete(self, file_size):
