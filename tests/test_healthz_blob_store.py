@@ -30,6 +30,7 @@ def test_the_local_store_is_probed_too(client, settings, tmp_path):
     assert not (tmp_path / "data" / "blobs" / "probe").exists(), "the probe object was left"
 
 
+@pytest.mark.slow  # its own weed, and boto3's retries against a stopped one: ~15 s
 def test_the_object_store_is_reported_up_then_down_without_a_secret(client, settings, own_weed):
     s3_settings(settings, own_weed.store(), own_weed)
     _, check, body = _blob_store(client)
