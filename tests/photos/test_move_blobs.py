@@ -227,3 +227,34 @@ def test_photos_uploaded_before_the_switch_are_processed_by_a_real_worker_during
         assert served[(str(photo.id), "download")] == originals[ids[str(photo.id)]]
         assert served[(str(photo.id), "thumb")][:2] == b"\xff\xd8"
     assert Blob.objects.count() == sum(1 for _ in s3_bucket.list(f"{owner.pk}/")) >= 6
+
+
+def test_a_damaged_copy_from_an_earlier_run_is_copied_again_not_taken_for_a_newer_blob(
+    owner_client,
+    owner,
+    worker_key,
+    data_dir,
+    settings,
+    s3_bucket,  # noqa: F811
+    seaweed,
+):
+    original = support.real_photo_jpeg("astronaut.png")
+    upload(owner_client, ("IMG_0001.JPG", original))
+    assert run_jobs() == ["ready"]
+    [photo] = Photo.objects.all()
+    local_dir = Path(data_dir) / "blobs"
+    s3_settings(settings, s3_bucket, seaweed, fallback_dir=local_dir)
+    count = len(_local_files(local_dir))
+    assert f"ok: {count} copied" in _move()
+    # The object store damages one byte of the original's last chunk (same blob, same header).
+    key = f"{owner.pk}/{photo.pk}/original-0.spv"
+    with s3_bucket.reader(key) as reader:
+        damaged = bytearray(reader.read_at(0, reader.size))
+    damaged[-1] ^= 1
+    with s3_bucket.writer(key) as writer:
+        writer.write(bytes(damaged))
+        writer.finish()
+    out = _move("--remove-local")
+    assert f"ok: 1 copied, {count - 1} already there, 0 newer" in out
+    settings.VAULT_BLOB_FALLBACK_DIR = None
+    assert _pictures(owner_client, [photo])[(str(photo.id), "download")] == original

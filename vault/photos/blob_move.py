@@ -5,9 +5,10 @@ The vault runs meanwhile with VAULT_BLOB_STORE=s3 and VAULT_BLOB_FALLBACK_DIR se
 directory (vault.blobstore.fallback): new blobs go to the object store only, blobs not yet
 moved are read from the directory. So the move only ever copies directory → object store:
 
-- a key already in the object store is never overwritten: either it is this move's earlier copy
-  (same bytes: "already there", verified again) or the vault rewrote it after the switch (other
-  bytes, a newer blob: kept, and the directory's copy is stale);
+- a key already in the object store is never overwritten by an older blob: either it is this
+  move's earlier copy (same bytes: "already there", verified again; same SPV1 blob id but other
+  bytes: a damaged copy, replaced) or the vault rewrote it after the switch (another blob id: a
+  newer blob, kept, and the directory's copy is stale);
 - each copy is verified: the object's size equals the file's, its SPV1 header parses with the
   checks `container.inspect` makes (magic, version, suite, ranges, the exact size the header
   implies, and the plaintext length the Blob row records), and the bytes read back from the
@@ -113,6 +114,7 @@ class _Digest:
     sha256: bytes
     prefix: bytes  # header, stanzas and header MAC
     plaintext_length: int
+    blob_id: bytes  # random per written blob: a rewrite by the vault has another one
 
 
 def _digest(store: BlobStore, key: str) -> _Digest:
@@ -134,7 +136,7 @@ def _digest(store: BlobStore, key: str) -> _Digest:
                 raise DecryptionError()  # shorter than it said
             digest.update(block)
             offset += len(block)
-    return _Digest(size, digest.digest(), prefix, header.plaintext_length)
+    return _Digest(size, digest.digest(), prefix, header.plaintext_length, header.blob_id)
 
 
 def _copy(source: LocalStore, target: BlobStore, key: str) -> None:
@@ -150,7 +152,13 @@ def _copy(source: LocalStore, target: BlobStore, key: str) -> None:
 
 
 def _move_one(
-    source: LocalStore, target: BlobStore, key: str, row_size: int | None, report: MoveReport
+    source: LocalStore,
+    target: BlobStore,
+    key: str,
+    row_size: int | None,
+    report: MoveReport,
+    *,
+    again: bool = False,
 ) -> bool:
     """Copy and verify one object; True when the object store now holds a good blob for it."""
     try:
@@ -189,14 +197,19 @@ def _move_one(
             report.copied += 1
             report.copied_bytes += local.size
         return True
-    if not existed:
+    if not existed or remote.blob_id == local.blob_id:
+        # Our own copy (this run's, or an earlier run's: same blob id) with other bytes: a
+        # damaged copy, never a newer blob. Removed, so that no later run takes it for one.
+        target.delete(key)
+        if existed and not again:
+            return _move_one(source, target, key, row_size, report, again=True)
         report.problems.append(
             f"{key}: read back from the object store, {remote.size} bytes with another "
             f"SHA-256 than the local {local.size} (header MAC "
-            f"{'equal' if remote.prefix == local.prefix else 'differs'}); left in place"
+            f"{'equal' if remote.prefix == local.prefix else 'differs'}); copy removed"
         )
         return False
-    # There before this run and not our bytes: the vault rewrote it after the switch.
+    # There before this run, another blob id: the vault rewrote it after the switch.
     if row_size is not None and remote.plaintext_length != row_size:
         report.problems.append(
             f"{key}: the object store holds another version whose length disagrees with its "
