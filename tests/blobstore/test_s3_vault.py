@@ -17,12 +17,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.photos import videos
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
 from vault.blobstore import get_store
 from vault.blobstore.s3 import PART_BYTES
 from vault.photos import storage
-from vault.photos.models import Photo
+from vault.photos.models import Blob, Photo
 from vaultdev.pytest_plugin import wait_until
 from vaultdev.samples.pictures import jpeg, picture
 from vaultdev.signin import sign_in
@@ -83,8 +84,10 @@ def test_the_vault_on_s3_with_a_real_worker(owner, s3_blob_store, start_worker, 
     [one] = upload(client, (name, data))
     assert one["status"] == "stored"
     # Resumable (tus), in pieces: the parts are encrypted objects too, removed once assembled.
-    second = _with_marker(jpeg(picture(1200, 900, seed=4)), marker)
-    resumed = _resumable_upload(client, "second.jpg", second, piece=40_000)
+    # An HEVC video: the worker reads it through PyAV over ranged GETs and writes an H.264
+    # rendition from PyAV's muxer straight into a multipart upload.
+    second = videos.clip(codec="libx265", seconds=1.0)
+    resumed = _resumable_upload(client, "second.mp4", second, piece=40_000)
     assert resumed["status"] == "stored"
 
     def ready():
@@ -93,14 +96,21 @@ def test_the_vault_on_s3_with_a_real_worker(owner, s3_blob_store, start_worker, 
     wait_until(ready, timeout=240, interval=0.5)
     photo = Photo.objects.get(pk=one["photo"])
     prefix = storage.photo_prefix(owner.pk, photo.id)
-    assert [key for key, _ in store.list(prefix)] == [
-        prefix + "original-0.spv",
-        prefix + "preview-0.spv",
-        prefix + "thumb-0.spv",
-    ]
-    # Every object of the user: ids only, and no resumable part left behind.
+    video = Photo.objects.get(pk=resumed["photo"])
+    # Every object of the user is a blob row's, named by ids only (no resumable part left
+    # behind, no file name); and every row's object is there.
+    rows = {
+        storage.blob_key(owner.pk, blob.photo_id, blob.variant, blob.index): blob
+        for blob in Blob.objects.filter(photo__owner=owner)
+    }
     keys = [key for key, _ in store.list(storage.user_prefix(owner.pk))]
-    assert len(keys) == 6 and not any("part-" in key or "holiday" in key for key in keys)
+    assert sorted(keys) == sorted(rows)
+    variants = {(blob.photo_id, blob.variant) for blob in rows.values()}
+    assert {"original", "preview", "thumb"} <= {v for p, v in variants if p == photo.id}
+    assert {"original", "preview", "thumb", "rendition"} <= {
+        v for p, v in variants if p == video.id
+    }
+    assert not any("part-" in key or "holiday" in key or "second" in key for key in keys)
     assert store.incomplete(storage.user_prefix(owner.pk)) == []
     assert not (tmp_path / "data" / "blobs").exists()  # nothing went to the local directory
 
@@ -118,9 +128,16 @@ def test_the_vault_on_s3_with_a_real_worker(owner, s3_blob_store, start_worker, 
         assert b"".join(response.streaming_content) == expected, header
     whole = client.get(url)
     assert b"".join(whole.streaming_content) == data
-    resumed_photo = Photo.objects.get(pk=resumed["photo"])
-    download = client.get(reverse("photos:download", args=[resumed_photo.id]))
+    download = client.get(reverse("photos:download", args=[video.id]))
     assert b"".join(download.streaming_content) == second
+    # Seeking in the played rendition: a range in the middle, decrypted from its chunks.
+    rendition = video.blobs.get(variant="rendition")
+    middle = rendition.size // 2
+    seek = client.get(
+        reverse("photos:play", args=[video.id]), HTTP_RANGE=f"bytes={middle}-{middle + 999}"
+    )
+    assert seek.status_code == 206
+    assert len(b"".join(seek.streaming_content)) == 1000
 
     # Only ciphertext reached SeaweedFS's disk: neither the marker nor the file's name is
     # there. The scan itself works: a marker stored in clear on purpose is found.
@@ -139,7 +156,9 @@ def test_the_vault_on_s3_with_a_real_worker(owner, s3_blob_store, start_worker, 
     assert gone.status_code == 302
     assert not Photo.objects.filter(pk=photo.id).exists()
     assert list(store.list(prefix)) == []
-    assert len(list(store.list(storage.user_prefix(owner.pk)))) == 3  # the other photo's
+    assert [key for key, _ in store.list(storage.user_prefix(owner.pk))] == sorted(
+        key for key in rows if not key.startswith(prefix)
+    )  # the video's stay
 
 
 @pytest.mark.django_db
