@@ -6,23 +6,31 @@ decrypts from the object store alone, byte for byte, and the local copies go onl
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.urls import reverse
 
-from tests.objectstore import s3_bucket, s3_settings  # noqa: F401 - a fixture
+from tests.objectstore import s3_bucket, s3_env, s3_settings  # noqa: F401 - a fixture
 from tests.photos import support
 from tests.photos.conftest import run_jobs
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
 from vault.accounts.models import UserKeys
 from vault.accounts.services import keys_unlock_with_password
+from vault.blobstore.local import LocalStore
+from vault.crypto import BlobContext, container, keys
 from vault.photos import blobs
 from vault.photos.models import Blob, Photo
 from vault.photos.services import photos_delete
-from vaultdev.pytest_plugin import wait_until
+from vaultdev.pytest_plugin import ROOT, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -258,3 +266,56 @@ def test_a_damaged_copy_from_an_earlier_run_is_copied_again_not_taken_for_a_newe
     assert f"ok: 1 copied, {count - 1} already there, 0 newer" in out
     settings.VAULT_BLOB_FALLBACK_DIR = None
     assert _pictures(owner_client, [photo])[(str(photo.id), "download")] == original
+
+
+def test_a_move_interrupted_with_ctrl_c_resumes_where_it_stopped(
+    vault_services,
+    owner,
+    data_dir,
+    settings,
+    s3_bucket,  # noqa: F811
+    seaweed,
+):
+    """A real interruption: SIGINT to a `manage.py vault_move_blobs` process in the middle of a
+    move of 300 objects (blobs of resumable uploads: objects without Blob rows), then a rerun."""
+    local = LocalStore(Path(data_dir) / "blobs")
+    public_key = keys.new_keypair()[1]
+    written = set()
+    for number in range(300):
+        upload_id = uuid.uuid4()
+        key = f"{owner.pk}/{upload_id}/part-{number}.spv"
+        context = BlobContext(str(owner.pk), str(upload_id), "part", number)
+        with container.BlobWriter(
+            local.writer(key),
+            owner_public_key=public_key,
+            context=context,
+            data_key=container.new_data_key(),
+        ) as writer:
+            writer.write(os.urandom(2000))
+        written.add(key)
+    s3_settings(settings, s3_bucket, seaweed, fallback_dir=local.root)
+    env = {
+        **os.environ,
+        **s3_env(s3_bucket, seaweed, VAULT_BLOB_FALLBACK_DIR=str(local.root)),
+        "DATABASE_URL": vault_services.database_url(connection.settings_dict["NAME"]),
+        "VAULT_DATA_DIR": str(data_dir),
+    }
+    command = [sys.executable, "manage.py", "vault_move_blobs"]
+    first = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    wait_until(lambda: sum(1 for _ in s3_bucket.list("")) >= 20, timeout=120, interval=0.05)
+    first.send_signal(signal.SIGINT)
+    _, errors = first.communicate(timeout=60)
+    assert first.returncode != 0 and "interrupted; run it again to resume" in errors
+    moved = {key for key, _ in s3_bucket.list("")}
+    assert 20 <= len(moved) < 300, "the move was not interrupted half-way"
+
+    second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"{len(moved)} already there" in second.stdout
+    assert f"ok: {300 - len(moved)} copied" in second.stdout
+    assert {key for key, _ in s3_bucket.list("")} == written
+    for key in sorted(written)[:5]:
+        with s3_bucket.reader(key) as reader, local.reader(key) as original:
+            assert reader.read_at(0, reader.size) == original.read_at(0, original.size)

@@ -68,6 +68,9 @@ class Command(BaseCommand):
             )
         except MoveError as error:
             raise CommandError(f"move stopped: {error}; run it again to resume") from None
+        except KeyboardInterrupt:  # Ctrl-C: what was copied stays; an unfinished upload never
+            # becomes an object
+            raise CommandError("interrupted; run it again to resume") from None
         for problem in report.problems:
             self.stdout.write(f"problem: {problem}")
         if report.vanished:
