@@ -268,6 +268,7 @@ def test_a_damaged_copy_from_an_earlier_run_is_copied_again_not_taken_for_a_newe
     assert _pictures(owner_client, [photo])[(str(photo.id), "download")] == original
 
 
+@pytest.mark.slow  # two manage.py processes and 600 object writes: ~30 s
 def test_a_move_interrupted_with_ctrl_c_resumes_where_it_stopped(
     vault_services,
     owner,
