@@ -320,3 +320,33 @@ def test_a_move_interrupted_with_ctrl_c_resumes_where_it_stopped(
     for key in sorted(written)[:5]:
         with s3_bucket.reader(key) as reader, local.reader(key) as original:
             assert reader.read_at(0, reader.size) == original.read_at(0, original.size)
+
+
+def test_a_photo_the_worker_is_processing_waits_for_the_next_run(
+    vault_services,
+    owner_client,
+    owner,
+    worker_key,
+    data_dir,
+    settings,
+    s3_bucket,  # noqa: F811
+    seaweed,
+):
+    """The mover takes the photo lock the worker holds while it writes a photo's blobs, so it
+    never copies a blob the worker is replacing: a busy photo is left for the next run."""
+    import psycopg
+
+    upload(owner_client, ("a.jpg", support.jpeg()))
+    assert run_jobs() == ["ready"]
+    [photo] = Photo.objects.all()
+    local_dir = Path(data_dir) / "blobs"
+    s3_settings(settings, s3_bucket, seaweed, fallback_dir=local_dir)
+    key = int.from_bytes(photo.pk.bytes[:8], "big", signed=True)  # worker.pipeline.photo_lock
+    url = vault_services.database_url(connection.settings_dict["NAME"])
+    with psycopg.connect(url, autocommit=True) as worker_session:
+        worker_session.execute("SELECT pg_advisory_lock(%s)", (key,))
+        with pytest.raises(CommandError, match="a worker was processing were not moved"):
+            _move()
+        assert not list(s3_bucket.list("")), "a blob of a busy photo was copied"
+    out = _move()  # the worker is done (its session ended)
+    assert f"ok: {len(_local_files(local_dir))} copied" in out
