@@ -88,7 +88,7 @@ trap 'rm -f "$overrides"' EXIT
 printf 'DATABASE_URL="%s"\nVAULT_DATA_DIR="%s"\n' "$database_url" "$data_dir" > "$overrides"
 # The object store's secret, when the vault keeps one among its credentials (VAULT_BLOB_STORE=s3).
 s3_credential=()
-if [ -f "$credentials/s3_secret_key" ]; then
+if [ -s "$credentials/s3_secret_key" ]; then
     s3_credential=(-p LoadCredential=s3_secret_key:"$credentials/s3_secret_key"
         --setenv=VAULT_S3_SECRET_KEY_FILE="/run/credentials/vault-restore-$$.service/s3_secret_key")
 fi
