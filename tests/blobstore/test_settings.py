@@ -4,6 +4,7 @@ follows a changed setting."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,3 +96,18 @@ def test_the_store_follows_the_settings(settings, tmp_path, seaweed):
     store = get_store()
     assert isinstance(store, S3Store) and store.probe()["ok"]
     assert seaweed.secret_key not in repr(store)
+
+
+def test_the_container_and_the_store_interface_load_neither_django_nor_boto3():
+    """vault.crypto stays pure Python (DESIGN §3): the SPV1 container uses the store's base and
+    local modules, and importing them must not pull Django or the S3 client in."""
+    probe = (
+        "import json, sys; import vault.crypto.container, vault.blobstore.local;"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert "vault" in loaded
+    assert not loaded & {"django", "boto3", "botocore"}

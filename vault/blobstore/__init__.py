@@ -2,15 +2,15 @@
 VAULT_BLOB_STORE ("local", the default: files below VAULT_DATA_DIR/blobs; or "s3": the bucket
 VAULT_S3_BUCKET at VAULT_S3_ENDPOINT). Made once per process, remade when a test changes a
 setting. vault.photos.storage is the one caller that turns ids into keys.
+
+Importing this package loads no Django (vault.crypto's container uses its base and local
+modules, and vault.crypto stays free of Django); get_store() does.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-
-from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 
 from vault.blobstore.base import (
     BlobMissing,
@@ -41,6 +41,8 @@ _store: BlobStore | None = None
 def store_from_settings(settings) -> BlobStore:
     """Build the store the settings name. Raises ImproperlyConfigured (naming the setting,
     never showing the secret) when they are incomplete."""
+    from django.core.exceptions import ImproperlyConfigured
+
     kind = getattr(settings, "VAULT_BLOB_STORE", "local")
     if kind == "local":
         from vault.blobstore.local import LocalStore
@@ -84,7 +86,10 @@ def get_store() -> BlobStore:
         with _lock:
             if _store is None:
                 from django.conf import settings
+                from django.core.signals import setting_changed
 
+                # Connected here, not at import: only a made store needs remaking.
+                setting_changed.connect(_on_setting_changed, dispatch_uid="vault.blobstore.reset")
                 _store = store_from_settings(settings)
             store = _store
     return store
@@ -101,6 +106,3 @@ def _on_setting_changed(*, setting: str, **_kwargs) -> None:
         setting.startswith("VAULT_S3_")
     ):
         reset_store()
-
-
-setting_changed.connect(_on_setting_changed, dispatch_uid="vault.blobstore.reset")
