@@ -11,6 +11,10 @@
 #       into a new database NAME and a new directory DIR beside the running vault (a restore
 #       test): nothing of the running vault is touched.
 #
+# With VAULT_BLOB_STORE=s3 in vault.env the blobs go into the configured bucket, which must be
+# empty (vault_restore checks it before touching the database; docs/object-store.md); the data
+# directory then only receives what the vault keeps beside its blobs.
+#
 # The restore runs as the vault's user with its settings (/etc/vault/vault.env) and its
 # credentials, exactly as the services do. Users sign in with their old passwords only if
 # /etc/vault/credentials/pepper is the pepper of the server that was backed up.
@@ -82,6 +86,12 @@ database_url=$(setting DATABASE_URL | sed "s#^\(postgresql://[^@]*@/\)[^?]*#\1$d
 overrides=$(mktemp /run/vault-restore.XXXXXX.env)
 trap 'rm -f "$overrides"' EXIT
 printf 'DATABASE_URL="%s"\nVAULT_DATA_DIR="%s"\n' "$database_url" "$data_dir" > "$overrides"
+# The object store's secret, when the vault keeps one among its credentials (VAULT_BLOB_STORE=s3).
+s3_credential=()
+if [ -s "$credentials/s3_secret_key" ]; then
+    s3_credential=(-p LoadCredential=s3_secret_key:"$credentials/s3_secret_key"
+        --setenv=VAULT_S3_SECRET_KEY_FILE="/run/credentials/vault-restore-$$.service/s3_secret_key")
+fi
 echo "restoring $snapshot"
 # The vault's user, settings and credentials, as its services run (systemd/vault-*.service).
 systemd-run --quiet --wait --pipe --collect --unit="vault-restore-$$" \
@@ -91,6 +101,7 @@ systemd-run --quiet --wait --pipe --collect --unit="vault-restore-$$" \
     -p LoadCredential=pepper:"$credentials/pepper" \
     --setenv=SECRET_KEY_FILE="/run/credentials/vault-restore-$$.service/secret_key" \
     --setenv=VAULT_PEPPER_FILE="/run/credentials/vault-restore-$$.service/pepper" \
+    "${s3_credential[@]}" \
     /opt/vault/venv/bin/python "$app/manage.py" vault_restore "$snapshot"
 
 if $in_place; then

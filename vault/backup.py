@@ -12,7 +12,10 @@ Blobs are SPV1 ciphertext (DESIGN §5), so a snapshot may be copied off-site as 
 no secret: the Argon2 pepper and the secret key are kept apart by the operator, and without the
 pepper no password opens the restored vault. Blobs are hard links into the data directory when
 both are on one file system (a blob is never rewritten in place, only replaced by a rename, so
-a link keeps the bytes of the moment), copies otherwise.
+a link keeps the bytes of the moment), copies otherwise. A vault whose blobs are in an object
+store (VAULT_BLOB_STORE=s3) has each object downloaded into the same layout: a snapshot does not
+depend on the store that made it, and restores into either. Restoring into the object store
+needs an empty bucket; the blobs are uploaded under their keys (their paths below `blobs/`).
 
 Consistency: the dump and the list of blobs to keep are read in one REPEATABLE READ transaction
 whose snapshot pg_dump shares (`pg_export_snapshot`), so every row in the dump has its blob, and
@@ -38,6 +41,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 
+from vault.blobstore import BlobStore, get_store
+from vault.blobstore.local import LocalStore
 from vault.photos import storage
 from vault.photos.models import Blob
 from vault.version import vault_version
@@ -52,6 +57,7 @@ FAILURE = "last-failure.json"
 PARTIAL = ".partial-"
 NAME_FORMAT = "%Y%m%dT%H%M%SZ"
 ATTEMPTS = 3
+TRANSFER = 1 << 20  # bytes per read while copying a blob to or from the object store
 
 
 class BackupError(Exception):
@@ -209,30 +215,52 @@ def _snapshot_take(root: Path, now: datetime) -> Snapshot:
 
 
 def _blobs_link(rows: list[tuple], target: Path) -> tuple[int, int]:
-    source_root = storage.blobs_root()
+    store = get_store()
     total = 0
     for owner_id, photo_id, variant, index in rows:
-        source = storage.blob_path(owner_id, photo_id, variant, index)
-        copy = target / source.relative_to(source_root)
+        key = storage.blob_key(owner_id, photo_id, variant, index)
+        copy = target / key
         copy.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            try:
-                os.link(source, copy)
-            except OSError as error:
-                if not source.exists():
-                    raise
-                log.debug("hard link failed (%s); copying %s", error, source)
-                shutil.copy2(source, copy)
-        except FileNotFoundError:
-            raise _BlobVanished(f"{source} is gone") from None
+            if isinstance(store, LocalStore):
+                _file_link(store.path(key), copy)
+            else:  # the object store (or one still moving to it): download the ciphertext
+                _object_download(store, key, copy)
+        except FileNotFoundError:  # BlobMissing is one
+            raise _BlobVanished(f"{key} is gone") from None
         total += copy.stat().st_size
     return len(rows), total
 
 
+def _file_link(source: Path, copy: Path) -> None:
+    try:
+        os.link(source, copy)
+    except OSError as error:
+        if not source.exists():
+            raise
+        log.debug("hard link failed (%s); copying %s", error, source)
+        shutil.copy2(source, copy)
+
+
+def _object_download(store: BlobStore, key: str, copy: Path) -> None:
+    """Write the object's bytes to `copy` (only ciphertext: objects are SPV1 blobs)."""
+    with store.reader(key) as reader, copy.open("wb") as stream:
+        offset = 0
+        while offset < reader.size:
+            block = reader.read_at(offset, TRANSFER)
+            if not block:
+                raise BackupError(f"{key} ended early while it was copied")
+            stream.write(block)
+            offset += len(block)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
 def backup_restore(path: Path, *, data_dir: Path) -> Snapshot:
-    """Restore the snapshot at `path` into the configured database and `data_dir`, both fresh:
-    an empty database (no tables) and a data directory without blobs. Checks the dump's sha256
-    and the blob count first. Migrations and `vault_check` are the caller's next steps."""
+    """Restore the snapshot at `path` into the configured database and blob store, both fresh:
+    an empty database (no tables) and, for the local store, a `data_dir` without blobs, for an
+    object store an empty bucket. Checks the dump's sha256 and the blob count first.
+    Migrations and `vault_check` are the caller's next steps. Raises BackupError."""
     snapshot = Snapshot.read(path)
     dump = path / DUMP
     if _sha256(dump) != snapshot.dump_sha256:
@@ -250,9 +278,14 @@ def backup_restore(path: Path, *, data_dir: Path) -> Snapshot:
         raise BackupError(
             f"database {name!r} is not empty ({len(tables)} tables): restore into a fresh database"
         )
+    store = get_store()
+    into_directory = isinstance(store, LocalStore)
     blobs = data_dir / BLOBS
-    if blobs.exists() and any(blobs.iterdir()):
-        raise BackupError(f"{blobs} is not empty: restore into a fresh data directory")
+    if into_directory:
+        if blobs.exists() and any(blobs.iterdir()):
+            raise BackupError(f"{blobs} is not empty: restore into a fresh data directory")
+    else:
+        _bucket_require_empty(store)
     connection.close()  # pg_restore works in its own session
     _pg_run(
         "pg_restore",
@@ -260,6 +293,9 @@ def backup_restore(path: Path, *, data_dir: Path) -> Snapshot:
         database_option=True,
     )
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not into_directory:
+        _objects_upload(store, path / BLOBS, blob_files)
+        return snapshot
     staging = data_dir / f"{PARTIAL}{BLOBS}"
     shutil.rmtree(staging, ignore_errors=True)
     # Copies, not links: the restored vault must not share files with the backup it came from.
@@ -271,6 +307,36 @@ def backup_restore(path: Path, *, data_dir: Path) -> Snapshot:
         blobs.rmdir()
     staging.rename(blobs)
     return snapshot
+
+
+def _bucket_require_empty(store: BlobStore) -> None:
+    try:
+        for key, _size in store.list(""):
+            if not key.startswith("probe/"):  # a /healthz probe in flight is no blob
+                raise BackupError(
+                    f"the object store ({store!r}) already holds blobs ({key}, ...): restore "
+                    "into an empty bucket"
+                )
+    except OSError as error:  # StoreError: unreachable, no such bucket, refused credentials
+        raise BackupError(f"cannot list the object store: {error}") from None
+
+
+def _objects_upload(store: BlobStore, root: Path, files: list[Path]) -> None:
+    """Put every blob file of a snapshot into the object store under its key (its path below
+    `root`), each checked afterwards by its size in the store."""
+    for file in sorted(files):
+        key = file.relative_to(root).as_posix()
+        size = file.stat().st_size
+        try:
+            with file.open("rb") as stream, store.writer(key) as writer:
+                for block in iter(lambda s=stream: s.read(TRANSFER), b""):
+                    writer.write(block)
+                writer.finish()
+            stored = store.size(key)
+        except OSError as error:
+            raise BackupError(f"cannot put {key} into the object store: {error}") from None
+        if stored != size:
+            raise BackupError(f"{key}: the object store holds {stored} bytes, the backup {size}")
 
 
 # Helpers --------------------------------------------------------------------------------------

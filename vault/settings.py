@@ -52,6 +52,10 @@ VAULT_S3_ACCESS_KEY = env_str("VAULT_S3_ACCESS_KEY", "") or None
 VAULT_S3_SECRET_KEY = env_secret("VAULT_S3_SECRET_KEY") or None
 VAULT_S3_REGION = env_str("VAULT_S3_REGION", "") or "us-east-1"
 VAULT_S3_CA_FILE = env_str("VAULT_S3_CA_FILE", "") or None
+# While `manage.py vault_move_blobs` moves a vault to the object store: the old local blob
+# directory, read for blobs not yet moved (writes go to the object store only; deletes to both).
+# Only with VAULT_BLOB_STORE=s3; unset it once the move is done (docs/object-store.md).
+VAULT_BLOB_FALLBACK_DIR = env_path("VAULT_BLOB_FALLBACK_DIR", None)
 
 
 def _check_blob_store() -> None:
@@ -61,6 +65,8 @@ def _check_blob_store() -> None:
             f'VAULT_BLOB_STORE must be "local" or "s3", not {VAULT_BLOB_STORE!r}'
         )
     if VAULT_BLOB_STORE != "s3":
+        if VAULT_BLOB_FALLBACK_DIR is not None:
+            raise ImproperlyConfigured("VAULT_BLOB_FALLBACK_DIR is only for VAULT_BLOB_STORE=s3")
         return
     missing = [
         name

@@ -60,7 +60,7 @@ def store_from_settings(settings) -> BlobStore:
             missing.append("VAULT_S3_SECRET_KEY (or VAULT_S3_SECRET_KEY_FILE)")
         if missing:
             raise ImproperlyConfigured(f"VAULT_BLOB_STORE=s3 needs {', '.join(missing)}")
-        return S3Store(
+        store = S3Store(
             endpoint=settings.VAULT_S3_ENDPOINT,
             bucket=settings.VAULT_S3_BUCKET,
             access_key=settings.VAULT_S3_ACCESS_KEY,
@@ -68,6 +68,13 @@ def store_from_settings(settings) -> BlobStore:
             region=getattr(settings, "VAULT_S3_REGION", None) or "us-east-1",
             ca_file=getattr(settings, "VAULT_S3_CA_FILE", None) or None,
         )
+        fallback = getattr(settings, "VAULT_BLOB_FALLBACK_DIR", None)
+        if fallback:  # moving from the local directory (vault_move_blobs)
+            from vault.blobstore.fallback import FallbackStore
+            from vault.blobstore.local import LocalStore
+
+            return FallbackStore(store, LocalStore(fallback))
+        return store
     raise ImproperlyConfigured(f'VAULT_BLOB_STORE must be "local" or "s3", not {kind!r}')
 
 
@@ -95,5 +102,7 @@ def reset_store(**_kwargs) -> None:
 
 
 def _on_setting_changed(*, setting: str, **_kwargs) -> None:
-    if setting in {"VAULT_BLOB_STORE", "VAULT_DATA_DIR"} or setting.startswith("VAULT_S3_"):
+    if setting in {"VAULT_BLOB_STORE", "VAULT_DATA_DIR", "VAULT_BLOB_FALLBACK_DIR"} or (
+        setting.startswith("VAULT_S3_")
+    ):
         reset_store()

@@ -1,5 +1,5 @@
-"""Read-only checks of what the vault depends on: database, queue, workers, model files and
-the age of the last good backup."""
+"""Read-only checks of what the vault depends on: database, queue, workers, model files, the
+age of the last good backup and the blob store (its probe object is the one write)."""
 
 from __future__ import annotations
 
@@ -162,6 +162,22 @@ def backup_check(*, now: datetime | None = None) -> Check:
     return Check(age <= limit, detail)
 
 
+def blob_store_check() -> Check:
+    """The blob store end to end (vault.blobstore probe): reachable, bucket present, a probe
+    object written, read back and deleted. The detail names the endpoint, never a credential."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from vault.blobstore import get_store
+
+    try:
+        probe = get_store().probe()
+    except ImproperlyConfigured as exc:  # names the setting, never its value
+        return Check(False, {"error": str(exc)})
+    except Exception as exc:  # a store that cannot even be built: the class name says why
+        return Check(False, {"error": type(exc).__name__})
+    return Check(bool(probe.pop("ok")), probe)
+
+
 def health_report() -> dict:
     checks = {
         "database": database_check(),
@@ -169,6 +185,7 @@ def health_report() -> dict:
         "workers": workers_check(),
         "models": models_check(),
         "backup": backup_check(),
+        "blob_store": blob_store_check(),
     }
     return {
         "ok": all(check.ok for check in checks.values()),

@@ -9,13 +9,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from vault.backup import BackupError, backup_restore
+from vault.blobstore import get_store
+from vault.blobstore.local import LocalStore
 from vault.version import vault_version
 
 
 class Command(BaseCommand):
     help = (
         "Restore a snapshot made by vault_backup into the configured (empty) database and "
-        "VAULT_DATA_DIR (without blobs), run the migrations, then vault_check."
+        "blob store (VAULT_DATA_DIR without blobs, or an empty bucket), run the migrations, "
+        "then vault_check."
     )
 
     def add_arguments(self, parser):
@@ -25,7 +28,9 @@ class Command(BaseCommand):
         data_dir = Path(settings.VAULT_DATA_DIR)
         db = connection.settings_dict
         where = f"database {db['NAME']!r}" + (f" on {db['HOST']}" if db.get("HOST") else "")
-        self.stdout.write(f"restoring {snapshot} into {where} and {data_dir}")
+        store = get_store()
+        blobs_into = data_dir if isinstance(store, LocalStore) else f"the empty bucket of {store!r}"
+        self.stdout.write(f"restoring {snapshot} into {where} and {blobs_into}")
         try:
             restored = backup_restore(snapshot.resolve(), data_dir=data_dir)
         except BackupError as error:

@@ -1,4 +1,5 @@
-"""`manage.py vault_check`: re-verify stored blobs and list orphans (see vault.photos.sanity)."""
+"""`manage.py vault_check`: re-verify stored blobs and list orphans, in the local directory or
+the object store alike (see vault.photos.sanity)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from vault.photos.sanity import sweep
 
 class Command(BaseCommand):
     help = (
-        "Check every blob against its row (structure and exact size) and list orphans. With "
-        "--user, ask for that user's password and also verify every header MAC."
+        "Check every blob in the blob store against its row (structure and exact size), list "
+        "orphans and discard partial writes abandoned for a day. With --user, ask for that "
+        "user's password and also verify every header MAC."
     )
 
     def add_arguments(self, parser):
@@ -53,7 +55,12 @@ class Command(BaseCommand):
                 except DecryptionError:
                     raise CommandError("that password does not unlock this account") from None
                 private_keys[account.pk] = unlocked.private_key
-        report = sweep(user_ids=user_ids, private_keys=private_keys, chunks=chunks)
+        try:
+            report = sweep(user_ids=user_ids, private_keys=private_keys, chunks=chunks)
+        except OSError as error:  # the store could not be listed or read (StoreError)
+            raise CommandError(f"cannot check the blob store: {error}") from None
+        for note in report.notes:
+            self.stdout.write(note)
         for problem in report.problems:
             self.stdout.write(problem)
         summary = f"{report.checked} blob(s) checked, {report.verified} authenticated"
