@@ -3,10 +3,8 @@ same run — the vault's own upload path with the encryption taken out, a bare u
 stores the bytes, and a thumbnail served from a plain file. Only the benchmark loads this
 module; the vault never serves these views."""
 
-import contextlib
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -48,31 +46,20 @@ class PlainFileUploadHandler(FileUploadHandler):
 
 
 class PlainWriter:
-    """BlobWriter's interface and durability (temporary name, fsync, rename, fsync of the
-    directory) without the encryption."""
+    """BlobWriter's interface and durability (the store's atomic commit: temporary name, fsync
+    and rename locally, a completed multipart upload on S3) without the encryption."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        self.tmp = Path(tmp)
-        self.file = os.fdopen(fd, "wb")
+    def __init__(self, target) -> None:
+        self.target = target
 
     def write(self, data) -> None:
-        self.file.write(data)
+        self.target.write(data)
 
     def close(self) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.tmp, self.path)
-        directory = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        os.fsync(directory)
-        os.close(directory)
+        self.target.finish()
 
     def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self.file.close()
-        self.tmp.unlink(missing_ok=True)
+        self.target.abort()
 
 
 class UnencryptedUploadHandler(EncryptingUploadHandler):
@@ -82,7 +69,7 @@ class UnencryptedUploadHandler(EncryptingUploadHandler):
         return hashlib.sha256()
 
     def _open_writer(self, photo_id, data_key):
-        return PlainWriter(storage.blob_path(self.user_id, photo_id, "original"))
+        return PlainWriter(storage.blob_writer(self.user_id, photo_id, "original"))
 
 
 @csrf_exempt

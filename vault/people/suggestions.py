@@ -22,17 +22,18 @@ from django.utils import timezone
 from vault.crypto import DecryptionError, seal
 from vault.people.embeddings import REVIEW_THRESHOLD, min_distances
 from vault.people.models import Face, FaceVeto, Person, PersonSuggestions
-from vault.people.review import (
-    GROUP_FACES,
-    MERGE_SUGGESTIONS,
-    OWN_FACES,
-    REVIEW_LIMIT,
-    REVIEW_SCAN,
-    Candidate,
-    MergeSuggestion,
-)
 
 log = logging.getLogger(__name__)
+
+REVIEW_LIMIT = 24  # faces offered at once ("Is this Ana?")
+# Newest unassigned faces compared per run: bounds the cost for owners with a huge backlog;
+# older ones come up as these are answered.
+REVIEW_SCAN = 3000
+# A named person's own faces compared (the owner's placements first, then the best detections).
+OWN_FACES = 32
+# Faces compared per unnamed group.
+GROUP_FACES = 8
+MERGE_SUGGESTIONS = 12
 
 # Kept per person beyond what the page shows, so that answering a few still leaves some.
 REVIEW_KEPT = 2 * REVIEW_LIMIT
@@ -48,6 +49,19 @@ _FACE_BLOCK = 512  # candidate faces per distance block (512 × 32,000 float64 =
 
 def _aad(person_id) -> bytes:
     return seal.row_aad("people_personsuggestions", str(person_id), "suggestions")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    face: Face
+    distance: float
+
+
+@dataclass(frozen=True)
+class MergeSuggestion:
+    group: Person  # an unnamed group
+    person: Person  # the named person it looks like
+    distance: float
 
 
 @dataclass(frozen=True)

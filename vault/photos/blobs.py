@@ -1,4 +1,5 @@
-"""Writing and opening a photo's blobs: the one place that pairs a Blob row with its SPV1 file."""
+"""Writing and opening a photo's blobs: the one place that pairs a Blob row with its SPV1
+object in the blob store."""
 
 from __future__ import annotations
 
@@ -20,10 +21,9 @@ def blob_write(
     height: int | None = None,
 ) -> Blob:
     """Encrypt `data` as the photo's (variant, index) blob, replacing any earlier one, so that a
-    job run twice leaves exactly one file and one row."""
-    storage.ensure_photo_dir(photo.owner_id, photo.id)
+    job run twice leaves exactly one object and one row."""
     with container.BlobWriter(
-        storage.blob_path(photo.owner_id, photo.id, variant, index),
+        storage.blob_writer(photo.owner_id, photo.id, variant, index),
         owner_public_key=owner_public_key,
         context=storage.blob_context(photo.owner_id, photo.id, variant, index),
         data_key=data_key,
@@ -41,10 +41,11 @@ def blob_write(
 def blob_open(
     blob: Blob, *, private_key: bytes | None = None, data_key: bytes | None = None
 ) -> container.BlobReader:
-    """Open and authenticate the blob's file (DecryptionError, or OSError if it is missing)."""
+    """Open and authenticate the blob (DecryptionError, or OSError (BlobMissing) if it is
+    missing); reads then fetch and decrypt only the chunks a range needs."""
     photo = blob.photo
     return container.BlobReader(
-        storage.blob_path(photo.owner_id, photo.id, blob.variant, blob.index),
+        storage.blob_reader(photo.owner_id, photo.id, blob.variant, blob.index),
         context=storage.blob_context(photo.owner_id, photo.id, blob.variant, blob.index),
         private_key=private_key,
         data_key=data_key,
@@ -54,7 +55,7 @@ def blob_open(
 def original_data_key(photo: Photo, *, private_key: bytes) -> bytes:
     """The photo's data key, unwrapped from its original's owner stanza."""
     with container.BlobReader(
-        storage.blob_path(photo.owner_id, photo.id, "original"),
+        storage.blob_reader(photo.owner_id, photo.id, "original"),
         context=storage.blob_context(photo.owner_id, photo.id, "original"),
         private_key=private_key,
     ) as reader:

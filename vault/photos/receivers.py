@@ -11,4 +11,4 @@ from vault.photos.models import Photo
 @receiver(account_keys_destroyed)
 def _remove_photos_of_destroyed_keys(sender, user, **kwargs):
     Photo.objects.filter(owner=user).delete()
-    storage.remove_user_dir(user.pk)
+    storage.remove_user_blobs(user.pk)

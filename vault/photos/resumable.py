@@ -58,7 +58,6 @@ def resumable_create(*, user, keyring, length: int, name: str) -> ResumableUploa
     ):
         resumable_delete(stale)
     upload_id = uuid.uuid4()
-    storage.ensure_photo_dir(user.pk, upload_id)
     return ResumableUpload.objects.create(
         id=upload_id,
         owner=user,
@@ -71,7 +70,7 @@ def resumable_create(*, user, keyring, length: int, name: str) -> ResumableUploa
 
 def _part_writer(upload: ResumableUpload, index: int, public_key: bytes) -> container.BlobWriter:
     return container.BlobWriter(
-        storage.blob_path(upload.owner_id, upload.id, PART, index),
+        storage.blob_writer(upload.owner_id, upload.id, PART, index),
         owner_public_key=public_key,
         context=storage.blob_context(upload.owner_id, upload.id, PART, index),
         data_key=container.new_data_key(),
@@ -131,7 +130,7 @@ def resumable_finish(*, request, upload: ResumableUpload) -> dict:
     try:
         for index in range(upload.parts):
             with container.BlobReader(
-                storage.blob_path(user.pk, upload.id, PART, index),
+                storage.blob_reader(user.pk, upload.id, PART, index),
                 context=storage.blob_context(user.pk, upload.id, PART, index),
                 private_key=keyring.private_key,
             ) as reader:
@@ -146,11 +145,11 @@ def resumable_finish(*, request, upload: ResumableUpload) -> dict:
     result = {key: value for key, value in outcome.as_dict().items() if key != "name"}
     upload.outcome = result
     upload.save(update_fields=["outcome"])
-    storage.remove_photo_dir(user.pk, upload.id)
+    storage.remove_photo_blobs(user.pk, upload.id)
     return result
 
 
 def resumable_delete(upload: ResumableUpload) -> None:
     """Abandon an upload: its parts and its row go."""
-    storage.remove_photo_dir(upload.owner_id, upload.id)
+    storage.remove_photo_blobs(upload.owner_id, upload.id)
     upload.delete()

@@ -59,7 +59,9 @@ def sweep(
         report.checked += 1
         label = f"{blob.variant}-{blob.index} of photo {photo.id} (user {photo.owner_id})"
         try:
-            length = container.inspect(path)
+            length = container.inspect(
+                storage.blob_reader(photo.owner_id, photo.id, blob.variant, blob.index)
+            )
         except FileNotFoundError:
             report.problems.append(f"missing file: {label}: {path}")
             continue
@@ -73,7 +75,7 @@ def sweep(
         if key is not None:
             try:
                 container.verify(
-                    path,
+                    storage.blob_reader(photo.owner_id, photo.id, blob.variant, blob.index),
                     context=storage.blob_context(
                         photo.owner_id, photo.id, blob.variant, blob.index
                     ),

@@ -56,14 +56,14 @@ def _store_one(*, user, keyring: Keyring, incoming: IncomingFile, data_key: byte
     writer, incoming.writer = incoming.writer, None
     if existing is not None:
         writer.abort()
-        storage.remove_photo_dir(user.pk, incoming.photo_id)
+        storage.remove_photo_blobs(user.pk, incoming.photo_id)
         return UploadOutcome(name, "duplicate", "Already in your vault.", str(existing))
     identified = incoming.identified
     try:
         writer.close()
     except OSError:
         log.exception("could not store an upload of user %s", user.pk)
-        storage.remove_photo_dir(user.pk, incoming.photo_id)
+        storage.remove_photo_blobs(user.pk, incoming.photo_id)
         return UploadOutcome(
             name, "rejected", "The server could not store this file; nothing was kept."
         )
@@ -93,7 +93,7 @@ def _store_one(*, user, keyring: Keyring, incoming: IncomingFile, data_key: byte
             photo_grant(photo, data_key=data_key, keyring=keyring, workers=workers)
     except IntegrityError:
         # The same photo arrived twice at once (two tabs, or twice in one batch).
-        storage.remove_photo_dir(user.pk, incoming.photo_id)
+        storage.remove_photo_blobs(user.pk, incoming.photo_id)
         existing = (
             Photo.objects.filter(owner=user, content_mac=incoming.content_mac)
             .values_list("id", flat=True)
@@ -104,7 +104,7 @@ def _store_one(*, user, keyring: Keyring, incoming: IncomingFile, data_key: byte
         )
     except Exception:
         # No row points at the blob just written: do not leave it behind as an orphan.
-        storage.remove_photo_dir(user.pk, incoming.photo_id)
+        storage.remove_photo_blobs(user.pk, incoming.photo_id)
         raise
     log.info("user %s stored photo %s (%d bytes)", user.pk, photo.id, photo.size)
     return UploadOutcome(name, "stored", "Stored, encrypted.", str(photo.id))
@@ -148,6 +148,6 @@ def photos_delete(*, user, photo_ids: list[uuid.UUID]) -> int:
         )
         Photo.objects.filter(owner=user, id__in=[p.id for p in photos]).delete()
         for photo in photos:
-            transaction.on_commit(lambda pid=photo.id: storage.remove_photo_dir(user.pk, pid))
+            transaction.on_commit(lambda pid=photo.id: storage.remove_photo_blobs(user.pk, pid))
     log.info("user %s deleted %d photo(s)", user.pk, len(photos))
     return len(photos)

@@ -65,8 +65,9 @@ def _size_label(limit: int) -> str:
 class EncryptingUploadHandler(FileUploadHandler):
     """Encrypts every file of the request to the owner's public key as it arrives.
 
-    Each file gets a fresh photo id and data key, and is written by a BlobWriter whose
-    temporary file sits beside its final place under the data directory (ciphertext only).
+    Each file gets a fresh photo id and data key, and is written by a BlobWriter straight into
+    the blob store (ciphertext only): a temporary file beside its final place in the local
+    store, a multipart upload of 8 MiB parts in an S3 store; it appears only when complete.
     Nothing is committed here: the view, once it has checked the request, either commits the
     accepted files (`vault.photos.services.photos_store_uploads`) or calls `discard()`.
     Files that are not photos are turned away with a message and their bytes dropped.
@@ -94,7 +95,6 @@ class EncryptingUploadHandler(FileUploadHandler):
         self._mac = self._content_mac()
         data_key = container.new_data_key()
         self.data_keys[incoming.photo_id] = data_key
-        storage.ensure_photo_dir(self.user_id, incoming.photo_id)
         incoming.writer = self._open_writer(incoming.photo_id, data_key)
 
     def _content_mac(self):
@@ -103,7 +103,7 @@ class EncryptingUploadHandler(FileUploadHandler):
     def _open_writer(self, photo_id: uuid.UUID, data_key: bytes) -> container.BlobWriter:
         # bench/ingest.py overrides these two to measure the same path without encryption.
         return container.BlobWriter(
-            storage.blob_path(self.user_id, photo_id, "original"),
+            storage.blob_writer(self.user_id, photo_id, "original"),
             owner_public_key=self.public_key,
             context=storage.blob_context(self.user_id, photo_id, "original"),
             data_key=data_key,
@@ -118,7 +118,7 @@ class EncryptingUploadHandler(FileUploadHandler):
             incoming.writer.abort()
             incoming.writer = None
         self.data_keys.pop(incoming.photo_id, None)
-        storage.remove_photo_dir(self.user_id, incoming.photo_id)
+        storage.remove_photo_blobs(self.user_id, incoming.photo_id)
 
     def receive_data_chunk(self, raw_data, start):
         incoming = self._current

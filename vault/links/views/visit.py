@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core import signing
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -143,12 +143,15 @@ def blob(request, link_id, photo_id, variant):
     ):
         raise Http404("No such picture")
     photo = entry.photo
-    path = storage.blob_path(photo.owner_id, photo.id, variant, 0)
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - FileResponse closes it
+        reader = storage.blob_reader(photo.owner_id, photo.id, variant, 0)
     except OSError:
         raise Http404("No such picture") from None
-    return FileResponse(handle, content_type="application/octet-stream")
+    response = StreamingHttpResponse(
+        storage.object_pieces(reader), content_type="application/octet-stream"
+    )
+    response["Content-Length"] = str(reader.size)
+    return response
 
 
 @never_cache
