@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -71,8 +71,18 @@ def env_secret(name: str) -> str | None:
     return value
 
 
+# libpq's TLS parameters a DATABASE_URL may carry (PostgreSQL docs, "Connection Strings":
+# sslmode, sslrootcert, sslcert, sslkey, sslnegotiation): passed to psycopg as OPTIONS.
+_PG_TLS_PARAMETERS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslnegotiation")
+_PG_SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+
 def database_from_url(url: str) -> dict:
-    """Turn postgresql://user:password@host:port/name?host=/socket/dir into DATABASES['default']."""
+    """Turn postgresql://user:password@host:port/name?host=/socket/dir into DATABASES['default'].
+
+    Over TCP to another host, add libpq's TLS parameters, e.g.
+    `?sslmode=verify-full&sslrootcert=/etc/vault/ca.pem` (they become OPTIONS). Raises
+    ImproperlyConfigured on another scheme, no database name, a bad port or sslmode."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(
@@ -87,7 +97,13 @@ def database_from_url(url: str) -> dict:
         port = parts.port
     except ValueError:
         raise ImproperlyConfigured("DATABASE_URL has a port that is not a number") from None
-    return {
+    options = {key: query[key][0] for key in _PG_TLS_PARAMETERS if key in query}
+    if options.get("sslmode", "disable") not in _PG_SSLMODES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL sslmode must be one of {sorted(_PG_SSLMODES)}, "
+            f"not {options['sslmode']!r}"
+        )
+    database = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": name,
         "USER": unquote(parts.username or ""),
@@ -95,6 +111,9 @@ def database_from_url(url: str) -> dict:
         "HOST": host,
         "PORT": str(port or ""),
     }
+    if options:
+        database["OPTIONS"] = options
+    return database
 
 
 def redis_url(name: str, default: str | None) -> str | None:
@@ -106,3 +125,27 @@ def redis_url(name: str, default: str | None) -> str | None:
             f"{name} must be a redis://, rediss:// or unix:// URL, not {raw!r}"
         )
     return raw
+
+
+def redis_url_with(url: str, *, password: str | None, ca_file: str | None) -> str:
+    """`url` with a password (REDIS_PASSWORD[_FILE], for a Valkey ACL user named in the URL,
+    e.g. rediss://worker@queue.lan:6380/0) and a CA file for TLS (redis-py's `ssl_ca_certs`
+    URL parameter) added: django-rq hands RQ_QUEUES' URL to redis-py's from_url and nothing
+    else. Raises ImproperlyConfigured when the URL already holds a password or the CA file is
+    given for a URL without TLS."""
+    parts = urlsplit(url)
+    if password:
+        if parts.password:
+            raise ImproperlyConfigured("Give the Valkey password in REDIS_URL or REDIS_PASSWORD")
+        user = parts.username or ""
+        netloc = f"{user}:{quote(password, safe='')}@{parts.hostname}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        parts = parts._replace(netloc=netloc)
+    if ca_file:
+        if parts.scheme != "rediss":
+            raise ImproperlyConfigured("REDIS_CA_FILE needs a rediss:// REDIS_URL (TLS)")
+        query = parse_qs(parts.query)
+        query["ssl_ca_certs"] = [ca_file]
+        parts = parts._replace(query=urlencode(query, doseq=True))
+    return urlunsplit(parts)

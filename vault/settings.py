@@ -7,8 +7,11 @@ into var/).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
+import socket
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -22,6 +25,7 @@ from vault.env import (
     env_secret,
     env_str,
     redis_url,
+    redis_url_with,
 )
 from vault.processing.queue import JOB_TIMEOUT, QUEUE
 
@@ -175,16 +179,53 @@ else:
         "HOST": env_str("DB_HOST", ""),
         "PORT": env_str("DB_PORT", ""),
     }
+if _database_url and not _database["PASSWORD"]:
+    # Over TCP with scram-sha-256: the password from a file (systemd credential), not the URL.
+    _database["PASSWORD"] = env_secret("DB_PASSWORD") or ""
 _database["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 _database["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
-RQ_QUEUES = {QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT}}
+# Across hosts: REDIS_URL=rediss://<ACL user>@host:port/0, the user's password in
+# REDIS_PASSWORD[_FILE] and the CA that signed the server's certificate in REDIS_CA_FILE.
+RQ_QUEUES = {
+    QUEUE: {
+        "URL": redis_url_with(
+            REDIS_URL,
+            password=env_secret("REDIS_PASSWORD"),
+            ca_file=env_str("REDIS_CA_FILE", "") or None,
+        ),
+        "DEFAULT_TIMEOUT": JOB_TIMEOUT,
+    }
+}
 # Seconds between RQ worker heartbeats is worker_ttl - 15; /healthz calls a worker dead when
 # its heartbeat is older than this.
 VAULT_WORKER_TTL = env_int("VAULT_WORKER_TTL", 30, minimum=20)
+
+
+def _worker_enrolment_secret() -> tuple[bytes, bool]:
+    """(secret, whether it was derived from SECRET_KEY). Workers tag their advertised keys
+    with it and the web grants only to tagged keys (vault.processing.enrolment). Unset, it is
+    derived from SECRET_KEY, which the web and the workers of one box share (`make run`,
+    tests, a one-box install); workers on other hosts need it set, and `check --deploy` warns
+    while it is not."""
+    secret = env_secret("VAULT_WORKER_ENROLMENT_SECRET")
+    if secret:
+        if len(secret) < 32:
+            raise ImproperlyConfigured(
+                "VAULT_WORKER_ENROLMENT_SECRET must be at least 32 characters "
+                "(e.g. `openssl rand -base64 32`)"
+            )
+        return secret.encode(), False
+    derived = hmac.new(SECRET_KEY.encode(), b"spv/v1/worker-enrolment-secret", hashlib.sha256)
+    return derived.digest(), True
+
+
+VAULT_WORKER_ENROLMENT_SECRET, VAULT_WORKER_ENROLMENT_FROM_SECRET_KEY = _worker_enrolment_secret()
+# The host name a worker advertises with its key (shown per worker by /healthz).
+VAULT_WORKER_HOST = env_str("VAULT_WORKER_HOST", "") or socket.gethostname()
 
 # Photos (DESIGN §6). Uploads stream through the encrypting handler of the upload view only;
 # everywhere else file fields are dropped, so no plaintext upload ever reaches /tmp.

@@ -23,7 +23,7 @@ from vault.photos import blobs, pipeline_state, scheduling, storage
 from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.processing.grants.base import GrantedKeys, GrantUnavailable, live_grants
 from vault.processing.grants.photo import photo_grant_open
-from vault.processing.worker_keys import live_worker_keys
+from vault.processing.worker_keys import worker_adverts
 from worker import faces, identity, metadata, pictures, tags, thumbnails, video
 from worker.locks import advisory_lock
 
@@ -156,7 +156,9 @@ def photo_process_run(photo_id: str, *, passed_on: bool = False) -> str:
 
 
 def _live_grant_holder(photo_id: uuid.UUID) -> str | None:
-    others = set(live_worker_keys()) - {identity.current().key_id}
+    # Any advertised key will do: grants exist only for keys the web found enrolled, and this
+    # worker need not hold the web's view of the secret to pass a job on to one of them.
+    others = {advert.key_id for advert in worker_adverts()} - {identity.current().key_id}
     holders = list(
         live_grants(ProcessingGrant.objects.filter(photo_id=photo_id), others).values_list(
             "worker_key_id", flat=True

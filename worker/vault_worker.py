@@ -61,8 +61,12 @@ class VaultWorker(SimpleWorker):
 
     def heartbeat(self, timeout=None, pipeline=None):
         super().heartbeat(timeout, pipeline=pipeline)
+        # Tagged with the enrolment secret: the web grants photos only to enrolled keys.
         worker_keys.advertise(
-            identity.current().public_key, ttl=self.key_ttl, connection=self.connection
+            identity.current().public_key,
+            ttl=self.key_ttl,
+            connection=self.connection,
+            worker=self.name,
         )
         # What this process really runs, for /healthz (the cards say only what should run).
         worker_keys.advertise_models(

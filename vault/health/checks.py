@@ -39,3 +39,19 @@ def model_cards_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 )
             )
     return errors
+
+
+@checks.register("vault", deploy=True)
+def worker_enrolment_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Workers on other hosts cannot share SECRET_KEY, the one-box stand-in for the worker
+    enrolment secret: a deployment sets the secret itself."""
+    if settings.VAULT_WORKER_ENROLMENT_FROM_SECRET_KEY:
+        return [
+            checks.Warning(
+                "VAULT_WORKER_ENROLMENT_SECRET is not set: worker keys are enrolled with a "
+                "secret derived from SECRET_KEY, which only workers on this machine hold.",
+                hint="Set VAULT_WORKER_ENROLMENT_SECRET_FILE (the Ansible play does).",
+                id="vault.W001",
+            )
+        ]
+    return []

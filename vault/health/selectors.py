@@ -14,7 +14,7 @@ from rq import Worker
 from vault import backup, modelcards
 from vault.health.checks import REQUIRED_TASKS
 from vault.processing import queue
-from vault.processing.worker_keys import advertised_models, live_worker_keys
+from vault.processing.worker_keys import advertised_models, worker_adverts
 from vault.version import vault_version
 
 
@@ -70,6 +70,7 @@ def workers_check(*, now: datetime | None = None) -> Check:
                 "state": worker.get_state(),
                 "heartbeat_age_s": round(age, 1) if age is not None else None,
                 "alive": age is not None and age < limit,
+                "rq_host": worker.hostname,
             }
         )
     try:
@@ -82,14 +83,29 @@ def workers_check(*, now: datetime | None = None) -> Check:
         row["loaded_models"] = loaded.get(row["name"])
     alive = [row for row in rows if row["alive"]]
     # A worker that advertises no key (started without the vault's worker class) runs jobs but
-    # can be granted no photo: photo processing needs at least one advertised key.
+    # can be granted no photo, nor can one whose key is not enrolled (its advert's tag does not
+    # verify under VAULT_WORKER_ENROLMENT_SECRET): photo processing needs an enrolled key.
     try:
-        keys = len(live_worker_keys(_redis()))
+        adverts = worker_adverts(_redis())
     except Exception as exc:
         return Check(False, {"error": type(exc).__name__, "workers": rows})
+    by_worker = {advert.worker: advert for advert in adverts}
+    for row in rows:
+        advert = by_worker.get(row["name"])
+        # The host the worker names in its advert (RQ's own record is the fallback).
+        row["host"] = advert.host if advert else row.pop("rq_host")
+        row.pop("rq_host", None)
+        row["enrolled"] = advert.enrolled if advert else False
+    keys = sum(advert.enrolled for advert in adverts)
     detail = {"alive": len(alive), "processing_keys": keys, "workers": rows}
+    unenrolled = len(adverts) - keys
+    if unenrolled:
+        detail["unenrolled_keys"] = unenrolled
     if alive and not keys:
-        detail["error"] = "no worker advertises a processing key (use VaultWorker)"
+        detail["error"] = (
+            "no worker advertises an enrolled processing key (use VaultWorker, with the "
+            "web's VAULT_WORKER_ENROLMENT_SECRET)"
+        )
     return Check(bool(alive) and keys > 0, detail)
 
 

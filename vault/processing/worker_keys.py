@@ -1,14 +1,24 @@
-"""The registry of live worker keys in Valkey (DESIGN §4).
+"""The registry of live worker keys in Valkey (DESIGN §4, §14).
 
 Each worker process advertises its in-memory X25519 public key under its key id with a TTL
 that its heartbeat renews; a key that stops being renewed disappears, and grants to it are dead.
-The web tier reads this registry to know whom to grant photos to.
+The web tier reads this registry to know whom to grant photos to, and counts only keys whose
+advert carries a valid enrolment tag (vault.processing.enrolment): writing to Valkey is not
+enough to be granted photos.
+
+An advert is JSON: {"key": base64 public key, "expires_at": Unix seconds, "host": host name,
+"worker": RQ worker name, "tag": base64 HMAC-SHA-256 enrolment tag}.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import time
+from dataclasses import dataclass
+
+from vault.processing import enrolment
 
 PREFIX = "spv:worker-key:"
 QUEUE_PREFIX = "spv-worker-"
@@ -33,28 +43,105 @@ def _connection(connection=None):
     return queue_connection()
 
 
-def advertise(public_key: bytes, *, ttl: int, connection=None) -> None:
-    _connection(connection).set(PREFIX + key_id(public_key), public_key, ex=ttl)
+def _settings_secret() -> bytes:
+    from django.conf import settings
+
+    return settings.VAULT_WORKER_ENROLMENT_SECRET
+
+
+def _settings_host() -> str:
+    from django.conf import settings
+
+    return settings.VAULT_WORKER_HOST
+
+
+def advertise(
+    public_key: bytes,
+    *,
+    ttl: int,
+    connection=None,
+    worker: str = "",
+    host: str | None = None,
+    secret: bytes | None = None,
+) -> None:
+    """Publish the key for `ttl` seconds, tagged with the enrolment secret (by default
+    VAULT_WORKER_ENROLMENT_SECRET) and naming this host (VAULT_WORKER_HOST) and RQ worker."""
+    secret = _settings_secret() if secret is None else secret
+    host = _settings_host() if host is None else host
+    expires_at = int(time.time()) + ttl
+    tag = enrolment.enrolment_tag(
+        secret, public_key=public_key, expires_at=expires_at, host=host, worker=worker
+    )
+    advert = {
+        "key": base64.b64encode(public_key).decode(),
+        "expires_at": expires_at,
+        "host": host,
+        "worker": worker,
+        "tag": base64.b64encode(tag).decode(),
+    }
+    _connection(connection).set(PREFIX + key_id(public_key), json.dumps(advert), ex=ttl)
 
 
 def withdraw(public_key: bytes, *, connection=None) -> None:
     _connection(connection).delete(PREFIX + key_id(public_key))
 
 
-def live_worker_keys(connection=None) -> dict[str, bytes]:
-    """{key id: public key} of every worker whose key has not expired."""
+@dataclass(frozen=True)
+class WorkerAdvert:
+    """One advertised worker key as read from Valkey; `enrolled` says whether its tag verified
+    under this process's enrolment secret (only enrolled keys are granted photos)."""
+
+    key_id: str
+    public_key: bytes
+    host: str
+    worker: str
+    enrolled: bool
+
+
+def _advert_parse(value: bytes, secret: bytes, now: float) -> WorkerAdvert | None:
+    if len(value) == 32:
+        # A bare key, as adverts were before enrolment (or as anyone can write): not enrolled.
+        return WorkerAdvert(key_id(bytes(value)), bytes(value), "", "", enrolled=False)
+    try:
+        advert = json.loads(value)
+        public_key = base64.b64decode(advert["key"], validate=True)
+        tag = base64.b64decode(advert["tag"], validate=True)
+        expires_at, host, worker = advert["expires_at"], advert["host"], advert["worker"]
+    except (ValueError, TypeError, KeyError):
+        return None  # not an advert at all
+    if not (
+        len(public_key) == 32
+        and isinstance(expires_at, int)
+        and isinstance(host, str)
+        and isinstance(worker, str)
+    ):
+        return None
+    enrolled = enrolment.enrolment_verify(
+        secret, tag, public_key=public_key, expires_at=expires_at, host=host, worker=worker, now=now
+    )
+    # The id is recomputed from the key, never taken from the entry's name: an entry whose
+    # name and key disagree cannot make the web tier file a grant under the wrong id.
+    return WorkerAdvert(key_id(public_key), public_key, host, worker, enrolled)
+
+
+def worker_adverts(connection=None, *, secret: bytes | None = None) -> list[WorkerAdvert]:
+    """Every advertised worker key that has not expired, enrolled or not (for /healthz)."""
     conn = _connection(connection)
+    secret = _settings_secret() if secret is None else secret
     names = list(conn.scan_iter(match=PREFIX + "*", count=100))
     if not names:
-        return {}
-    values = conn.mget(names)
-    live = {}
-    for value in values:
-        # The id is recomputed from the key, never taken from the entry's name: an entry whose
-        # name and key disagree cannot make the web tier file a grant under the wrong id.
-        if value is not None and len(value) == 32:
-            live[key_id(bytes(value))] = bytes(value)
-    return live
+        return []
+    now = time.time()
+    parsed = (_advert_parse(value, secret, now) for value in conn.mget(names) if value is not None)
+    return [advert for advert in parsed if advert is not None]
+
+
+def live_worker_keys(connection=None) -> dict[str, bytes]:
+    """{key id: public key} of every enrolled worker whose key has not expired: the keys the
+    web tier may grant photos to."""
+    return {
+        advert.key_id: advert.public_key for advert in worker_adverts(connection) if advert.enrolled
+    }
 
 
 def advertise_models(worker_name: str, models: dict, *, ttl: int, connection=None) -> None:
