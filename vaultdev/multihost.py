@@ -268,22 +268,39 @@ class VaultLab:
 
         wait_for(ready, timeout=300, what=f"workers {roles} advertising their keys")
 
-    def jobs_by_worker(self) -> dict[str, str]:
-        """{photo id: the worker host that finished its photo_process job}, from RQ's job
-        records (kept result_ttl = 500 s after a job ends)."""
+    def _finished_photo_jobs(self) -> list:
+        """RQ's records of the photo_process jobs that made a photo ready (kept result_ttl =
+        500 s after a job ends)."""
         from rq.job import Job as RqJob
 
         with self.web.entered():
             conn = self.redis()
             ids = [key.decode().removeprefix("rq:job:") for key in conn.scan_iter("rq:job:*")]
             jobs = RqJob.fetch_many([i for i in ids if ":" not in i], connection=conn)
-        done = {}
-        for job in jobs:
-            if job is None or job.func_name != "worker.jobs.photo_process":
-                continue
-            if job.get_status(refresh=False) == "finished" and job.return_value() in ("ready",):
-                done[str(job.args[0])] = (job.worker_name or "").rsplit("-", 1)[0]
-        return done
+            return [
+                job
+                for job in jobs
+                if job is not None
+                and job.func_name == "worker.jobs.photo_process"
+                and job.get_status(refresh=False) == "finished"
+                and job.return_value() == "ready"
+            ]
+
+    def jobs_by_worker(self) -> dict[str, str]:
+        """{photo id: the worker host whose job made it ready}, from RQ's job records."""
+        return {
+            str(job.args[0]): (job.worker_name or "").rsplit("-", 1)[0]
+            for job in self._finished_photo_jobs()
+        }
+
+    def job_times(self, photo_ids: list[str]) -> dict[str, tuple[float, float]]:
+        """{photo id: (start, end) of the job that made it ready, in seconds (epoch)}."""
+        wanted = set(photo_ids)
+        return {
+            str(job.args[0]): (job.started_at.timestamp(), job.ended_at.timestamp())
+            for job in self._finished_photo_jobs()
+            if str(job.args[0]) in wanted
+        }
 
     def log(self, name: str) -> str:
         path = self.lab.root / f"{name}.log"

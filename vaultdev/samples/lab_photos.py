@@ -17,18 +17,20 @@ WITH_FACE = {"astronaut"}
 SIDE = 448  # pixels on the longer side: a face stays ~80 px, a file ~40 KB
 
 
-def _subject(name: str) -> Image.Image:
+def _subject(name: str, side: int) -> Image.Image:
     import skimage.data
 
     image = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
-    image.thumbnail((SIDE, SIDE), Image.Resampling.LANCZOS)
-    return image
+    scale = side / max(image.size)
+    size = (round(image.width * scale), round(image.height * scale))
+    return image.resize(size, Image.Resampling.LANCZOS)
 
 
-def lab_photos(count: int, *, seed: int = 23) -> list[tuple[str, bytes, str]]:
-    """`count` JPEGs as (file name, bytes, subject), the subjects in turn."""
+def lab_photos(count: int, *, seed: int = 23, side: int = SIDE) -> list[tuple[str, bytes, str]]:
+    """`count` JPEGs as (file name, bytes, subject), the subjects in turn, `side` pixels on
+    the longer side (the samples are 512 px or less: larger ones are scaled up)."""
     rng = random.Random(seed)  # noqa: S311 - a pattern, no secret
-    bases = {name: _subject(name) for name in SUBJECTS}
+    bases = {name: _subject(name, side) for name in SUBJECTS}
     photos = []
     for number in range(count):
         subject = SUBJECTS[number % len(SUBJECTS)]
