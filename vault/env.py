@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -133,14 +133,14 @@ def redis_url_with(url: str, *, password: str | None, ca_file: str | None) -> st
     URL parameter) added: django-rq hands RQ_QUEUES' URL to redis-py's from_url and nothing
     else. Raises ImproperlyConfigured when the URL already holds a password or the CA file is
     given for a URL without TLS."""
+    if not (password or ca_file):
+        return url
     parts = urlsplit(url)
     if password:
         if parts.password:
             raise ImproperlyConfigured("Give the Valkey password in REDIS_URL or REDIS_PASSWORD")
         user = parts.username or ""
-        netloc = f"{user}:{quote(password, safe='')}@{parts.hostname}"
-        if parts.port:
-            netloc += f":{parts.port}"
+        netloc = f"{user}:{quote(password, safe='')}@{parts.netloc.rpartition('@')[2]}"
         parts = parts._replace(netloc=netloc)
     if ca_file:
         if parts.scheme != "rediss":
@@ -148,4 +148,7 @@ def redis_url_with(url: str, *, password: str | None, ca_file: str | None) -> st
         query = parse_qs(parts.query)
         query["ssl_ca_certs"] = [ca_file]
         parts = parts._replace(query=urlencode(query, doseq=True))
-    return urlunsplit(parts)
+    # urlunsplit would drop the empty authority of unix:///path ("unix:/path"), which
+    # redis-py refuses: join the parts by hand.
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc}{parts.path}{query}"

@@ -365,3 +365,46 @@ def _relay(tls: ssl.SSLSocket, upstream: socket.socket, stop: threading.Event) -
         for sock in (tls, upstream):
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m vaultdev.networked terminate ...`: a TlsTerminator in a process of its own,
+    for a harness that runs it inside another network namespace (`ip netns exec`). Runs until
+    SIGTERM or SIGINT."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m vaultdev.networked")
+    commands = parser.add_subparsers(dest="command", required=True)
+    terminate = commands.add_parser("terminate", help="accept TLS, relay plain TCP")
+    terminate.add_argument("--cert", type=Path, required=True)
+    terminate.add_argument("--key", type=Path, required=True)
+    terminate.add_argument("--listen", required=True, help="host:port")
+    terminate.add_argument("--target", required=True, help="host:port, or a unix socket path")
+    terminate.add_argument("--protocol", choices=["plain", "postgres"], default="plain")
+    args = parser.parse_args(argv)
+    listen_host, _, listen_port = args.listen.rpartition(":")
+    if args.target.startswith("/"):
+        target_host, target_port = args.target, 0
+    else:
+        target_host, _, port = args.target.rpartition(":")
+        target_port = int(port)
+    terminator = TlsTerminator(
+        args.cert,
+        args.key,
+        target_host,
+        target_port,
+        protocol=args.protocol,
+        listen_host=listen_host,
+        listen_port=int(listen_port),
+    ).start()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"listening on {terminator.listen_host}:{terminator.listen_port}", flush=True)
+    stop.wait()
+    terminator.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -113,6 +113,7 @@ STEPS: list[tuple[str, Step]] = [
     ("tags", tags.tag_photo),
     ("faces", faces.find_faces),
     ("motion", video.find_motion),
+    ("motion rendition", video.render_motion),
 ]
 
 

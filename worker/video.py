@@ -550,3 +550,46 @@ def find_motion(work) -> None:
         width=facts.width,
         height=facts.height,
     )
+
+
+def render_motion(work) -> None:
+    """The photo pipeline's `motion rendition` step: when a browser cannot play the photo's
+    motion clip (an iPhone Live Photo's MOV and many motion photos' clips are HEVC), an
+    H.264 MP4 of it (`transcode`, as for videos) becomes the photo's 'rendition' blob. A clip
+    is seconds long: the rendition is made in memory and stored encrypted, never in clear on
+    disk. A clip that does not decode, or a rendition that fails, leaves the photo as it is."""
+    from vault.photos.live_photos import live_motion_checked
+
+    photo: Photo = work.photo
+    clip = Blob.objects.filter(photo=photo, variant=Blob.Variant.MOTION).first()
+    if clip is None:
+        return
+    _render_motion(work, clip)
+    live_motion_checked(photo.id)  # done, or not possible: either way not tried again
+
+
+def _render_motion(work, clip: Blob) -> None:
+    from vault.photos import blobs
+
+    photo: Photo = work.photo
+    deadline = time.monotonic() + settings.VAULT_VIDEO_DECODE_SECONDS
+    try:
+        with blobs.blob_open(clip, data_key=work.keys.data_key) as reader:
+            facts, _frames = video_decode(BlobFile(reader), deadline=deadline)
+            if facts.playable:
+                Blob.objects.filter(photo=photo, variant=Blob.Variant.RENDITION).delete()
+                return
+            rendered = io.BytesIO()
+            width, height = transcode(
+                BlobFile(reader), rendered, deadline + 2 * (facts.duration or 0)
+            )
+    except Exception as error:
+        log.warning("photo %s: no motion rendition (%s)", photo.id, type(error).__name__)
+        return
+    work.store_blob(
+        Blob.Variant.RENDITION,
+        rendered.getvalue(),
+        media_type=RENDITION_MEDIA_TYPE,
+        width=width,
+        height=height,
+    )

@@ -155,14 +155,26 @@ def test_vault_env_holds_settings_the_vault_reads_and_no_secret(rendered):
 
 
 def test_the_units_receive_exactly_the_credentials_the_role_writes():
-    tasks = (ANSIBLE_DIR / "roles/vault/tasks/main.yml").read_text()
-    written = set(re.findall(r"\{ name: (\w+), value:", tasks))
-    loaded = set()
+    role_vars = (ANSIBLE_DIR / "roles/vault/vars/main.yml").read_text()
+    written = set(re.findall(r"\{ name: (\w+), value:", role_vars))
+    loaded = {}
     for unit in (ROOT / "systemd").glob("*.service"):
-        loaded |= set(
+        loaded[unit.name] = set(
             re.findall(r"^LoadCredential=(\w+):/etc/vault/credentials/\1$", unit.read_text(), re.M)
         )
-    assert written == loaded == {"secret_key", "pepper", "smtp_password"}
+    assert written == set().union(*loaded.values())
+    assert written == {
+        "secret_key",
+        "pepper",
+        "smtp_password",
+        "enrolment_secret",
+        "db_password",
+        "redis_password",
+        "s3_secret_key",
+    }
+    # A worker holds the enrolment secret and the passwords it needs on another host, never
+    # the pepper or the mail password.
+    assert loaded["vault-worker@.service"] == written - {"pepper", "smtp_password"}
 
 
 def test_nginx_streams_uploads_and_downloads_past_its_disk(rendered):
@@ -188,3 +200,235 @@ def test_postgres_and_redis_listen_on_sockets_only(rendered):
     redis = (rendered / "redis.conf").read_text()
     assert "\nport 0\n" in redis and "unixsocketperm 770" in redis
     assert "appendonly yes" in redis and "maxmemory-policy noeviction" in redis
+
+
+# --- Several hosts (README "Workers on other hosts") ----------------------------------------
+
+MULTIHOST_INVENTORY = """
+vault:
+  vars:
+    ansible_connection: local
+  children:
+    vault_web:
+      hosts:
+        web.lan: {vault_private_address: 10.0.0.10}
+    vault_database:
+      hosts:
+        db.lan: {vault_private_address: 10.0.0.11}
+    vault_queue:
+      hosts:
+        db.lan:
+    vault_workers:
+      hosts:
+        gpu.lan: {vault_private_address: 10.0.0.20}
+    seaweedfs_master:
+      hosts:
+        store1.lan: {vault_private_address: 10.0.0.31}
+    seaweedfs_volume:
+      hosts:
+        store1.lan:
+        store2.lan: {vault_private_address: 10.0.0.32}
+    seaweedfs_filer:
+      hosts:
+        store1.lan:
+"""
+
+RENDER_MULTIHOST = """
+- name: Render every host's files
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Load the role defaults and vars
+      ansible.builtin.include_vars: "{{ item }}"
+      loop:
+        - roles/postgres/defaults/main.yml
+        - roles/redis/defaults/main.yml
+        - roles/seaweedfs/defaults/main.yml
+        - roles/seaweedfs/vars/main.yml
+        - roles/vault/defaults/main.yml
+        - roles/vault/vars/main.yml
+        - roles/nginx/defaults/main.yml
+    - name: Make the host's directory
+      ansible.builtin.file:
+        path: "{{ out }}/{{ inventory_hostname }}"
+        state: directory
+        mode: "0700"
+    - name: Render the vault's settings and the network drop-in
+      ansible.builtin.template:
+        src: "{{ item.src }}"
+        dest: "{{ out }}/{{ inventory_hostname }}/{{ item.dest }}"
+        mode: "0600"
+      loop:
+        - { src: roles/vault/templates/vault.env.j2, dest: vault.env }
+        - { src: roles/vault/templates/network.conf.j2, dest: network.conf }
+      when: inventory_hostname in groups['vault_web'] + groups['vault_workers']
+    - name: Write the credentials the vault role would write
+      ansible.builtin.copy:
+        content: >-
+          {{ vault_credentials | items2dict(key_name='name', value_name='value') | to_json }}
+        dest: "{{ out }}/{{ inventory_hostname }}/credentials.json"
+        mode: "0600"
+      when: inventory_hostname in groups['vault_web'] + groups['vault_workers']
+    - name: Render the database's files
+      ansible.builtin.template:
+        src: "roles/postgres/templates/{{ item }}.j2"
+        dest: "{{ out }}/{{ inventory_hostname }}/{{ item }}"
+        mode: "0600"
+      loop: [pg_hba.conf, vault.conf]
+      when: inventory_hostname in groups['vault_database']
+    - name: Render the queue's files
+      ansible.builtin.template:
+        src: "roles/redis/templates/{{ item }}.j2"
+        dest: "{{ out }}/{{ inventory_hostname }}/{{ item }}"
+        mode: "0600"
+      loop: [redis-vault.conf, users.acl]
+      when: inventory_hostname in groups['vault_queue']
+    - name: Render SeaweedFS's units
+      ansible.builtin.template:
+        src: roles/seaweedfs/templates/seaweedfs.service.j2
+        dest: "{{ out }}/{{ inventory_hostname }}/{{ item }}"
+        mode: "0600"
+      loop: "{{ seaweedfs_units }}"
+      when: seaweedfs_units | length > 0
+    - name: Render the S3 identities
+      ansible.builtin.template:
+        src: roles/seaweedfs/templates/s3.json.j2
+        dest: "{{ out }}/{{ inventory_hostname }}/s3.json"
+        mode: "0600"
+      when: inventory_hostname in groups['seaweedfs_filer']
+"""
+
+MULTIHOST_SECRETS = {
+    "vault_secret_key": "k" * 60,
+    "vault_pepper": "p" * 40,
+    "vault_worker_enrolment_secret": "e" * 40,
+    "vault_db_password": "d" * 40,
+    "vault_redis_web_password": "w" * 40,
+    "vault_redis_worker_password": "r" * 40,
+    "vault_s3_secret_key": "s" * 40,
+}
+
+
+@pytest.fixture(scope="module")
+def multihost(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("multihost")
+    inventory = work / "hosts.yml"
+    inventory.write_text(MULTIHOST_INVENTORY)
+    playbook = ANSIBLE_DIR / f".render-multihost-{os.getpid()}.yml"
+    playbook.write_text(RENDER_MULTIHOST)
+    try:
+        result = _run(
+            [
+                str(PLAYBOOK),
+                "-i",
+                str(inventory),
+                "-e",
+                json.dumps(
+                    {
+                        "out": str(work),
+                        "ansible_python_interpreter": sys.executable,
+                        "nginx_server_name": "photos.example.org",
+                        "inventory_dir": str(work),
+                        **MULTIHOST_SECRETS,
+                    }
+                ),
+                playbook.name,
+            ],
+            tmp=work / "tmp",
+            home=work / "home",
+        )
+    finally:
+        playbook.unlink()
+    assert result.returncode == 0, result.stdout + result.stderr
+    return work
+
+
+def test_multihost_web_and_worker_reach_database_and_queue_over_tls(multihost):
+    web = _environment_file(multihost / "web.lan" / "vault.env")
+    worker = _environment_file(multihost / "gpu.lan" / "vault.env")
+    ca = "/etc/vault/tls/ca.pem"
+    for env in (web, worker):
+        assert env["DATABASE_URL"] == (
+            f"postgresql://vault@10.0.0.11:5432/vault?sslmode=verify-full&sslrootcert={ca}"
+        )
+        assert env["VAULT_BLOB_STORE"] == "s3"
+        assert env["VAULT_S3_ENDPOINT"] == "https://10.0.0.31:8333"
+        assert env["VAULT_S3_CA_FILE"] == ca and env["VAULT_S3_BUCKET"] == "vault"
+    # Each host signs in to the queue as its own ACL user; passwords are credentials only.
+    assert web["REDIS_URL"] == "rediss://web@10.0.0.11:6380/0"
+    assert worker["REDIS_URL"] == "rediss://worker@10.0.0.11:6380/0"
+    assert worker["VAULT_WORKER_HOST"] == "gpu.lan"
+    for host in ("web.lan", "gpu.lan"):
+        text = (multihost / host / "vault.env").read_text()
+        assert not any(secret[:32] in text for secret in MULTIHOST_SECRETS.values())
+    web_credentials = json.loads((multihost / "web.lan" / "credentials.json").read_text())
+    worker_credentials = json.loads((multihost / "gpu.lan" / "credentials.json").read_text())
+    assert web_credentials["redis_password"] == "w" * 40
+    assert worker_credentials["redis_password"] == "r" * 40
+    assert worker_credentials["enrolment_secret"] == web_credentials["enrolment_secret"]
+    # A worker-only host gets neither the pepper, the mail password nor the web's secret key.
+    assert worker_credentials["pepper"] == worker_credentials["smtp_password"] == ""
+    assert worker_credentials["secret_key"] not in {"", "k" * 60}
+
+
+def test_multihost_workers_may_reach_only_the_vaults_hosts(multihost):
+    dropin = (multihost / "gpu.lan" / "network.conf").read_text()
+    assert "PrivateNetwork=no" in dropin and "IPAddressDeny=any" in dropin
+    assert "IPAddressAllow=10.0.0.11 10.0.0.31\n" in dropin
+    assert "SupplementaryGroups=\n" in dropin  # no redis group on a host without the queue
+
+
+def test_multihost_database_takes_tls_and_scram_from_the_vaults_hosts_only(multihost):
+    hba = [
+        line.split()
+        for line in (multihost / "db.lan" / "pg_hba.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert hba == [
+        ["local", "all", "postgres", "peer"],
+        ["local", "all", "vault", "peer"],
+        ["hostssl", "vault", "vault", "10.0.0.20/32", "scram-sha-256"],  # gpu.lan
+        ["hostssl", "vault", "vault", "10.0.0.10/32", "scram-sha-256"],  # web.lan
+    ]
+    conf = (multihost / "db.lan" / "vault.conf").read_text()
+    assert "listen_addresses = '10.0.0.11'" in conf and "ssl = on" in conf
+    assert "password_encryption = 'scram-sha-256'" in conf
+
+
+def test_multihost_queue_has_tls_and_acl_users_with_hashed_passwords(multihost):
+    import hashlib
+
+    from vaultdev.networked import valkey_acl_rules
+
+    conf = (multihost / "db.lan" / "redis-vault.conf").read_text()
+    assert "\nport 0\n" in conf and "tls-port 6380" in conf
+    assert "bind 10.0.0.11 127.0.0.1 -::1" in conf and "aclfile /etc/redis/users.acl" in conf
+    acl = (multihost / "db.lan" / "users.acl").read_text().splitlines()
+    users = {line.split()[1]: line for line in acl if line.startswith("user ")}
+    assert users["default"] == "user default off resetkeys -@all"
+    for user, password in (("web", "w" * 40), ("worker", "r" * 40)):
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        # The rules tests/hosts proves with a real worker are the rules deployed.
+        assert users[user] == f"user {user} on #{digest} {valkey_acl_rules()[user]}"
+    assert "w" * 40 not in "\n".join(acl) and "r" * 40 not in "\n".join(acl)
+
+
+def test_multihost_seaweedfs_replicates_every_volume_on_two_servers(multihost):
+    master = (multihost / "store1.lan" / "seaweedfs-master.service").read_text()
+    assert "-defaultReplication=001" in master and "-ip.bind=10.0.0.31" in master
+    assert "-peers=10.0.0.31:9333" in master
+    volume = (multihost / "store2.lan" / "seaweedfs-volume.service").read_text()
+    assert "-master=10.0.0.31:9333" in volume and "-ip.bind=10.0.0.32" in volume
+    assert not (multihost / "store2.lan" / "seaweedfs-master.service").exists()
+    filer = (multihost / "store1.lan" / "seaweedfs-filer.service").read_text()
+    assert "-s3 -s3.port=8333 -s3.config=%d/s3.json" in filer
+    assert "-s3.cert.file=%d/s3.pem" in filer
+    assert "LoadCredential=s3.json:/etc/seaweedfs/credentials/s3.json" in filer
+    for unit in (master, volume, filer):
+        for hardening in ("ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes"):
+            assert f"\n{hardening}\n" in unit
+    [identity] = json.loads((multihost / "store1.lan" / "s3.json").read_text())["identities"]
+    assert identity["credentials"] == [{"accessKey": "vault", "secretKey": "s" * 40}]
+    assert sorted(identity["actions"]) == sorted(
+        f"{action}:vault" for action in ("Read", "Write", "List", "Tagging", "Admin")
+    )

@@ -231,3 +231,35 @@ def test_this_machines_server_builds_have_no_tls():
         timeout=30,
     )
     assert "Failed finding TLS support" in result.stdout + result.stderr
+
+
+def test_the_terminator_runs_as_a_process_of_its_own_for_other_namespaces(queue_host, pki):
+    """`python -m vaultdev.networked terminate`: what a harness runs inside a network
+    namespace (vaultdev/netns.py) in front of a server there."""
+    valkey, _tls, passwords = queue_host
+    server = pki.server_certificate("queue-process", hosts=["localhost"])
+    port = networked.free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vaultdev.networked",
+            "terminate",
+            f"--cert={server.cert}",
+            f"--key={server.key}",
+            f"--listen=127.0.0.1:{port}",
+            f"--target={valkey.host}:{valkey.port}",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().startswith("listening on 127.0.0.1:")
+        worker = redis.Redis.from_url(
+            f"rediss://worker:{passwords['worker']}@localhost:{port}/0?ssl_ca_certs={pki.cert_file}"
+        )
+        assert worker.set("spv:probe", "1") and worker.get("spv:probe") == b"1"
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0

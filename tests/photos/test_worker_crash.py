@@ -23,7 +23,7 @@ def test_photo_is_ready_after_a_crash_and_a_retry_with_one_set_of_blobs(
 ):
     # Hold the job after its last step, so that the kill lands in the middle of it.
     hold = tmp_path / "hold"
-    hold.write_text("motion")  # the last step (worker.pipeline.STEPS)
+    hold.write_text("motion rendition")  # the last step (worker.pipeline.STEPS)
     slow = start_worker(VAULT_PIPELINE_HOLD_FILE=str(hold))
     [first_key] = live_worker_keys()
     client = Client()
@@ -31,7 +31,7 @@ def test_photo_is_ready_after_a_crash_and_a_retry_with_one_set_of_blobs(
     [outcome] = upload(client, ("crash.jpg", support.jpeg(support.picture(2400, 1800))))
     photo_id = outcome["photo"]
 
-    # Thumbnails, tags, faces and the motion check done, the job not finished: kill the worker.
+    # Thumbnails, tags, faces and the motion steps done, the job not finished: kill the worker.
     wait_until(lambda: Photo.objects.get(pk=photo_id).progress >= 80, timeout=120)
     slow.kill()
     hold.unlink()

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from rq import Queue
 
 from tests.photos import support
@@ -204,3 +205,23 @@ def test_unset_secret_is_derived_from_the_secret_key_and_deploy_check_warns(sett
     assert [message.id for message in worker_enrolment_check()] == ["vault.W001"]
     settings.VAULT_WORKER_ENROLMENT_FROM_SECRET_KEY = False
     assert worker_enrolment_check() == []
+
+
+def test_healthz_shows_each_workers_host_and_an_unenrolled_key(redis_conn, secret):
+    from vault.health.selectors import workers_check
+    from worker.vault_worker import VaultWorker
+
+    genuine = VaultWorker([Queue(QUEUE, connection=redis_conn)], connection=redis_conn)
+    genuine.register_birth()
+    genuine.heartbeat()  # advertises its key, tagged with the secret, naming this host
+    rogue = VaultWorker([Queue(QUEUE, connection=redis_conn)], connection=redis_conn)
+    rogue.register_birth()
+    advertise(_attacker_key(), ttl=60, worker=rogue.name, host="rogue", secret=WRONG_SECRET)
+
+    check = workers_check()
+    rows = {row["name"]: row for row in check.detail["workers"]}
+    assert rows[genuine.name]["enrolled"] is True
+    assert rows[genuine.name]["host"] == django_settings.VAULT_WORKER_HOST
+    assert rows[rogue.name]["enrolled"] is False and rows[rogue.name]["host"] == "rogue"
+    assert check.detail["processing_keys"] == 1 and check.detail["unenrolled_keys"] == 1
+    identity.forget()

@@ -10,6 +10,7 @@ from vault.accounts.keyring import Keyring
 from vault.albums import keys
 from vault.albums.models import AlbumPhoto
 from vault.photos import blobs
+from vault.photos.live_photos import MOTION_TYPE, motion_name
 from vault.photos.models import Blob
 from vault.photos.services import UploadOutcome, photos_store_uploads
 from vault.photos.upload_handler import EncryptingUploadHandler
@@ -20,21 +21,32 @@ def photo_save_copy(*, entry: AlbumPhoto, ak: bytes, user, keyring: Keyring) -> 
     "duplicate" when they already have it, or "rejected" with the reason). Raises
     DecryptionError or OSError when the shared original cannot be read."""
     name = keys.entry_name(entry, ak)
-    original = Blob.objects.select_related("photo").get(
-        photo=entry.photo, variant=Blob.Variant.ORIGINAL, index=0
+    files = [
+        (name, Blob.objects.select_related("photo").get(photo=entry.photo, variant="original"))
+    ]
+    # A Live Photo's video goes with it, in the same batch: the copy is Live too. (A motion
+    # photo's clip is inside its original: the copy's worker finds it again.)
+    motion = (
+        Blob.objects.select_related("photo")
+        .filter(photo=entry.photo, variant=Blob.Variant.MOTION, media_type=MOTION_TYPE)
+        .first()
     )
+    if motion is not None:
+        files.append((motion_name(name, motion.media_type), motion))
     handler = EncryptingUploadHandler(
         None, user_id=user.pk, public_key=keyring.public_key, metadata_key=keyring.metadata_key
     )
+    data_key = keys.entry_data_key(entry, ak)
     try:
-        with blobs.blob_open(original, data_key=keys.entry_data_key(entry, ak)) as reader:
-            handler.new_file("photos", name, original.media_type, reader.plaintext_length)
-            position = 0
-            for chunk in reader.iter_plaintext():
-                handler.receive_data_chunk(chunk, position)
-                position += len(chunk)
-            handler.file_complete(position)
-        [outcome] = photos_store_uploads(user=user, keyring=keyring, handler=handler)
+        for file_name, blob in files:
+            with blobs.blob_open(blob, data_key=data_key) as reader:
+                handler.new_file("photos", file_name, blob.media_type, reader.plaintext_length)
+                position = 0
+                for chunk in reader.iter_plaintext():
+                    handler.receive_data_chunk(chunk, position)
+                    position += len(chunk)
+                handler.file_complete(position)
+        outcome, *_video = photos_store_uploads(user=user, keyring=keyring, handler=handler)
     finally:
         handler.discard()
     return outcome

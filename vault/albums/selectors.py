@@ -13,7 +13,7 @@ from vault.accounts.keyring import Keyring
 from vault.albums import keys
 from vault.albums.models import Album, AlbumKeyWrap, AlbumMember, AlbumPhoto
 from vault.photos import photo_sets
-from vault.photos.models import GALLERY_ORDER, Photo, Tag
+from vault.photos.models import GALLERY_ORDER, Blob, Photo, Tag
 from vault.photos.selectors import PAGE_SIZE, GalleryPage, group_by_month, tag_counts_among
 
 
@@ -69,7 +69,8 @@ def album_photos(*, album: Album, filters: dict | None = None, viewer=None) -> Q
     filters = filters or {}
     entries = AlbumPhoto.objects.filter(album=album, photo=OuterRef("pk"))
     photos = Photo.objects.filter(Exists(entries), trashed_at__isnull=True).annotate(
-        added_by_name=Subquery(entries.values("added_by__name")[:1])  # who added what
+        added_by_name=Subquery(entries.values("added_by__name")[:1]),  # who added what
+        live=Exists(Blob.objects.filter(photo=OuterRef("pk"), variant=Blob.Variant.MOTION)),
     )
     for label in filters.get("tag", ()):
         photos = photos.filter(

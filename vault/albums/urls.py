@@ -1,6 +1,6 @@
 from django.urls import path
 
-from vault.albums.views import albums, members, photos
+from vault.albums.views import albums, media, members, photos
 
 app_name = "albums"
 
@@ -28,4 +28,16 @@ urlpatterns = [
     path("<uuid:album_id>/photos/<uuid:photo_id>/thumb", photos.thumb, name="thumb"),
     path("<uuid:album_id>/photos/<uuid:photo_id>/preview", photos.preview, name="preview"),
     path("<uuid:album_id>/photos/<uuid:photo_id>/download", photos.download, name="download"),
+    path("<uuid:album_id>/photos/<uuid:photo_id>/play", media.play, name="play"),
+    path("<uuid:album_id>/photos/<uuid:photo_id>/motion", media.motion, name="motion"),
+    path(
+        "<uuid:album_id>/photos/<uuid:photo_id>/motion/download",
+        media.motion_download,
+        name="motion_download",
+    ),
+    path(
+        "<uuid:album_id>/photos/<uuid:photo_id>/download/both",
+        media.download_both,
+        name="download_both",
+    ),
 ]

@@ -48,6 +48,12 @@ def content_mac_key(mk: bytes) -> bytes:
     return hkdf(require_key(mk, "metadata key"), b"spv/v1/content-mac")
 
 
+def live_pair_key(mk: bytes) -> bytes:
+    """Key of the Live Photo pairing (vault/photos/live_photos.py): HMAC-SHA-256 under it over
+    an upload batch's base names and content identifiers, so neither is kept in clear."""
+    return hkdf(require_key(mk, "metadata key"), b"spv/v1/live-pair")
+
+
 def _sk_wrap_key(umk: bytes) -> bytes:
     return hkdf(require_key(umk, "master key"), b"spv/v1/sk-wrap")
 

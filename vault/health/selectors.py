@@ -89,7 +89,8 @@ def workers_check(*, now: datetime | None = None) -> Check:
         adverts = worker_adverts(_redis())
     except Exception as exc:
         return Check(False, {"error": type(exc).__name__, "workers": rows})
-    by_worker = {advert.worker: advert for advert in adverts}
+    # An enrolled advert wins over another naming the same worker (a forged one cannot hide it).
+    by_worker = {advert.worker: advert for advert in sorted(adverts, key=lambda a: a.enrolled)}
     for row in rows:
         advert = by_worker.get(row["name"])
         # The host the worker names in its advert (RQ's own record is the fallback).

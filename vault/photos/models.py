@@ -243,6 +243,8 @@ class ResumableUpload(models.Model):
     offset = models.BigIntegerField(default=0)  # bytes received and stored so far
     parts = models.PositiveIntegerField(default=0)
     name_sealed = models.BinaryField()  # the file's name, sealed like Photo.name_sealed
+    # The upload batch it belongs to (the page's random id, for Live Photo pairing), sealed.
+    batch_sealed = models.BinaryField(null=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Once assembled: what happened to the file, as the upload page reports it.
     outcome = models.JSONField(null=True, blank=True)
@@ -254,6 +256,39 @@ class ResumableUpload(models.Model):
         from django.urls import reverse
 
         return reverse("photos:resumable", args=[self.id])
+
+
+class LiveCandidate(models.Model):
+    """One half of a possible Live Photo (a still or its MOV) waiting for the other half of the
+    same upload batch (vault/photos/live_photos.py). The base name and content identifier are
+    kept only as HMACs under the owner's Live-pairing key, mixed with the batch's random id:
+    nothing readable, nothing that links two batches. Once paired, the still's row keeps which
+    MOV (by its former id) became its motion, so the upload page following that id finds it."""
+
+    photo = models.OneToOneField(Photo, on_delete=models.CASCADE, related_name="live_candidate")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    is_motion = models.BooleanField()  # the MOV half (else the still)
+    name_mac = models.BinaryField(max_length=32, null=True)
+    identifier_mac = models.BinaryField(max_length=32, null=True)
+    merged_from = models.UUIDField(null=True, blank=True)  # the MOV's id, once paired
+    # The MOV's content MAC (like Photo.content_mac), once paired: the same MOV uploaded again
+    # is a duplicate of this item, not a new video.
+    motion_content_mac = models.BinaryField(max_length=32, null=True)
+    # Whether the worker has looked at the joined video (made its rendition if a browser needs
+    # one): until then the owner's visits have the still processed again (live_photos).
+    motion_ready = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner", "name_mac"], name="live_name"),
+            models.Index(fields=["owner", "identifier_mac"], name="live_identifier"),
+            models.Index(fields=["owner", "merged_from"], name="live_merged"),
+            models.Index(fields=["owner", "motion_content_mac"], name="live_motion_mac"),
+        ]
+
+    def __str__(self) -> str:
+        return f"live candidate {self.photo_id}"
 
 
 class LibraryChange(models.Model):

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from vault.crypto import container, seal
-from vault.photos import services, storage
+from vault.photos import live_photos, services, storage
 from vault.photos.models import ResumableUpload
 from vault.photos.upload_handler import EncryptingUploadHandler
 
@@ -46,8 +46,15 @@ def _name_aad(upload_id) -> bytes:
     return seal.row_aad("photos_resumableupload", str(upload_id), "name")
 
 
-def resumable_create(*, user, keyring, length: int, name: str) -> ResumableUpload:
-    """A new upload of `length` bytes; UploadRefused (413) over the largest file allowed."""
+def _batch_aad(upload_id) -> bytes:
+    return seal.row_aad("photos_resumableupload", str(upload_id), "batch")
+
+
+def resumable_create(
+    *, user, keyring, length: int, name: str, batch: str | None = None
+) -> ResumableUpload:
+    """A new upload of `length` bytes, of the page's upload `batch` (Live Photo pairing);
+    UploadRefused (413) over the largest file allowed."""
     largest = max(settings.VAULT_MAX_VIDEO_BYTES, settings.VAULT_MAX_UPLOAD_BYTES)
     if length > largest:
         raise UploadRefused(f"This file is larger than the {largest / 1024**3:g} GB limit.", 413)
@@ -64,6 +71,9 @@ def resumable_create(*, user, keyring, length: int, name: str) -> ResumableUploa
         length=length,
         name_sealed=seal.seal(
             keyring.metadata_key, name[: services.NAME_LIMIT].encode(), _name_aad(upload_id)
+        ),
+        batch_sealed=seal.seal(
+            keyring.metadata_key, live_photos.batch_id(batch).encode(), _batch_aad(upload_id)
         ),
     )
 
@@ -138,7 +148,14 @@ def resumable_finish(*, request, upload: ResumableUpload) -> dict:
                     handler.receive_data_chunk(piece, position)
                     position += len(piece)
         handler.file_complete(position)
-        [outcome] = services.photos_store_uploads(user=user, keyring=keyring, handler=handler)
+        batch = None
+        if upload.batch_sealed is not None:
+            batch = seal.open(
+                keyring.metadata_key, bytes(upload.batch_sealed), _batch_aad(upload.id)
+            ).decode()
+        [outcome] = services.photos_store_uploads(
+            user=user, keyring=keyring, handler=handler, batch=batch
+        )
     finally:
         handler.discard()
     # The row keeps what the page needs, not the file's name (which is private: sealed).

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError
-from vault.photos import blobs, pipeline_state, seen_by
+from vault.photos import blobs, live_photos, pipeline_state, seen_by
 from vault.photos.model_status import model_status
 from vault.photos.models import Photo, ProcessingGrant
 from vault.processing import visits
@@ -82,6 +82,12 @@ def _regrant(photo: Photo, *, keyring: Keyring, workers, states) -> bool:
         return photo_grant(locked, data_key=data_key, keyring=keyring, workers=workers) > 0
 
 
+def photo_process_again(*, photo: Photo, keyring: Keyring) -> bool:
+    """Process a ready photo once more (it gained a blob a step reads: a Live Photo's motion);
+    False when no live worker could be granted it (the owner's next visit does)."""
+    return _regrant(photo, keyring=keyring, workers=live_workers(), states=[Photo.State.READY])
+
+
 ORIGINAL_LOST = "The stored original is missing or damaged. Delete this photo and upload it again."
 ORIGINAL_UNREADABLE = (
     "The server could not read the stored original (a disk or permission problem on the "
@@ -127,6 +133,8 @@ def owner_visit_work(*, user, keyring: Keyring) -> int:
     _requeue_forgotten(user=user, workers=workers)
     _requeue_interrupted(user=user, workers=workers)
     photos_refresh(user=user, keyring=keyring, workers=workers)
+    for photo in live_photos.live_motions_unchecked(user=user, limit=REGRANT_BATCH):
+        _regrant(photo, keyring=keyring, workers=workers, states=[Photo.State.READY])
     visits.owner_visited(user=user, keyring=keyring, workers=workers)
     return count
 

@@ -14,7 +14,7 @@ from django.http import Http404
 from vault.accounts.keyring import Keyring
 from vault.crypto import DecryptionError, seal
 from vault.photos import library_counts, photo_sets, shared_photos
-from vault.photos.models import GALLERY_ORDER, Photo, Tag
+from vault.photos.models import GALLERY_ORDER, Blob, Photo, Tag
 from vault.photos.places import place_is_real
 from vault.photos.sealing import exif_aad, name_aad
 
@@ -143,6 +143,10 @@ def photos_page(
     at any depth). A mangled cursor reads as none. Two indexed queries at most."""
     # The sealed fields are never shown on a page of tiles: not fetched.
     photos = photos.order_by(*GALLERY_ORDER).defer("name_sealed", "exif_sealed", "content_mac")
+    # A Live Photo or motion photo says so on its tile (an index lookup per row, same query).
+    photos = photos.annotate(
+        live=Exists(Blob.objects.filter(photo=OuterRef("pk"), variant=Blob.Variant.MOTION))
+    )
     after_keys, before_keys = _cursor_parse(after), _cursor_parse(before)
     if after_keys is not None:
         rows = list(photos.filter(_past(after_keys, newer=False))[: PAGE_SIZE + 1])

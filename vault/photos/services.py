@@ -12,7 +12,7 @@ from django.dispatch import Signal
 
 from vault.accounts.keyring import Keyring
 from vault.crypto import seal
-from vault.photos import storage
+from vault.photos import live_photos, storage
 from vault.photos.models import Blob, Photo
 from vault.photos.scheduling import photo_grant
 from vault.photos.sealing import name_aad
@@ -53,6 +53,8 @@ def _store_one(*, user, keyring: Keyring, incoming: IncomingFile, data_key: byte
         .values_list("id", flat=True)
         .first()
     )
+    if existing is None:  # the video of a Live item, uploaded again
+        existing = live_photos.live_item_with_motion(user=user, content_mac=incoming.content_mac)
     writer, incoming.writer = incoming.writer, None
     if existing is not None:
         writer.abort()
@@ -111,10 +113,14 @@ def _store_one(*, user, keyring: Keyring, incoming: IncomingFile, data_key: byte
 
 
 def photos_store_uploads(
-    *, user, keyring: Keyring, handler: EncryptingUploadHandler
+    *, user, keyring: Keyring, handler: EncryptingUploadHandler, batch: str | None = None
 ) -> list[UploadOutcome]:
-    """Commit the files the encrypting handler accepted; report every file of the request."""
+    """Commit the files the encrypting handler accepted; report every file of the request.
+    `batch` is the upload batch the files belong to (live_photos.batch_id: a still and its MOV
+    in one batch become one Live item)."""
+    batch = live_photos.batch_id(batch)
     outcomes = []
+    halves: list[UploadOutcome] = []
     workers = live_workers()
     for incoming in handler.files:
         name = incoming.name[:NAME_LIMIT]
@@ -124,20 +130,42 @@ def photos_store_uploads(
             outcomes.append(UploadOutcome(name, "rejected", "The upload was interrupted."))
         else:
             data_key = handler.data_keys.pop(incoming.photo_id)
-            outcomes.append(
-                _store_one(
-                    user=user,
-                    keyring=keyring,
-                    incoming=incoming,
-                    data_key=data_key,
-                    workers=workers,
-                )
+            outcome = _store_one(
+                user=user, keyring=keyring, incoming=incoming, data_key=data_key, workers=workers
             )
+            outcomes.append(outcome)
+            if outcome.status == "stored" and live_photos.live_candidate_record(
+                keyring=keyring,
+                photo=Photo.objects.get(pk=outcome.photo_id),
+                name=incoming.name,
+                batch=batch,
+            ):
+                halves.append(outcome)
     handler.discard()  # whatever was not committed above
-    stored = [o.photo_id for o in outcomes if o.status == "stored"]
+    paired = set()
+    for outcome in halves:  # after all are recorded: both halves may be in this request
+        try:
+            live = live_photos.live_pair(user=user, keyring=keyring, photo_id=outcome.photo_id)
+        except Exception:  # both halves are stored: they stay two items
+            log.exception("user %s: a Live Photo pair could not be joined", user.pk)
+            continue
+        if live is not None:
+            paired.add(str(live.id))
+    moved = live_photos.live_merged_into(user=user, photo_ids=[o.photo_id for o in halves])
+    # The new items of this request: a Live Photo's video is part of its still's item now.
+    stored = [o.photo_id for o in outcomes if o.status == "stored" and o.photo_id not in moved]
+    for outcome in halves:
+        if outcome.photo_id in moved:  # the video: the page follows its Live item instead
+            outcome.photo_id, outcome.message = moved[outcome.photo_id], LIVE_VIDEO
+        elif outcome.photo_id in paired:
+            outcome.message = LIVE_STILL
     if stored:  # other apps (partner sharing) seal the new photos while the keys are at hand
         photos_stored.send(sender=Photo, user=user, keyring=keyring, photo_ids=stored)
     return outcomes
+
+
+LIVE_STILL = "Stored, encrypted: a Live Photo, with its video."
+LIVE_VIDEO = "Stored, encrypted: the video of a Live Photo, kept with its photo."
 
 
 def photos_delete(*, user, photo_ids: list[uuid.UUID]) -> int:

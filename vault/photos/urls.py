@@ -1,6 +1,6 @@
 from django.urls import path
 
-from vault.photos.views import content, gallery, manage, resumable, tags, trash, upload
+from vault.photos.views import content, gallery, live, manage, resumable, tags, trash, upload
 
 app_name = "photos"
 
@@ -23,6 +23,8 @@ urlpatterns = [
     path("<uuid:photo_id>/preview", content.preview, name="preview"),
     path("<uuid:photo_id>/download", content.download, name="download"),
     path("<uuid:photo_id>/play", content.play, name="play"),
-    path("<uuid:photo_id>/motion", content.motion, name="motion"),
+    path("<uuid:photo_id>/motion", live.motion, name="motion"),
+    path("<uuid:photo_id>/motion/download", live.motion_download, name="motion_download"),
+    path("<uuid:photo_id>/download/both", live.download_both, name="download_both"),
     path("<uuid:photo_id>/retry", manage.retry, name="retry"),
 ]

@@ -105,6 +105,10 @@ def photo_detail(request, album_id, photo_id):
             "member": member,
             "entry": entry,
             "photo": entry.photo,
+            # A Live Photo or motion photo plays its moving part like on the photo page.
+            "live": entry.photo.kind == Photo.Kind.PHOTO
+            and entry.photo.state == Photo.State.READY
+            and entry.photo.motion_clip,
             "name": keys.entry_name(entry, ak),
             "place": keys.entry_place(entry, ak),
             "newer": newer,

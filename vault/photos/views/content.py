@@ -305,10 +305,3 @@ def play(request, photo_id):
     rendition = Blob.objects.filter(photo_id=photo_id, variant=Blob.Variant.RENDITION).exists()
     variant = Blob.Variant.RENDITION if rendition else Blob.Variant.ORIGINAL
     return blob_response(request, photo_id, variant)
-
-
-@require_GET
-@keyring_required
-def motion(request, photo_id):
-    """A motion photo's clip, inline (the photo page plays it on a click)."""
-    return blob_response(request, photo_id, Blob.Variant.MOTION)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from vault.accounts.decorators import keyring_required
 from vault.photos import (
+    live_photos,
     model_status,
     owner_visit,
     photo_panels,
@@ -24,7 +25,7 @@ from vault.photos import (
     shared_photos,
 )
 from vault.photos.deleted_recently import already_deleted_text, deleted_among
-from vault.photos.models import Tag
+from vault.photos.models import Photo, Tag
 from vault.photos.views.common import filters_query, gallery_filters
 from vault.photos.views.tags import tagger_unavailable_text, tagging_text
 from vault.photos.views.trash import trashed_photo_page
@@ -197,6 +198,10 @@ def photo_detail(request, photo_id):
         "photos/detail.html",
         {
             "photo": photo,
+            # A Live Photo or motion photo: the still with its moving part (one query).
+            "live": photo.kind == Photo.Kind.PHOTO
+            and photo.state == Photo.State.READY
+            and photo.motion_clip,
             "newer": newer,
             "older": older,
             "query": query,
@@ -223,6 +228,14 @@ def status(request):
     known = selectors.photos_status(
         user=request.user, photo_ids=[pid for pid in wanted.values() if pid]
     )
+    # A Live Photo's video became its still's motion: its id answers with the still's state.
+    merged = live_photos.live_merged_into(
+        user=request.user, photo_ids=[pid for pid in wanted.values() if pid and pid not in known]
+    )
+    if merged:
+        lives = selectors.photos_status(user=request.user, photo_ids=list(merged.values()))
+        wanted.update({raw: merged[pid] for raw, pid in wanted.items() if pid in merged})
+        known.update(lives)
     result = {}
     for raw, photo_id in wanted.items():
         entry = known.get(photo_id, {"state": "missing", "label": "Not found", "progress": 0})

@@ -58,10 +58,15 @@ def create(request):
     length = _number(request, "Upload-Length")
     if length is None:
         return _refused("Upload-Length is missing or not a number.", 400)
-    name = _metadata(request.headers.get("Upload-Metadata", "")).get("filename") or "upload"
+    metadata = _metadata(request.headers.get("Upload-Metadata", ""))
+    name = metadata.get("filename") or "upload"
     try:
         upload = resumable.resumable_create(
-            user=request.user, keyring=request.keyring, length=length, name=name
+            user=request.user,
+            keyring=request.keyring,
+            length=length,
+            name=name,
+            batch=metadata.get("batch"),  # the page's upload batch (Live Photo pairing)
         )
     except resumable.UploadRefused as error:
         return _refused(str(error), error.status)

@@ -35,7 +35,10 @@ def _limits(context: dict | None = None) -> dict:
 def _receive(request, handler: EncryptingUploadHandler):
     request.FILES  # noqa: B018 - parse the body through the handler (already done by the CSRF check)
     outcomes = services.photos_store_uploads(
-        user=request.user, keyring=request.keyring, handler=handler
+        user=request.user,
+        keyring=request.keyring,
+        handler=handler,
+        batch=request.POST.get("batch"),  # the page's batch id (Live Photo pairing)
     )
     if wants_json(request):
         if not outcomes:

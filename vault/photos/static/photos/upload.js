@@ -129,11 +129,12 @@
     return Number(response.headers.get("Upload-Offset"));
   }
 
-  async function createUpload(file) {
+  async function createUpload(file, batch) {
     const name = btoa(unescape(encodeURIComponent(file.name)));
+    const metadata = `filename ${name},batch ${btoa(batch)}`;
     const response = await fetch(form.dataset.resumableUrl, {
       method: "POST", credentials: "same-origin",
-      headers: { ...tusHeaders, "Upload-Length": String(file.size), "Upload-Metadata": `filename ${name}` },
+      headers: { ...tusHeaders, "Upload-Length": String(file.size), "Upload-Metadata": metadata },
     });
     if (response.status === 201) return response.headers.get("Location");
     let message = `The server could not take it (error ${response.status}).`;
@@ -172,7 +173,7 @@
       let url = localStorage.getItem(key);
       let offset = url ? await serverOffset(url) : null;
       if (offset === null) {
-        url = await createUpload(file);
+        url = await createUpload(file, row.batch);
         localStorage.setItem(key, url);
         offset = 0;
       }
@@ -206,6 +207,7 @@
     }
     const data = new FormData();
     data.append("csrfmiddlewaretoken", token);
+    data.append("batch", row.batch);
     data.append("photos", file, file.name);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
@@ -255,9 +257,21 @@
     }
   }
 
+  // The files chosen together are one batch: an iPhone photo and its video (a Live Photo) in
+  // the same batch become one item (vault/photos/live_photos.py). A random id, sent with each.
+  function newBatch() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
   function add(files) {
     if (!files || !files.length) return;
-    for (const file of files) queue.push([file, item(file)]);
+    const batch = newBatch();
+    for (const file of files) {
+      const row = item(file);
+      row.batch = batch;
+      queue.push([file, row]);
+    }
     tracking = true; // files just chosen: show them going up, wherever the last batch was
     summary.hidden = false;
     changed();
@@ -351,6 +365,9 @@
     for (const row of named) {
       row.state = entry.state;
       row.progress = entry.progress || 0;
+      // A Live Photo's video answers with its item (the still): "Open" goes there.
+      const open = row.li.querySelector(".upload-open");
+      if (open && entry.url) open.href = entry.url;
       if (entry.state === "ready" && entry.thumb && !row.slot.firstChild) {
         const img = document.createElement("img");
         img.src = entry.thumb;
