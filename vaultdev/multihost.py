@@ -302,6 +302,20 @@ class VaultLab:
             if str(job.args[0]) in wanted
         }
 
+    def current_photo(self, role: str) -> str | None:
+        """The photo whose job the worker on host `role` is running, from its RQ worker record
+        (None when it is between jobs)."""
+        from rq.worker import Worker
+
+        with self.web.entered():
+            conn = self.redis()
+            for worker in Worker.all(connection=conn):
+                if worker.name.rsplit("-", 1)[0] == role:
+                    job = worker.get_current_job()
+                    if job is not None and job.func_name == "worker.jobs.photo_process":
+                        return str(job.args[0])
+        return None
+
     def log(self, name: str) -> str:
         path = self.lab.root / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""

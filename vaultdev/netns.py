@@ -223,6 +223,13 @@ class Host:
     def pids(self) -> list[int]:
         return namespace_pids(self.name)
 
+    def freeze(self) -> None:
+        """SIGSTOP every process in the namespace (to look at what it was doing)."""
+        _signal_all(self.pids(), signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        _signal_all(self.pids(), signal.SIGCONT)
+
     def kill(self) -> None:
         """The host dies: SIGKILL to every process in the namespace at once (no shutdown)."""
         _signal_all(self.pids(), signal.SIGKILL)

@@ -11,6 +11,7 @@ import hashlib
 import time
 
 import pytest
+from rq.suspension import resume, suspend
 
 from vaultdev import multihost
 from vaultdev.samples.lab_photos import WITH_FACE, lab_photos
@@ -18,7 +19,7 @@ from vaultdev.samples.lab_photos import WITH_FACE, lab_photos
 pytestmark = pytest.mark.slow
 
 FIRST_BATCH = 200
-SECOND_BATCH = 40
+SECOND_BATCH = 40  # uploaded while the workers are suspended: a backlog
 READY_TIMEOUT = 300  # seconds: a safety net; every wait ends when its condition holds
 
 
@@ -86,24 +87,42 @@ def test_two_worker_hosts_a_dead_worker_host_and_a_dead_volume_server(vault_lab)
         if sent[photo_id][1] in WITH_FACE:
             assert face_count >= 1, f"{photo_id} ({sent[photo_id][1]}) has no face"
 
-    # 2. A worker host dies in the middle of a batch: the other finishes every photo.
+    # 2. A worker host dies in the middle of a batch: the other finishes every photo. The
+    #    batch is uploaded while the workers are suspended, so that it is a backlog.
+    with vault.web.entered():
+        suspend(vault.redis())
     second = []
     for name, data, subject in photos[FIRST_BATCH:]:
         photo_id = client.upload(name, data)
         sent[photo_id] = (data, subject)
         second.append(photo_id)
+    with vault.web.entered():
+        resume(vault.redis())
+    worker_b = vault.workers["worker-b"]
 
-    def under_way():
-        states = [entry["state"] for entry in client.status(second).values()]
-        return states.count("ready") >= 5 and states.count("ready") <= len(second) - 10
+    def b_in_the_middle_of_a_photo():
+        # Frozen, the host cannot finish the photo between the look and the kill.
+        worker_b.freeze()
+        photo_id = vault.current_photo("worker-b")
+        if photo_id and vault.sql("SELECT state FROM photos_photo WHERE id = %s", (photo_id,)) == [
+            ("processing",)
+        ]:
+            return photo_id
+        worker_b.thaw()
+        return None
 
-    multihost.wait_for(under_way, timeout=READY_TIMEOUT, interval=0.1, what="batch under way")
+    interrupted = multihost.wait_for(
+        b_in_the_middle_of_a_photo, timeout=READY_TIMEOUT, interval=0.05, what="B on a photo"
+    )
     killed_at = time.monotonic()
-    multihost.kill_host(vault.workers["worker-b"])
+    multihost.kill_host(worker_b)
     _wait_ready(client, second)
     print(f"after the worker host died: {time.monotonic() - killed_at:.1f} s to finish the batch")
     print(f"first batch processed per worker host: {counts}")
     assert list(vault.live_worker_keys().values()) == ["worker-a"]
+    # The photo B died on was run again, and finished, by A.
+    assert vault.jobs_by_worker()[interrupted] == "worker-a"
+    assert vault.sql("SELECT attempts FROM photos_photo WHERE id = %s", (interrupted,))[0][0] >= 2
 
     # 3. A volume server dies: every original still downloads, byte for byte.
     vault.seaweed.kill_volume(0)
