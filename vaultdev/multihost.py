@@ -73,11 +73,10 @@ class Databases:
         return f"rediss://{user}@{self.address}:{VALKEY_PORT}/0"
 
 
-def start_databases(host: Host, root: Path) -> Databases:
+def start_databases(host: Host, root: Path, ca) -> Databases:
+    """`ca`: the lab's vaultdev.tls.CertificateAuthority."""
     from vaultdev import networked
-    from vaultdev.tls import CertificateAuthority
 
-    ca = CertificateAuthority(root / "pki")
     server = ca.server_certificate("web", hosts=[host.address])
     passwords = {name: secrets.token_urlsafe(32) for name in ("db", "web", "worker")}
     with host.entered():  # the servers and the terminators' threads are born in the host
@@ -157,7 +156,7 @@ class VaultLab:
         database_url = self.databases.database_url(tls=not is_web)
         if not is_web:
             database_url += f"&sslrootcert={ca}"
-        store = {**self.seaweed.env()}
+        store = {**self.seaweed.env(), "VAULT_S3_CA_FILE": str(ca)}
         store["VAULT_S3_SECRET_KEY_FILE"] = self._secret_file(
             host, "s3", store.pop("VAULT_S3_SECRET_KEY")
         )
@@ -359,8 +358,16 @@ def start_vault_lab(lab: Lab, *, workers: tuple[str, ...] = ("worker-a", "worker
     web, store, client = lab.add("web"), lab.add("store"), lab.add("client")
     hosts = {role: lab.add(role, cpus=WORKER_CPUS.get(role)) for role in workers}
     lab.start()
-    databases = start_databases(web, lab.root)
-    cluster = start_seaweed_cluster(store, lab.root / "weed")
+    from vaultdev.tls import CertificateAuthority
+
+    ca = CertificateAuthority(lab.root / "pki")
+    databases = start_databases(web, lab.root, ca)
+    cluster = start_seaweed_cluster(
+        store,
+        lab.root / "weed",
+        tls=ca.server_certificate("store", hosts=[store.address]),
+        ca_file=ca.cert_file,
+    )
     vault = VaultLab(
         lab=lab, web=web, store=store, client=client, workers=hosts, databases=databases,
         seaweed=cluster, enrolment_secret=secrets.token_urlsafe(32),

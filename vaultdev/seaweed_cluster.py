@@ -64,10 +64,12 @@ class SeaweedCluster:
     master: subprocess.Popen | None = None
     volumes: list[subprocess.Popen] = field(default_factory=list)
     filer: subprocess.Popen | None = None
+    ca_file: Path | None = None  # set: the gateway speaks HTTPS with a certificate it signed
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.host.address}:{S3_PORT}"
+        scheme = "https" if self.ca_file else "http"
+        return f"{scheme}://{self.host.address}:{S3_PORT}"
 
     def env(self) -> dict[str, str]:
         """The vault's settings for this store (DESIGN §14; the blobstore's names)."""
@@ -91,6 +93,7 @@ class SeaweedCluster:
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
+            verify=str(self.ca_file) if self.ca_file else None,
             config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5),
         )
 
@@ -108,10 +111,14 @@ class SeaweedCluster:
                 _stop(process)
 
 
-def start_seaweed_cluster(host: Host, root: Path, *, bucket: str = "vault", timeout: float = 90):
+def start_seaweed_cluster(
+    host: Host, root: Path, *, bucket: str = "vault", tls=None, ca_file: Path | None = None,
+    timeout: float = 90,
+):  # fmt: skip
     """Start the cluster in `host` with its data under `root`, one S3 identity with fresh
     random credentials, and wait until `bucket` exists and an object makes a round trip.
-    Register `cluster.stop` with the lab before anything can fail."""
+    `tls` (vaultdev.tls.CertificateFiles, signed by the CA in `ca_file`): the gateway speaks
+    HTTPS, as the Ansible role's `seaweedfs_s3_tls` makes it."""
     weed = weed_binary()
     root.mkdir(parents=True, exist_ok=True)
     cluster = SeaweedCluster(
@@ -120,6 +127,7 @@ def start_seaweed_cluster(host: Host, root: Path, *, bucket: str = "vault", time
         access_key="vault" + secrets.token_hex(8),
         secret_key=secrets.token_urlsafe(30),
         bucket=bucket,
+        ca_file=ca_file if tls else None,
     )
     host.lab.on_close(cluster.stop)
     config = root / "s3.json"
@@ -162,7 +170,8 @@ def start_seaweed_cluster(host: Host, root: Path, *, bucket: str = "vault", time
     cluster.filer = host.popen(
         [weed, "filer", f"-ip={ip}", f"-port={FILER_PORT}", f"-master={master}",
          f"-defaultStoreDir={root / 'filer'}", "-s3", f"-s3.port={S3_PORT}",
-         f"-s3.config={config}"],
+         f"-s3.config={config}",
+         *([f"-s3.cert.file={tls.cert}", f"-s3.key.file={tls.key}"] if tls else [])],
         log_path=root / "filer.log", cwd=root,
     )  # fmt: skip
     _wait_ready(cluster, timeout)
