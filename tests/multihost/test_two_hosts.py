@@ -130,9 +130,22 @@ def test_two_worker_hosts_a_dead_worker_host_and_a_dead_volume_server(vault_lab)
         assert _sha(client.download(photo_id)) == _sha(data), photo_id
 
     # 4. Nothing half-written: no multipart upload left open, no orphan or damaged blob.
+    #    Every object in the bucket is a blob row's, and every row's object is there (the
+    #    sanity sweep below lists orphans on a local disk only).
+    expected = {
+        f"{owner}/{photo}/{variant}-{index}.spv"
+        for owner, photo, variant, index in vault.sql(
+            "SELECT p.owner_id, p.id::text, b.variant, b.index"
+            " FROM photos_blob b JOIN photos_photo p ON p.id = b.photo_id"
+        )
+    }
     with vault.client.entered():
         s3 = vault.seaweed.s3_client()
         assert s3.list_multipart_uploads(Bucket=vault.seaweed.bucket).get("Uploads", []) == []
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=vault.seaweed.bucket)
+        stored = {item["Key"] for page in pages for item in page.get("Contents", [])}
+    assert stored == expected
+    assert len(expected) >= 3 * len(sent)  # original, thumbnail and preview of each
     assert vault.sql("SELECT count(*) FROM photos_photo WHERE state <> 'ready'") == [(0,)]
     # No host keeps a blob (or anything else) in its data directory: all are in the store.
     kept = [p for p in (vault.lab.root / "hosts").glob("*/data/**/*") if p.is_file()]
