@@ -85,11 +85,13 @@ def test_a_lab_left_by_a_killed_run_is_removed_by_the_next(netns_ready, tmp_path
         f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-        from vaultdev import netns
+        from vaultdev import netns, networked
         lab = netns.Lab()
         host = lab.add("orphan")
         lab.start()
         host.popen([{PY!r}, "-c", "import time; time.sleep(600)"])
+        with host.entered():
+            networked.start_networked_postgres(lab.root / "pg", password="x" * 20, port=5432)
         print(lab.pid, host.name, flush=True)
         time.sleep(600)
         """
@@ -98,6 +100,7 @@ def test_a_lab_left_by_a_killed_run_is_removed_by_the_next(netns_ready, tmp_path
     try:
         pid, name = run.stdout.readline().split()
         left = _wait(lambda: netns.namespace_pids(name), timeout=30)
+        assert f"{netns.state_dir(int(pid))}/pg" in _command_lines()
     finally:
         os.kill(run.pid, signal.SIGKILL)
         run.wait()
@@ -111,3 +114,15 @@ def test_a_lab_left_by_a_killed_run_is_removed_by_the_next(netns_ready, tmp_path
     )
     assert not any(netns._alive(p) for p in left)
     assert not netns.state_dir(int(pid)).exists()
+    # Its PostgreSQL (whose parent died) was stopped with pg_ctl, not left running.
+    assert f"{netns.state_dir(int(pid))}/pg" not in _command_lines()
+
+
+def _command_lines() -> str:
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return "\n".join(lines)
