@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -96,6 +96,21 @@ def plain_upload(request):
     return JsonResponse({"files": [{"status": "stored"}]})
 
 
+@csrf_exempt
+def plain_piece(request, name: str):
+    """A tus PATCH without the vault (bench/video.py's baseline): the raw request body appended
+    to a plain file and fsynced before the reply, as a resumable server must."""
+    if not request.user.is_authenticated:
+        raise Http404
+    plain_dir().mkdir(parents=True, exist_ok=True)
+    with open(plain_dir() / f"pieces-{name}", "ab") as out:
+        while piece := request.read(256 * 1024):
+            out.write(piece)
+        out.flush()
+        os.fsync(out.fileno())
+    return HttpResponse(status=204)
+
+
 def plain_thumb(request, number: int):
     if not request.user.is_authenticated:
         raise Http404
@@ -109,4 +124,5 @@ urlpatterns = [
     path("bench/plain-upload", plain_upload),
     path("bench/unencrypted-upload", unencrypted_upload),
     path("bench/plain-thumb/<int:number>", plain_thumb),
+    path("bench/plain-piece/<slug:name>", plain_piece),
 ]

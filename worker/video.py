@@ -45,6 +45,10 @@ _PLAYABLE = {
     "webm": ({"vp8", "vp9", "av1"}, {"opus", "vorbis"}),
 }
 RENDITION_LONG_SIDE = 1920  # ≤ 1080p (landscape 1920×1080, portrait 1080×1920)
+# The sampled frames are scaled to at most this long side by the decoder's scaler (swscale), so
+# a 4K frame is never held as a 25 MB RGB picture: the preview is 1600 px and the face detector
+# tiles pictures from 1200 px, so 1080p-sized frames lose them nothing.
+FRAME_LONG_SIDE = 1920
 RENDITION_CRF = "23"  # libx264's default quality
 RENDITION_MEDIA_TYPE = "video/mp4"
 
@@ -130,8 +134,16 @@ def _open(source) -> av.container.InputContainer:
         raise VideoUnreadable("This video is damaged: its container cannot be read.") from None
 
 
+def frame_size(width: int, height: int) -> tuple[int, int]:
+    """The size a sampled frame is decoded to: at most FRAME_LONG_SIDE on its long side."""
+    scale = min(1.0, FRAME_LONG_SIDE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _upright(frame: av.VideoFrame) -> Image.Image:
-    image = frame.to_image()  # RGB24
+    # Scaled and converted to RGB24 in one swscale pass: no full-size RGB copy.
+    width, height = frame_size(frame.width, frame.height)
+    image = frame.to_image(width=width, height=height)
     rotation = round(frame.rotation or 0) % 360
     if rotation:
         # The display matrix's angle is counter-clockwise, like PIL's rotate().
@@ -140,9 +152,9 @@ def _upright(frame: av.VideoFrame) -> Image.Image:
 
 
 def _frame_at(decoded, target: int | None, deadline: float):
-    """The first frame at or after `target` (stream time base; None: the first frame). A seek
-    lands on the keyframe before it, so the frames between are decoded and dropped (at most a
-    group of pictures: about a second of a phone video)."""
+    """The first frame decoded at or after `target` (stream time base; None: the first frame),
+    or the last one before the stream ends; None when none decodes. With the decoder set to
+    skip all but keyframes, the first frame after a seek is the keyframe before `target`."""
     last = None
     for frame in decoded:
         _deadline_check(deadline)
@@ -154,8 +166,10 @@ def _frame_at(decoded, target: int | None, deadline: float):
 
 def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Image]]:
     """Read a video's facts and up to len(SAMPLE_FRACTIONS) upright RGB frames (the first is
-    the poster). `source` is a path or a seekable binary file. Raises VideoUnreadable with a
-    message for the owner (no video track, unknown codec, too many pixels, damaged)."""
+    the poster): the keyframes at or before SAMPLE_FRACTIONS of the duration, scaled to at
+    most FRAME_LONG_SIDE px (the facts keep the full size). `source` is a path or a seekable
+    binary file. Raises VideoUnreadable with a message for the owner (no video track, unknown
+    codec, too many pixels, damaged)."""
     with _open(source) as box:
         if not box.streams.video:
             raise VideoUnreadable("This file has no picture track: it is not a video.")
@@ -176,6 +190,9 @@ def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Ima
                 f"{settings.VAULT_VIDEO_MAX_FRAME_PIXELS / 1e6:g} megapixels."
             )
         context.thread_count = max(1, settings.VAULT_ML_THREADS)
+        # Keyframes only: a seek lands on one, and decoding the group of pictures up to the
+        # exact moment cost seconds a frame on 4K HEVC (x265's default GOP is 250 frames).
+        context.skip_frame = "NONKEY"
         duration = None
         if box.duration:
             duration = box.duration / av.time_base
@@ -183,7 +200,7 @@ def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Ima
             duration = float(stream.duration * stream.time_base)
         audio = box.streams.audio[0].codec_context.name if box.streams.audio else None
         tags = {**{k: v for k, v in stream.metadata.items()}, **dict(box.metadata)}
-        frames, rotation = [], 0
+        frames, rotation, seen = [], 0, set()
         try:
             for fraction in SAMPLE_FRACTIONS:
                 if fraction and not duration:
@@ -192,11 +209,20 @@ def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Ima
                 if fraction:
                     target = int(fraction * duration / stream.time_base) + (stream.start_time or 0)
                     box.seek(target, stream=stream, backward=True)
-                frame = _frame_at(box.decode(stream), target, deadline)
+                frame = _frame_at(box.decode(stream), None, deadline)
+                if frame is not None and frame.pts is not None and frame.pts in seen:
+                    # A group of pictures longer than the step between fractions (one keyframe
+                    # for the whole clip, as some encoders write): decode up to the moment.
+                    context.skip_frame = "DEFAULT"
+                    box.seek(target, stream=stream, backward=True)
+                    frame = _frame_at(box.decode(stream), target, deadline)
+                    context.skip_frame = "NONKEY"
                 if frame is None:
                     break
+                seen.add(frame.pts)
                 if not frames:
                     rotation = round(frame.rotation or 0) % 360
+                    width, height = frame.width, frame.height  # as decoded, before scaling
                 frames.append(_upright(frame))
         except av.FFmpegError as error:
             if not frames:
@@ -208,7 +234,8 @@ def video_decode(source, *, deadline: float) -> tuple[VideoFacts, list[Image.Ima
             raise VideoUnreadable(
                 "This video is truncated or damaged: not one picture could be decoded from it."
             )
-        upright = frames[0].size
+        # The decoded size, not the (scaled) frames': the photo's width and height.
+        upright = (height, width) if rotation in (90, 270) else (width, height)
         kind = box.format.name
     family = "mp4" if "mp4" in kind.split(",") else ("webm" if "webm" in kind else kind)
     videos, audios = _PLAYABLE.get(family, (set(), set()))
@@ -442,6 +469,9 @@ def transcode(source, target, deadline: float) -> tuple[int, int]:
     with _open(source) as box:
         in_video = box.streams.video[0]
         in_video.thread_type = "AUTO"  # frame and slice threads: HEVC decoding is the cost
+        # Bounded: FFmpeg's default is one frame thread per core plus one, each holding its
+        # own reference frames (about 12 MiB each at 4K): memory would grow with the host.
+        in_video.thread_count = max(2, settings.VAULT_ML_THREADS)
         in_audio = box.streams.audio[0] if box.streams.audio else None
         out = av.open(
             target,

@@ -432,3 +432,67 @@ def test_multihost_seaweedfs_replicates_every_volume_on_two_servers(multihost):
     assert sorted(identity["actions"]) == sorted(
         f"{action}:vault" for action in ("Read", "Write", "List", "Tagging", "Admin")
     )
+
+
+def _unit_root(tmp_path: Path, units: dict[str, str]) -> Path:
+    """A root for `systemd-analyze --root`: the host's units, plus `units` (path under
+    etc/systemd/system -> text) with a stub for each command they run."""
+    import shutil
+
+    root = tmp_path / "sdroot"
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    for relative, text in units.items():
+        path = root / "etc/systemd/system" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        for command in re.findall(r"^Exec\w+=[-@:+!]*(/\S+)", text, flags=re.MULTILINE):
+            stub = root / command.lstrip("/")
+            stub.parent.mkdir(parents=True, exist_ok=True)
+            stub.write_text("#!/bin/sh\n")
+            stub.chmod(0o755)
+    return root
+
+
+def _analyze(*args: str) -> str:
+    import shutil
+
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is missing (Debian: apt-get install systemd)")
+    result = subprocess.run([analyze, *args], capture_output=True, text=True, timeout=120)
+    return result.stdout + result.stderr
+
+
+def _exposure_is_ok(root: Path, unit: str) -> None:
+    output = _analyze("security", "--offline=yes", f"--root={root}", "--no-pager", unit)
+    match = re.search(r"Overall exposure level for \S+: ([\d.]+) (\w+)", output)
+    assert match and match.group(2) in {"SAFE", "OK"}, output
+
+
+@pytest.mark.parametrize(
+    ("host", "unit"),
+    [
+        ("store1.lan", "seaweedfs-master.service"),
+        ("store2.lan", "seaweedfs-volume.service"),
+        ("store1.lan", "seaweedfs-filer.service"),
+    ],
+)
+def test_multihost_seaweedfs_units_verify_and_are_hardened(multihost, tmp_path, host, unit):
+    root = _unit_root(tmp_path, {unit: (multihost / host / unit).read_text()})
+    assert not _analyze("verify", f"--root={root}", unit).strip()
+    _exposure_is_ok(root, unit)  # 1.3 OK on this machine
+
+
+def test_multihost_worker_unit_with_its_network_dropin_stays_hardened(multihost, tmp_path):
+    """On a worker host the drop-in opens the network to the vault's hosts only; the unit
+    keeps its rating."""
+    unit = "vault-worker@.service"
+    root = _unit_root(
+        tmp_path,
+        {
+            unit: (ROOT / "systemd" / unit).read_text(),
+            f"{unit}.d/network.conf": (multihost / "gpu.lan" / "network.conf").read_text(),
+        },
+    )
+    assert not _analyze("verify", f"--root={root}", "vault-worker@1.service").strip()
+    _exposure_is_ok(root, "vault-worker@1.service")  # 1.2 OK on this machine

@@ -37,7 +37,7 @@ def rogue_worker(vault_services, redis_conn, transactional_db):
 
 
 def test_only_the_enrolled_worker_is_granted_and_it_processes_the_photo(
-    client, owner, settings, tmp_path, start_worker, rogue_worker
+    client, owner, settings, tmp_path, start_worker, rogue_worker, redis_conn
 ):
     settings.VAULT_DATA_DIR = tmp_path / "data"
     settings.VAULT_WORKER_ENROLMENT_SECRET = SECRET.encode()
@@ -49,7 +49,7 @@ def test_only_the_enrolled_worker_is_granted_and_it_processes_the_photo(
     [rogue] = worker_adverts()
     assert rogue.host == "rogue-host" and not rogue.enrolled
 
-    start_worker(
+    worker = start_worker(
         VAULT_WORKER_ENROLMENT_SECRET=SECRET,
         VAULT_WORKER_HOST="worker-host-1",
     )
@@ -68,3 +68,7 @@ def test_only_the_enrolled_worker_is_granted_and_it_processes_the_photo(
     ) == {enrolled}
     wait_until(lambda: Photo.objects.filter(pk=photo_id, state="ready").exists(), timeout=120)
     assert "animal" in set(Photo.objects.get(pk=photo_id).tags.values_list("label", flat=True))
+    # The secret is in the worker's environment only: not in its log, nor in Valkey.
+    assert SECRET not in worker.output()
+    for name in redis_conn.scan_iter("*"):
+        assert SECRET.encode() not in redis_conn.dump(name)
