@@ -130,7 +130,7 @@ VIDEO_STEPS: list[tuple[str, Step]] = [
 
 def photo_lock(photo_id: uuid.UUID):
     """One job per photo at a time (see worker.locks)."""
-    return advisory_lock(int.from_bytes(photo_id.bytes[:8], "big", signed=True))
+    return advisory_lock(pipeline_state.photo_lock_key(photo_id))
 
 
 def photo_process_run(photo_id: str, *, passed_on: bool = False) -> str:

@@ -286,6 +286,49 @@ def test_a_photo_whose_job_was_lost_is_enqueued_again(
     assert run_jobs() == ["ready"]
 
 
+def test_a_photo_its_dead_worker_left_processing_is_enqueued_again_at_the_next_visit(
+    owner_client, worker_key, redis_conn, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Its worker died in the middle of it (a host gone, SIGKILL): the job died too, while
+    the grant a live worker holds keeps the photo out of the re-grant batch. The photo's
+    advisory lock, free, says no job is on it: the next visit queues it again, not 15 minutes
+    later; while a job holds the lock, visits leave it alone (issue 23's multi-host test)."""
+    import uuid
+
+    from django.db import connections
+
+    from vault.photos import owner_visit, pipeline_state
+    from vault.processing.queue import shared_queue
+
+    monkeypatch.setattr(owner_visit, "VISIT_EVERY", 0)  # each poll is a visit of its own
+    [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))
+    photo_id = outcome["photo"]
+    Photo.objects.filter(pk=photo_id).update(state="processing", attempts=1)
+    status = reverse("photos:status")
+    key = pipeline_state.photo_lock_key(uuid.UUID(photo_id))
+
+    job_session = connections.create_connection("default")  # the running job's session
+    try:
+        with job_session.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        with django_capture_on_commit_callbacks(execute=True):
+            owner_client.get(status, {"id": photo_id})
+        assert shared_queue().count == 0
+        assert Photo.objects.get(pk=photo_id).state == "processing"
+    finally:
+        job_session.close()  # the worker dies: its session, and the lock, end
+
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.get(status, {"id": photo_id})
+    [job] = shared_queue().jobs
+    assert job.args == (photo_id,)
+    assert Photo.objects.get(pk=photo_id).state == "pending"
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.get(status, {"id": photo_id})
+    assert shared_queue().count == 1  # queued once, not at every poll
+    assert run_jobs() == ["ready"]
+
+
 def test_a_worker_started_after_the_grant_passes_the_job_to_one_that_holds_it(
     owner_client, worker_key, redis_conn
 ):

@@ -3,10 +3,18 @@ Called by worker/pipeline.py only."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import transaction
 from django.utils import timezone
 
 from vault.photos.models import Photo, ProcessingGrant
+
+
+def photo_lock_key(photo_id: uuid.UUID) -> int:
+    """The bigint naming the PostgreSQL advisory lock a job holds on the photo while it
+    processes it (worker/pipeline.py photo_lock; scheduling checks it is free)."""
+    return int.from_bytes(photo_id.bytes[:8], "big", signed=True)
 
 
 def photo_mark_processing(photo: Photo) -> None:
