@@ -174,4 +174,4 @@ def resumable_delete(upload: ResumableUpload) -> None:
 
 def resumable_parts_delete(upload: ResumableUpload) -> None:
     """Drop an upload's parts, keeping its row (and the outcome the page fetches)."""
-    storage.remove_photo_dir(upload.owner_id, upload.id)
+    storage.remove_photo_blobs(upload.owner_id, upload.id)

@@ -120,8 +120,3 @@ def remove_photo_blobs(user_id, photo_id) -> int:
 def remove_user_blobs(user_id) -> int:
     """Remove every blob of a user (account deletion: crypto-shredding's last step)."""
     return _delete_prefix(user_prefix(user_id))
-
-
-# The names of the directory era, still used by callers on other branches.
-remove_photo_dir = remove_photo_blobs
-remove_user_dir = remove_user_blobs
