@@ -21,9 +21,10 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 from rq import SimpleWorker
+from rq.job import Job
 
 from vault.processing import worker_keys
-from vault.processing.queue import JOB_TIMEOUT
+from vault.processing.queue import JOB_FUNCTIONS, JOB_TIMEOUT, SERIALIZER
 from worker import identity
 from worker.ai import loader
 
@@ -33,8 +34,31 @@ log = logging.getLogger(__name__)
 HUNG_MARGIN = 60
 
 
+class RefusedJob(Exception):
+    """A job on the queue names a function that is not one of the vault's jobs."""
+
+
+class VaultJob(Job):
+    """RQ's job, which imports and calls whatever dotted name the job's record in Valkey holds,
+    restricted to the vault's job functions: whoever can write rq:* keys (every worker host)
+    must not make another worker run os.system, say."""
+
+    @property
+    def func(self):
+        if self.func_name not in JOB_FUNCTIONS or self.instance is not None:
+            raise RefusedJob(
+                f"job {self.id} names {self.func_name!r}, not one of the vault's job functions: "
+                "refused (something that can write to Valkey queued it)"
+            )
+        return super().func
+
+
 class VaultWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
+        # Whatever the command line says: jobs are JSON (a pickle runs code as it loads) and
+        # only the vault's job functions run.
+        kwargs["serializer"] = SERIALIZER
+        kwargs["job_class"] = VaultJob
         super().__init__(*args, **kwargs)
         own = self.queue_class(
             name=worker_keys.queue_name(identity.current().key_id),

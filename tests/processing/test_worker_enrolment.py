@@ -225,3 +225,32 @@ def test_healthz_shows_each_workers_host_and_an_unenrolled_key(redis_conn, secre
     assert rows[rogue.name]["enrolled"] is False and rows[rogue.name]["host"] == "rogue"
     assert check.detail["processing_keys"] == 1 and check.detail["unenrolled_keys"] == 1
     identity.forget()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"[" * 100_000,  # nested past Python's recursion limit
+        b"\xff\xfe\x00not utf-8",
+        json.dumps({"key": 1, "tag": [], "expires_at": "soon", "host": {}, "worker": None}),
+        json.dumps(["key", "tag"]),
+        b'{"key": "' + b"A" * 1_000_000 + b'"}',
+    ],
+    ids=["nested", "not-utf-8", "wrong-types", "a-list", "huge"],
+)
+def test_a_malformed_advert_changes_nothing_for_the_enrolled_worker(
+    owner_client, redis_conn, secret, value
+):
+    """Whoever can write to Valkey cannot, with one malformed entry, make uploads or /healthz
+    fail, nor stop the enrolled worker from being granted photos."""
+    identity.forget()
+    genuine = identity.current()
+    advertise(genuine.public_key, ttl=300, worker="genuine", host="box")
+    redis_conn.set(PREFIX + "0000000000000000", value, ex=300)
+
+    photo = _upload_one(owner_client)
+
+    assert _granted_key_ids(photo) == {genuine.key_id}
+    assert set(live_worker_keys()) == {genuine.key_id}
+    assert owner_client.get("/healthz").status_code in (200, 503)
+    identity.forget()

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from vault.processing import enrolment
 
 PREFIX = "spv:worker-key:"
+# A real advert is about 250 bytes; anything far longer is not one (and is not parsed).
+ADVERT_MAX_BYTES = 4096
 QUEUE_PREFIX = "spv-worker-"
 MODELS_PREFIX = "spv:worker-models:"
 
@@ -102,13 +104,17 @@ def _advert_parse(value: bytes, secret: bytes, now: float) -> WorkerAdvert | Non
     if len(value) == 32:
         # A bare key, as adverts were before enrolment (or as anyone can write): not enrolled.
         return WorkerAdvert(key_id(bytes(value)), bytes(value), "", "", enrolled=False)
+    if len(value) > ADVERT_MAX_BYTES:
+        return None
     try:
         advert = json.loads(value)
         public_key = base64.b64decode(advert["key"], validate=True)
         tag = base64.b64decode(advert["tag"], validate=True)
         expires_at, host, worker = advert["expires_at"], advert["host"], advert["worker"]
-    except (ValueError, TypeError, KeyError):
-        return None  # not an advert at all
+    except (ValueError, TypeError, KeyError, RecursionError):
+        # Not an advert at all. RecursionError: JSON nested deeper than Python's stack, which
+        # anyone who can write to Valkey could plant to make every grant (upload) fail.
+        return None
     if not (
         len(public_key) == 32
         and isinstance(expires_at, int)
