@@ -41,7 +41,17 @@ class RefusedJob(Exception):
 class VaultJob(Job):
     """RQ's job, which imports and calls whatever dotted name the job's record in Valkey holds,
     restricted to the vault's job functions: whoever can write rq:* keys (every worker host)
-    must not make another worker run os.system, say."""
+    must not make another worker run os.system, say. Nor does it call the record's callbacks
+    (dotted names too) or send its webhooks (HTTP requests to any URL): the vault's jobs have
+    none."""
+
+    def restore(self, raw_data):
+        restored = super().restore(raw_data)
+        self._success_callback_name = self._failure_callback_name = None
+        self._stopped_callback_name = None
+        self._success_callback = self._failure_callback = self._stopped_callback = None
+        self.webhooks = []
+        return restored
 
     @property
     def func(self):

@@ -4,13 +4,16 @@ job functions, and must never unpickle what it finds there: a pickle runs code a
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 
 import pytest
-from rq import Queue
+from rq import Callback, Queue
 from rq.serializers import DefaultSerializer
+from rq.webhook import Webhook
 
-from vault.processing.queue import QUEUE, shared_queue
+from vault.processing.queue import QUEUE, Job, shared_queue
 from vaultdev.pytest_plugin import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,3 +57,48 @@ def test_a_pickled_job_is_never_unpickled(rq_worker, redis_conn, tmp_path):
     assert canary.exists(), "the worker unpickled a job's data: code ran as it loaded"
     assert redis_conn.hget(f"rq:job:{job.id}", "status") == b"failed"
     assert rq_worker.process.poll() is None
+
+
+@pytest.fixture
+def listener():
+    """An HTTP server on loopback that records every request it gets."""
+    seen = []
+
+    class Record(http.server.BaseHTTPRequestHandler):
+        def _record(self):
+            seen.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        do_GET = do_POST = _record
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Record)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+
+
+def test_a_job_carrying_webhooks_or_callbacks_sends_and_calls_nothing(
+    rq_worker, redis_conn, listener
+):
+    url, seen = listener
+    hooks = [Webhook(f"{url}/{status}", status) for status in ("finished", "failed")]
+    job = shared_queue().enqueue(
+        Job.QUEUE_PROBE.value,
+        0,
+        webhooks=hooks,
+        on_success=Callback("os.abort"),
+        on_failure=Callback("os.abort"),
+    )
+    # One worker takes jobs in order: once the next job has ended, the first one's end (and
+    # whatever it sends) is over.
+    after = shared_queue().enqueue(Job.QUEUE_PROBE.value, 0)
+    wait_until(lambda: _ended(redis_conn, after.id, rq_worker), timeout=60, interval=0.1)
+
+    assert _ended(redis_conn, job.id, rq_worker)
+    assert seen == [], "the worker sent a job's webhook: anyone with Valkey can aim it anywhere"
+    assert rq_worker.process.poll() is None, "the worker called a job's callback (os.abort)"
