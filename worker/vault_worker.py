@@ -106,6 +106,21 @@ class VaultWorker(SimpleWorker):
         worker_keys.advertise_models(
             self.name, loader.loaded_model_ids(), ttl=self.key_ttl, connection=self.connection
         )
+        self._enrolment_report(worker_keys.enrolment_secret_matches(self.connection))
+
+    def _enrolment_report(self, matches: bool | None) -> None:
+        # Said once per change, not at every beat: the operator reads this in the worker's log.
+        if matches is None or matches == getattr(self, "_enrolled", None):
+            return
+        self._enrolled = matches
+        if matches:
+            log.info("enrolment: this worker's VAULT_WORKER_ENROLMENT_SECRET is the web's")
+        else:
+            log.error(
+                "enrolment: this worker's VAULT_WORKER_ENROLMENT_SECRET is not the web's: the "
+                'web grants it no photos (/healthz shows it "enrolled": false). Give it the '
+                "web's secret (VAULT_WORKER_ENROLMENT_SECRET_FILE) and restart it."
+            )
 
     def execute_job(self, job, queue):
         # One process runs every job, so no request cycle renews its database connection:

@@ -254,3 +254,23 @@ def test_a_malformed_advert_changes_nothing_for_the_enrolled_worker(
     assert set(live_worker_keys()) == {genuine.key_id}
     assert owner_client.get("/healthz").status_code in (200, 503)
     identity.forget()
+
+
+def test_a_worker_whose_secret_is_not_the_webs_says_so_in_its_log(redis_conn, secret, caplog):
+    from worker.vault_worker import VaultWorker
+
+    worker = VaultWorker([Queue(QUEUE, connection=redis_conn)], connection=redis_conn)
+    worker.register_birth()
+    live_worker_keys()  # the web computes grants: it publishes its check value
+    django_settings.VAULT_WORKER_ENROLMENT_SECRET = WRONG_SECRET  # the worker's (other) secret
+    with caplog.at_level("INFO", logger="worker.vault_worker"):
+        worker.heartbeat()
+        worker.heartbeat()  # said once, not at every beat
+        django_settings.VAULT_WORKER_ENROLMENT_SECRET = secret  # the operator fixes it
+        worker.heartbeat()
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert [level for level, _ in messages] == ["ERROR", "INFO"], messages
+    assert "VAULT_WORKER_ENROLMENT_SECRET is not the web's" in messages[0][1]
+    assert not any(secret.decode() in text or WRONG_SECRET.decode() in text for _, text in messages)
+    worker.register_death()
+    identity.forget()

@@ -14,7 +14,11 @@ from rq import Worker
 from vault import backup, modelcards
 from vault.health.checks import REQUIRED_TASKS
 from vault.processing import queue
-from vault.processing.worker_keys import advertised_models, worker_adverts
+from vault.processing.worker_keys import (
+    advertised_models,
+    enrolment_check_publish,
+    worker_adverts,
+)
 from vault.version import vault_version
 
 
@@ -87,6 +91,7 @@ def workers_check(*, now: datetime | None = None) -> Check:
     # verify under VAULT_WORKER_ENROLMENT_SECRET): photo processing needs an enrolled key.
     try:
         adverts = worker_adverts(_redis())
+        enrolment_check_publish(_redis())  # a worker with another secret then says so
     except Exception as exc:
         return Check(False, {"error": type(exc).__name__, "workers": rows})
     # An enrolled advert wins over another naming the same worker (a forged one cannot hide it).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ PREFIX = "spv:worker-key:"
 # A real advert is about 250 bytes; anything far longer is not one (and is not parsed).
 ADVERT_MAX_BYTES = 4096
 QUEUE_PREFIX = "spv-worker-"
+# The web's enrolment check value (vault.processing.enrolment.enrolment_check_value).
+CHECK_KEY = "spv:worker-enrolment-check"
 MODELS_PREFIX = "spv:worker-models:"
 
 
@@ -144,10 +147,26 @@ def worker_adverts(connection=None, *, secret: bytes | None = None) -> list[Work
 
 def live_worker_keys(connection=None) -> dict[str, bytes]:
     """{key id: public key} of every enrolled worker whose key has not expired: the keys the
-    web tier may grant photos to."""
-    return {
-        advert.key_id: advert.public_key for advert in worker_adverts(connection) if advert.enrolled
-    }
+    web tier may grant photos to. Also publishes the web's enrolment check value, by which a
+    worker holding another secret finds out and says so in its log (enrolment_secret_matches)."""
+    conn = _connection(connection)
+    enrolment_check_publish(conn)
+    return {advert.key_id: advert.public_key for advert in worker_adverts(conn) if advert.enrolled}
+
+
+def enrolment_check_publish(connection=None) -> None:
+    """Publish the web's enrolment check value (the web tier only: grants and /healthz)."""
+    _connection(connection).set(CHECK_KEY, enrolment.enrolment_check_value(_settings_secret()))
+
+
+def enrolment_secret_matches(connection=None, *, secret: bytes | None = None) -> bool | None:
+    """Whether this process's enrolment secret is the web's, as far as the check value the web
+    last published says; None before the web has published one."""
+    published = _connection(connection).get(CHECK_KEY)
+    if published is None:
+        return None
+    secret = _settings_secret() if secret is None else secret
+    return hmac.compare_digest(bytes(published), enrolment.enrolment_check_value(secret))
 
 
 def advertise_models(worker_name: str, models: dict, *, ttl: int, connection=None) -> None:
