@@ -310,9 +310,11 @@ class VaultLab:
         (None when it is between jobs)."""
         from rq.worker import Worker
 
+        from vault.processing.queue import SERIALIZER
+
         with self.web.entered():
             conn = self.redis()
-            for worker in Worker.all(connection=conn):
+            for worker in Worker.all(connection=conn, serializer=SERIALIZER):
                 if worker.name.rsplit("-", 1)[0] == role:
                     job = worker.get_current_job()
                     if job is not None and job.func_name == "worker.jobs.photo_process":
