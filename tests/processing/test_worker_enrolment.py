@@ -274,3 +274,25 @@ def test_a_worker_whose_secret_is_not_the_webs_says_so_in_its_log(redis_conn, se
     assert not any(secret.decode() in text or WRONG_SECRET.decode() in text for _, text in messages)
     worker.register_death()
     identity.forget()
+
+
+def test_a_forged_worker_record_does_not_hide_the_real_worker_in_healthz(
+    client, redis_conn, secret
+):
+    """RQ's worker registry is as writable as the adverts: a malformed record planted there
+    must not blank out /healthz's workers."""
+    from worker.vault_worker import VaultWorker
+
+    genuine = VaultWorker([Queue(QUEUE, connection=redis_conn)], connection=redis_conn)
+    genuine.register_birth()
+    genuine.heartbeat()
+    redis_conn.sadd("rq:workers", "rq:worker:forged")
+    redis_conn.hset("rq:worker:forged", mapping={"pid": "not a number", "birth": "x"})
+
+    workers = client.get("/healthz").json()["workers"]
+    assert workers["ok"] is True, workers
+    [row] = workers["workers"]
+    assert row["name"] == genuine.name and row["enrolled"] is True and row["alive"] is True
+    assert workers["unreadable_worker_records"] == 1
+    genuine.register_death()
+    identity.forget()

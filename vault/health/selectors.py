@@ -54,12 +54,29 @@ def queue_check() -> Check:
         return Check(False, {"error": type(exc).__name__})
 
 
+def _worker_records() -> tuple[list[Worker], int]:
+    """(RQ's records of the registered workers, how many records could not be read). One by
+    one, unlike Worker.all(): whoever can write to Valkey could plant a malformed record, which
+    must not hide the real workers."""
+    connection = _redis()
+    workers, unreadable = [], 0
+    for key in Worker.all_keys(connection=connection):
+        try:
+            worker = Worker.find_by_key(key, connection=connection)
+        except (ValueError, TypeError, KeyError, OverflowError):
+            unreadable += 1
+            continue
+        if worker is not None:
+            workers.append(worker)
+    return workers, unreadable
+
+
 def workers_check(*, now: datetime | None = None) -> Check:
     """Live workers are those whose last heartbeat is younger than VAULT_WORKER_TTL + 15 s."""
     now = now or datetime.now(UTC)
     limit = settings.VAULT_WORKER_TTL + 15
     try:
-        workers = Worker.all(connection=_redis())
+        workers, unreadable = _worker_records()
     except Exception as exc:
         return Check(False, {"error": type(exc).__name__, "workers": []})
     rows = []
@@ -104,6 +121,8 @@ def workers_check(*, now: datetime | None = None) -> Check:
         row["enrolled"] = advert.enrolled if advert else False
     keys = sum(advert.enrolled for advert in adverts)
     detail = {"alive": len(alive), "processing_keys": keys, "workers": rows}
+    if unreadable:
+        detail["unreadable_worker_records"] = unreadable
     unenrolled = len(adverts) - keys
     if unenrolled:
         detail["unenrolled_keys"] = unenrolled
