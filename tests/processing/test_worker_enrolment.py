@@ -25,6 +25,7 @@ from vault.photos.models import Photo, ProcessingGrant
 from vault.processing import enrolment
 from vault.processing.queue import QUEUE
 from vault.processing.worker_keys import (
+    MODELS_PREFIX,
     PREFIX,
     advertise,
     key_id,
@@ -279,20 +280,29 @@ def test_a_worker_whose_secret_is_not_the_webs_says_so_in_its_log(redis_conn, se
 def test_a_forged_worker_record_does_not_hide_the_real_worker_in_healthz(
     client, redis_conn, secret
 ):
-    """RQ's worker registry is as writable as the adverts: a malformed record planted there
-    must not blank out /healthz's workers."""
+    """RQ's worker registry and the workers' model lists are as writable as the adverts:
+    a malformed record planted there must not blank out /healthz's workers."""
     from worker.vault_worker import VaultWorker
 
-    genuine = VaultWorker([Queue(QUEUE, connection=redis_conn)], connection=redis_conn)
-    genuine.register_birth()
-    genuine.heartbeat()
+    genuine, bombed = (
+        VaultWorker([Queue(QUEUE, connection=redis_conn)], connection=redis_conn) for _ in "ab"
+    )
+    for worker in (genuine, bombed):
+        identity.forget()  # a key of its own, as in its own process
+        worker.register_birth()
+        worker.heartbeat()
     redis_conn.sadd("rq:workers", "rq:worker:forged")
     redis_conn.hset("rq:worker:forged", mapping={"pid": "not a number", "birth": "x"})
+    redis_conn.set(MODELS_PREFIX + bombed.name, b"[" * 100_000)
 
     workers = client.get("/healthz").json()["workers"]
     assert workers["ok"] is True, workers
-    [row] = workers["workers"]
-    assert row["name"] == genuine.name and row["enrolled"] is True and row["alive"] is True
+    rows = {row["name"]: row for row in workers["workers"]}
+    assert set(rows) == {genuine.name, bombed.name}
+    assert all(row["enrolled"] and row["alive"] for row in rows.values())
+    assert rows[genuine.name]["loaded_models"] is not None  # what it published
+    assert rows[bombed.name]["loaded_models"] is None
     assert workers["unreadable_worker_records"] == 1
-    genuine.register_death()
+    for worker in (genuine, bombed):
+        worker.register_death()
     identity.forget()

@@ -185,7 +185,7 @@ def advertised_models(worker_names: list[str], connection=None) -> dict[str, dic
     for name, value in zip(worker_names, values, strict=True):
         try:
             parsed = json.loads(value) if value is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):  # anyone who can write to Valkey could plant it
             parsed = None
         found[name] = parsed if isinstance(parsed, dict) else None
     return found
