@@ -91,8 +91,35 @@ def resumable_append(*, upload: ResumableUpload, public_key: bytes, offset: int,
     """Append the request body `stream` at `offset` (must equal the bytes stored: else 409) as
     one part encrypted to the owner's `public_key`; returns the new offset. Bytes past the
     declared length are not read. A body that breaks off keeps what arrived."""
+    locked = resumable_receive(
+        owner=upload.owner_id, upload_id=upload.pk, public_key=public_key, offset=offset,
+        stream=stream,
+    )  # fmt: skip
+    assert locked is not None  # the caller holds the row
+    upload.offset, upload.parts = locked.offset, locked.parts
+    return locked.offset
+
+
+def resumable_receive(
+    *, owner, upload_id, public_key: bytes, offset: int, stream
+) -> ResumableUpload | None:
+    """One PATCH: lock `owner`'s upload `upload_id` (None if there is none), check that it is
+    not finished (409) and that `offset` equals the bytes stored (409), append the body
+    `stream` as one part encrypted to `public_key`, and return the row as updated (offset,
+    parts). Bytes past the declared length are not read; a body that breaks off keeps what
+    arrived. Two queries (the locking SELECT, then one UPDATE if any byte came) inside
+    BEGIN/COMMIT: the row lock keeps two requests at one offset from writing the same
+    part. The part is durable (its file and its directory entry fsynced by the store's
+    writer) before the UPDATE commits, so an offset once reported never points past what a
+    crash leaves on disk."""
     with transaction.atomic():
-        upload = ResumableUpload.objects.select_for_update().get(pk=upload.pk)
+        upload = (
+            ResumableUpload.objects.select_for_update().filter(owner=owner, pk=upload_id).first()
+        )
+        if upload is None:
+            return None
+        if upload.outcome is not None:
+            raise UploadRefused("This upload is finished.", 409)
         if offset != upload.offset:
             raise UploadRefused("The upload offset does not match the bytes stored.", 409)
         index = upload.parts
@@ -109,12 +136,12 @@ def resumable_append(*, upload: ResumableUpload, public_key: bytes, offset: int,
             log.info("resumable upload %s: body cut off after %d bytes", upload.id, received)
         if received == 0:
             writer.abort()
-            return upload.offset
+            return upload
         writer.close()
         upload.offset += received
         upload.parts += 1
         upload.save(update_fields=["offset", "parts"])
-    return upload.offset
+    return upload
 
 
 class _Request:
