@@ -125,7 +125,7 @@ def _patch(request, upload_id):
         found = resumable.resumable_receive(
             owner=request.user,
             upload_id=upload_id,
-            public_key=request.keyring.public_key,
+            keyring=request.keyring,
             offset=offset,
             stream=request,
         )
