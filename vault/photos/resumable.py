@@ -107,14 +107,15 @@ def resumable_append(*, upload: ResumableUpload, keyring, offset: int, stream) -
     return locked.offset
 
 
-def _restart(upload: ResumableUpload, message: str) -> UploadRefused:
-    """Throw away what an upload holds; it starts again from 0 under a fresh data key."""
+def _restart(upload: ResumableUpload) -> bool:
+    """Throw away what an upload holds; it starts again from 0 under a fresh data key (the
+    next piece at offset 0 makes a new staged original: new data key, salt and blob id)."""
     staging_path(upload).unlink(missing_ok=True)
     storage.remove_photo_blobs(upload.owner_id, upload.id)  # parts of the earlier format
     upload.offset, upload.parts = 0, 0
     upload.photo_id = upload.photo_id or uuid.uuid4()
     upload.save(update_fields=["offset", "parts", "photo_id"])
-    return UploadRefused(message, 409)
+    return True
 
 
 def _read_chunks(stream, want: int, appender: container_staged.StagedAppender) -> int:
@@ -155,6 +156,7 @@ def resumable_receive(*, owner, upload_id, keyring, offset: int, stream) -> Resu
     before the UPDATE commits, so an offset once reported never points past what a crash
     leaves on disk (the file's directory entry was fsynced when it was created).
     """
+    restarted = False
     with transaction.atomic():
         upload = (
             ResumableUpload.objects.select_for_update().filter(owner=owner, pk=upload_id).first()
@@ -164,37 +166,48 @@ def resumable_receive(*, owner, upload_id, keyring, offset: int, stream) -> Resu
         if upload.outcome is not None:
             raise UploadRefused("This upload is finished.", 409)
         if upload.photo_id is None or upload.parts:  # begun before the original was staged
-            raise _restart(upload, RESTARTED)
-        if offset != upload.offset:
+            restarted = _restart(upload)
+        elif offset != upload.offset:
             raise UploadRefused("The upload offset does not match the bytes stored.", 409)
-        path = staging_path(upload)
-        context = _original_context(upload)
-        if offset == 0:  # a fresh key for every start: no index of an earlier key is reused
-            container_staged.staged_create(
-                path,
-                length=upload.length,
-                owner_public_key=keyring.public_key,
-                context=context,
-                data_key=container.new_data_key(),
-            )
-        try:
-            appender = container_staged.StagedAppender(
-                path, context=context, private_key=keyring.private_key, committed=offset // CHUNK
-            )
-        except (OSError, DecryptionError):
-            log.warning("resumable upload %s: its staged original is unreadable", upload.id)
-            raise _restart(upload, RESTARTED) from None
-        with appender:
-            try:
-                received = _read_chunks(stream, upload.length - offset, appender)
-            except container_staged.TailMismatch:
-                raise _restart(upload, RESTARTED) from None
-            if received == 0:
-                return upload
-            appender.sync()
-        upload.offset += received
-        upload.save(update_fields=["offset"])
+        else:
+            restarted = _append(upload, keyring, stream)
+    if restarted:  # committed above: the client starts again from 0
+        raise UploadRefused(RESTARTED, 409)
     return upload
+
+
+def _append(upload: ResumableUpload, keyring, stream) -> bool:
+    """The body into the staged original, the offset advanced (row locked by the caller);
+    True if the upload had to start again instead."""
+    path = staging_path(upload)
+    context = _original_context(upload)
+    if upload.offset == 0:  # a fresh key for every start: no index of an earlier key is reused
+        container_staged.staged_create(
+            path,
+            length=upload.length,
+            owner_public_key=keyring.public_key,
+            context=context,
+            data_key=container.new_data_key(),
+        )
+    try:
+        appender = container_staged.StagedAppender(
+            path, context=context, private_key=keyring.private_key, committed=upload.offset // CHUNK
+        )
+    except (OSError, DecryptionError):
+        log.warning("resumable upload %s: its staged original is unreadable", upload.id)
+        return _restart(upload)
+    with appender:
+        try:
+            received = _read_chunks(stream, upload.length - upload.offset, appender)
+        except container_staged.TailMismatch:
+            log.warning("resumable upload %s: other bytes than a failed request left", upload.id)
+            return _restart(upload)
+        if received == 0:
+            return False
+        appender.sync()
+    upload.offset += received
+    upload.save(update_fields=["offset"])
+    return False
 
 
 RESTARTED = (
