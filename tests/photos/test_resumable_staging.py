@@ -152,3 +152,16 @@ def test_an_upload_begun_in_parts_before_staging_starts_again(owner, owner_clien
     assert owner_client.head(url, **TUS)["Upload-Offset"] == "0"
     assert _patch(owner_client, url, 0, clip).status_code == 204
     assert _stored_original(owner_client, url) == clip
+
+
+def test_deleting_the_account_removes_an_unfinished_uploads_staged_original(
+    owner, owner_client, clip
+):
+    from vault.accounts.services import account_delete
+
+    url = _create(owner_client, len(clip))
+    assert _patch(owner_client, url, 0, clip[: 2 * CHUNK]).status_code == 204
+    staged = resumable.staging_path(ResumableUpload.objects.get())
+    assert staged.exists()
+    account_delete(user=owner)
+    assert not staged.exists()
