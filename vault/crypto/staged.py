@@ -148,7 +148,7 @@ class StagedAppender:
             size = self._header.plaintext_length - index * CHUNK if last else CHUNK
             if len(view) < size:
                 raise ValueError("only whole chunks (or the exact last one) can be appended")
-            sealed = self._aead.encrypt(L.chunk_nonce(index, last), bytes(view[:size]), None)
+            sealed = self._aead.encrypt(L.chunk_nonce(index, last), view[:size], None)
             view = view[size:]
             self._put(sealed)
             self.chunks += 1

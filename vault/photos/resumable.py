@@ -1,13 +1,16 @@
 """Resumable uploads (DESIGN §12): the server side of the tus protocol's core (tus.io, v1.0.0:
 creation, HEAD for the offset, PATCH to append), for files too big to go up in one request.
 
-Each PATCH request's bytes are encrypted as they arrive into one SPV1 "part" blob under a
-fresh data key wrapped (HPKE) to the owner's public key: an unfinished upload keeps nothing in
-clear on disk and no key unwrapped anywhere. A request cut off in the middle keeps what
-arrived (the part is closed there), so the client resumes from the offset HEAD reports. When
-the last byte is in, the owner's signed-in request decrypts the parts in order and streams
-them through the same encrypting upload handler as a one-request upload (sniffing, size
-limits, duplicate check, grant), then deletes the parts.
+The pieces are encrypted as they arrive straight into the future original's SPV1 blob, a
+staging file on local disk (vault/crypto/staged.py: ciphertext and the data key wrapped to
+the owner's public key only; nothing in clear, no key kept unwrapped), in whole 64 KiB chunks:
+a request cut off in the middle keeps its whole chunks, so the client resumes from the offset
+HEAD reports (a multiple of 64 KiB). When the last byte is in, the owner's signed-in request
+decrypts the staged original once for the checks of a one-request upload (sniffing, size
+limits, content MAC for the duplicate check, grant) and moves it into the blob store. How
+AES-GCM nonces are kept from repeating (committed chunks are never encrypted again; a failed
+request's tail is only ever rewritten with identical bytes, else the upload starts again under
+a fresh key) is in vault/crypto/staged.py.
 """
 
 from __future__ import annotations
@@ -123,22 +126,24 @@ def _read_chunks(stream, want: int, appender: container_staged.StagedAppender) -
     appended. A body that breaks off (or ends) mid-chunk keeps only its whole chunks."""
     buffer = bytearray()
     appended = 0
-    last_size = appender.plaintext_length - appender.done  # the rest of the file
-    try:
-        while appended + len(buffer) < want:
+    rest = appender.plaintext_length - appender.done  # to the end of the file
+    while appended + len(buffer) < want:
+        try:
             piece = stream.read(min(READ_PIECE, want - appended - len(buffer)))
-            if not piece:
-                break
-            buffer += piece
-            whole = len(buffer) - len(buffer) % CHUNK
-            if len(buffer) == last_size - appended:
-                whole = len(buffer)  # the exact end of the file, the last chunk included
-            if whole:
-                appender.append(memoryview(buffer)[:whole])
-                del buffer[:whole]
-                appended += whole
-    except OSError:  # the connection broke: keep the whole chunks that arrived
-        log.info("resumable upload: body cut off after %d bytes", appended + len(buffer))
+        except OSError:  # the connection broke: keep the whole chunks that arrived
+            log.info("resumable upload: body cut off after %d bytes", appended + len(buffer))
+            break
+        if not piece:
+            break
+        buffer += piece
+        whole = len(buffer) - len(buffer) % CHUNK
+        if len(buffer) == rest - appended:
+            whole = len(buffer)  # the exact end of the file, the last chunk included
+        if whole:
+            with memoryview(buffer) as view:  # released before the buffer shrinks
+                appender.append(view[:whole])
+            del buffer[:whole]
+            appended += whole
     return appended
 
 

@@ -138,8 +138,10 @@ def _patch(request, upload_id):
             resumable.resumable_finish(request=request, upload=found)
         except Exception:  # the upload ends either way: with a photo or with a message
             log.exception("resumable upload %s could not be assembled", found.pk)
-            found.outcome = {"status": "rejected", "message": NOT_ASSEMBLED, "photo": None}
-            found.save(update_fields=["outcome"])
+            failed = {"status": "rejected", "message": NOT_ASSEMBLED, "photo": None}
+            # Not over the outcome of a request that finished it meanwhile (an empty PATCH
+            # at the end sent again while the first was still at it).
+            ResumableUpload.objects.filter(pk=found.pk, outcome__isnull=True).update(outcome=failed)
             resumable.resumable_parts_delete(found)
     response = _tus(HttpResponse(status=204))
     response["Upload-Offset"] = str(found.offset)
