@@ -139,27 +139,36 @@ class StagedAppender:
 
     def append(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data).cast("B")
-        total = self._header.chunk_count
-        while len(view):
-            index = self.chunks
+        total, length = self._header.chunk_count, self._header.plaintext_length
+        sizes, index, rest = [], self.chunks, len(view)
+        while rest:  # the chunks `data` makes, checked before anything is encrypted
             if index >= total:
                 raise ValueError("more plaintext than the blob's length")
-            last = index == total - 1
-            size = self._header.plaintext_length - index * CHUNK if last else CHUNK
-            if len(view) < size:
+            size = length - index * CHUNK if index == total - 1 else CHUNK
+            if rest < size:
                 raise ValueError("only whole chunks (or the exact last one) can be appended")
-            sealed = self._aead.encrypt(L.chunk_nonce(index, last), view[:size], None)
-            view = view[size:]
-            self._put(sealed)
-            self.chunks += 1
+            sizes.append(size)
+            index, rest = index + 1, rest - size
+        sealed = bytearray(len(view) + L.TAG * len(sizes))  # one write for all of them
+        out, at, to = memoryview(sealed), 0, 0
+        for number, size in enumerate(sizes):
+            index = self.chunks + number
+            nonce = L.chunk_nonce(index, index == total - 1)
+            self._aead.encrypt_into(nonce, view[at : at + size], None, out[to : to + size + L.TAG])
+            at, to = at + size, to + size + L.TAG
+        out.release()
+        self._put(sealed)
+        self.chunks += len(sizes)
 
-    def _put(self, sealed: bytes) -> None:
+    def _put(self, sealed: bytes | bytearray) -> None:
         fd, at = self._file.fileno(), self._position
         overlap = max(0, min(self._tail_end - at, len(sealed)))
         if overlap and os.pread(fd, overlap, at) != sealed[:overlap]:
             raise TailMismatch()
-        if overlap < len(sealed):
-            os.pwrite(fd, sealed[overlap:], at + overlap)
+        with memoryview(sealed) as rest:
+            done = overlap
+            while done < len(sealed):  # pwrite may write less than asked
+                done += os.pwrite(fd, rest[done:], at + done)
         self._position = at + len(sealed)
 
     def sync(self) -> None:
