@@ -208,6 +208,9 @@ def _append(upload: ResumableUpload, keyring, stream) -> bool:
     except (OSError, DecryptionError):
         log.warning("resumable upload %s: its staged original is unreadable", upload.id)
         return _restart(upload)
+    if appender.plaintext_length != upload.length:  # not this upload's file
+        appender.close()
+        return _restart(upload)
     with appender:
         try:
             received = _read_chunks(stream, upload.length - upload.offset, appender)
