@@ -256,3 +256,25 @@ def test_videos_and_live_motions_are_never_cached_whatever_the_setting(
         assert response["Cache-Control"] == "private, no-store", route
     thumb = owner_client.get(reverse("photos:thumb", args=[live.id]))
     assert thumb["Cache-Control"] == "private, max-age=3600"
+
+
+def test_a_live_mov_claiming_ten_hours_is_kept_but_buys_no_rendition(
+    owner, owner_client, worker_key, caplog
+):
+    """A crafted MOV whose container claims 10 hours (mvhd/mdhd/stts rewritten) would have
+    bought its motion rendition 20 hours of a worker's time: it is refused at once (a motion
+    clip is seconds long), the item is ready and the MOV is still there to download."""
+    from tests.photos.conftest import run_jobs
+    from tests.photos.videos import claim_duration
+
+    cid = str(uuid.uuid4()).upper()
+    mov = claim_duration(live_mov(cid), 10 * 3600)
+    outcomes = _send(owner_client, ("IMG_5001.JPG", live_still(cid)), ("IMG_5001.MOV", mov))
+    assert outcomes[0]["photo"] == outcomes[1]["photo"]
+    [item] = Photo.objects.all()
+    with caplog.at_level("WARNING", logger="worker.video"):
+        assert run_jobs() == ["ready"]
+    assert not item.blobs.filter(variant="rendition").exists()
+    assert "no motion rendition (the clip claims 36000 s; at most 30 s)" in caplog.text
+    motion = owner_client.get(reverse("photos:motion_download", args=[item.id]))
+    assert _body(motion) == mov
