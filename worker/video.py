@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 import av
 from django.conf import settings
-from django.db import transaction
 from PIL import Image
 
 from vault.crypto import container as spv1
@@ -436,18 +435,16 @@ def make_rendition(work) -> None:
             writer.abort()
         log.warning("video %s: no rendition (%s: %s)", photo.id, type(error).__name__, error)
         return
-    with transaction.atomic():
-        Blob.objects.update_or_create(
-            photo=photo,
-            variant=Blob.Variant.RENDITION,
-            index=0,
-            defaults={
-                "media_type": RENDITION_MEDIA_TYPE,
-                "size": writer.plaintext_length,
-                "width": width,
-                "height": height,
-            },
-        )
+    from vault.photos import blobs
+
+    blobs.blob_record(
+        photo=photo,
+        variant=Blob.Variant.RENDITION,
+        media_type=RENDITION_MEDIA_TYPE,
+        size=writer.plaintext_length,
+        width=width,
+        height=height,
+    )
 
 
 class _WriterFile(io.RawIOBase):
