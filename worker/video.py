@@ -601,8 +601,8 @@ def find_motion(work) -> None:
     except VideoUnreadable:
         log.info("photo %s: an embedded clip that does not decode is ignored", photo.id)
         return
-    if facts.duration is None or facts.duration > MOTION_MAX_SECONDS:
-        log.info("photo %s: an embedded clip of no or too long a duration is ignored", photo.id)
+    if (facts.duration or 0) > MOTION_MAX_SECONDS:
+        log.info("photo %s: an embedded clip longer than a motion clip is ignored", photo.id)
         return
     work.store_blob(
         Blob.Variant.MOTION,
@@ -640,12 +640,12 @@ def _render_motion(work, clip: Blob) -> None:
             if facts.playable:
                 Blob.objects.filter(photo=photo, variant=Blob.Variant.RENDITION).delete()
                 return
-            if facts.duration is None or facts.duration > MOTION_MAX_SECONDS:
+            if (facts.duration or 0) > MOTION_MAX_SECONDS:
                 # A clip that claims hours would have bought hours of a worker's time.
                 log.warning(
                     "photo %s: no motion rendition (the clip claims %s s; at most %s s)",
                     photo.id,
-                    None if facts.duration is None else round(facts.duration),
+                    round(facts.duration),
                     MOTION_MAX_SECONDS,
                 )
                 return
@@ -653,7 +653,7 @@ def _render_motion(work, clip: Blob) -> None:
             width, height = transcode(
                 BlobFile(reader),
                 rendered,
-                deadline + RENDITION_PACE * facts.duration,
+                deadline + RENDITION_PACE * (facts.duration or 0),
                 max_seconds=MOTION_MAX_SECONDS,
             )
     except Exception as error:
