@@ -25,10 +25,22 @@ from vaultdev.signin import sign_in
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.parametrize("held_after", ["thumbnails", "faces"])
+def _store(store_kind, request, settings) -> None:
+    """A store of this test's own: vault_check must see only what this test wrote."""
+    from tests.objectstore import s3_settings
+
+    if store_kind == "s3":
+        bucket = request.getfixturevalue("s3_bucket")
+        s3_settings(settings, bucket, request.getfixturevalue("seaweed"))
+    else:
+        settings.VAULT_BLOB_STORE = "local"
+
+
+@pytest.mark.parametrize(("held_after", "store_kind"), [("thumbnails", "local"), ("faces", "s3")])
 def test_pairing_a_mov_the_worker_is_processing_leaves_no_orphan(
-    owner, start_worker, tmp_path, held_after
+    owner, start_worker, tmp_path, held_after, store_kind, request, settings
 ):
+    _store(store_kind, request, settings)
     hold = tmp_path / "hold"
     hold.write_text(held_after)
     worker = start_worker(VAULT_PIPELINE_HOLD_FILE=str(hold))
@@ -67,16 +79,12 @@ def test_a_blob_written_for_a_photo_deleted_meanwhile_is_removed(
     """The blob layer every worker write goes through (thumbnails, motion, rendition rows): a
     photo deleted after its job loaded it gets no object and no row, in either store; the job
     learns it (PhotoGone) and stops."""
-    from tests.objectstore import s3_settings
     from tests.people.faces_support import keyring_of
     from tests.photos import support
     from tests.photos.uploads import upload
     from vault.photos import blobs, services
 
-    if store_kind == "s3":
-        s3_settings(
-            settings, request.getfixturevalue("s3_bucket"), request.getfixturevalue("seaweed")
-        )
+    _store(store_kind, request, settings)
     [row] = upload(owner_client, ("IMG_7002.JPG", support.jpeg(support.picture(seed=4))))
     photo = Photo.objects.get(pk=row["photo"])  # what a job holds while it works
     keyring = keyring_of(owner, PASSWORD)
