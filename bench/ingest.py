@@ -286,6 +286,72 @@ def wait_all_ready(photo_ids: list[str], timeout: float = 600) -> None:
     raise RuntimeError("photos were not processed in time")
 
 
+# --- the server -----------------------------------------------------------------------------
+
+
+def bench_environment(root: Path, pg, valkey) -> dict[str, str]:
+    """The environment of a bench vault under `root`: its PostgreSQL and Valkey, bench settings."""
+    return {
+        "DATABASE_URL": pg.url("vault"),
+        "REDIS_URL": valkey.url,
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "STATIC_MANIFEST": "false",
+        "VAULT_VAR_DIR": str(root / "var"),
+        "VAULT_DATA_DIR": str(root / "data"),
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "DJANGO_SETTINGS_MODULE": "bench.ingest_settings",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def owner_signed_in():
+    """Migrate, create the bench owner, sign in: (the owner, its session cookies name → value)."""
+    from django.core.management import call_command
+    from django.test import Client
+
+    from vault.accounts.services import account_create
+    from vaultdev.signin import sign_in
+
+    call_command("migrate", verbosity=0)
+    user, _ = account_create(
+        name="Bench", email="bench@example.org", password=PASSWORD, email_verified=True
+    )
+    client = Client()
+    sign_in(client, user, PASSWORD)
+    return user, {name: morsel.value for name, morsel in client.cookies.items()}
+
+
+def gunicorn_start(port: int, cookies: dict[str, str], *, timeout_s: int) -> subprocess.Popen:
+    """The vault under gunicorn (2 processes × 8 threads) on 127.0.0.1:`port`, once it answers."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",
+         "--worker-class", "gthread", "--timeout", str(timeout_s), "--log-level", "warning",
+         "vault.wsgi:application"],
+        cwd=ROOT, env=dict(os.environ), start_new_session=True,
+    )  # fmt: skip
+    for _ in range(300):
+        try:
+            Browser(port, cookies).request("GET", "/healthz")
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server
+
+
+def csrf_browser(port: int, cookies: dict[str, str]) -> Browser:
+    """A Browser that sends the upload page's CSRF token; adds the token to `cookies`."""
+    _, _, _, response = Browser(port, cookies).request("GET", "/photos/upload")
+    jar = SimpleCookie()
+    for header in response.headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    if "csrftoken" in jar:
+        cookies["csrftoken"] = jar["csrftoken"].value
+    return Browser(port, cookies, csrf=cookies["csrftoken"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer photos and runs (~1 min)")
@@ -300,66 +366,26 @@ def main() -> None:
     try:
         pg = start_postgres(root / "pg", database="vault")
         valkey = start_valkey(root / "valkey", root / "v.sock", persist=False)
-        env = {
-            "DATABASE_URL": pg.url("vault"),
-            "REDIS_URL": valkey.url,
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "DEBUG": "false",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-            "STATIC_MANIFEST": "false",
-            "VAULT_VAR_DIR": str(root / "var"),
-            "VAULT_DATA_DIR": str(root / "data"),
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            "DJANGO_SETTINGS_MODULE": "bench.ingest_settings",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = bench_environment(root, pg, valkey)
         os.environ.update(env)
         import django
 
         django.setup()
-        from django.core.management import call_command
-        from django.test import Client
 
-        from vault.accounts.services import account_create, keys_unlock_with_password
+        from vault.accounts.services import keys_unlock_with_password
         from vault.photos.blobs import blob_open
         from vault.photos.models import Blob, Photo
         from vault.processing.worker_keys import live_worker_keys
-        from vaultdev.signin import sign_in
 
-        call_command("migrate", verbosity=0)
-        user, _ = account_create(
-            name="Bench", email="bench@example.org", password=PASSWORD, email_verified=True
-        )
-        client = Client()
-        sign_in(client, user, PASSWORD)
-        cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+        user, cookies = owner_signed_in()
 
         print(f"generating {photo_count} 12-megapixel JPEGs…", flush=True)
         photos = twelve_megapixel_jpegs(photo_count)
         mean_size = statistics.mean(len(p) for p in photos) / MIB
 
         port = free_port()
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        server = subprocess.Popen(
-            [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",
-             "--worker-class", "gthread", "--timeout", "300", "--log-level", "warning",
-             "vault.wsgi:application"],
-            cwd=ROOT, env=dict(os.environ), start_new_session=True,
-        )  # fmt: skip
-        for _ in range(300):
-            try:
-                status, *_ = Browser(port, cookies).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
-        _, _, _, response = Browser(port, cookies).request("GET", "/photos/upload")
-        jar = SimpleCookie()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            jar.load(header)
-        cookies["csrftoken"] = (
-            jar["csrftoken"].value if "csrftoken" in jar else cookies["csrftoken"]
-        )
-        browser = Browser(port, cookies, csrf=cookies["csrftoken"])
+        server = gunicorn_start(port, cookies, timeout_s=300)
+        browser = csrf_browser(port, cookies)
 
         # 1. Upload request time, no worker running (nothing competes for the CPU).
         print("timing uploads…", flush=True)

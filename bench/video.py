@@ -44,7 +44,6 @@ import sys
 import tempfile
 import time
 from fractions import Fraction
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,10 +54,20 @@ import skimage  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from bench.ingest import Browser as Connection  # noqa: E402
-from bench.ingest import PeakRss, free_port, process_tree, rss_mib, stop, wait_all_ready  # noqa: E402
+from bench.ingest import (  # noqa: E402
+    PeakRss,
+    bench_environment,
+    csrf_browser,
+    free_port,
+    gunicorn_start,
+    owner_signed_in,
+    process_tree,
+    rss_mib,
+    stop,
+    wait_all_ready,
+)
 from vaultdev.report import memory_mib, print_table  # noqa: E402
 
-PASSWORD = "bench passphrase that is long enough 1"  # noqa: S105 - a sample, not a secret
 MIB = 1 << 20
 CLIPS = (
     ("1080p H.264", (1920, 1080), "libx264"),
@@ -446,33 +455,15 @@ def main() -> None:
 
         pg = start_postgres(root / "pg", database="vault")
         valkey = start_valkey(root / "valkey", root / "v.sock", persist=False)
-        os.environ.update(
-            {
-                "DATABASE_URL": pg.url("vault"),
-                "REDIS_URL": valkey.url,
-                "SECRET_KEY": secrets.token_urlsafe(40),
-                "DEBUG": "false",
-                "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-                "STATIC_MANIFEST": "false",
-                "VAULT_VAR_DIR": str(root / "var"),
-                "VAULT_DATA_DIR": str(root / "data"),
-                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-                "DJANGO_SETTINGS_MODULE": "bench.ingest_settings",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        os.environ.update(bench_environment(root, pg, valkey))
         import django
 
         django.setup()
         from django.conf import settings
-        from django.core.management import call_command
-        from django.test import Client
 
-        from vault.accounts.services import account_create
         from vault.photos.models import Photo
         from vault.processing.queue import QUEUE
         from vault.processing.worker_keys import live_worker_keys
-        from vaultdev.signin import sign_in
 
         # 1. The worker's steps in this process (nothing else runs: the servers are idle).
         for name, path in clips.items():
@@ -481,34 +472,10 @@ def main() -> None:
                 worker_rows(f"{name} {seconds} s", path, runs, root, rows)
 
         # 2. Uploads through gunicorn.
-        call_command("migrate", verbosity=0)
-        user, _ = account_create(
-            name="Bench", email="bench@example.org", password=PASSWORD, email_verified=True
-        )
-        client = Client()
-        sign_in(client, user, PASSWORD)
-        cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+        _, cookies = owner_signed_in()
         port = free_port()
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        server = subprocess.Popen(
-            [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",
-             "--worker-class", "gthread", "--timeout", "600", "--log-level", "warning",
-             "vault.wsgi:application"],
-            cwd=ROOT, env=dict(os.environ), start_new_session=True,
-        )  # fmt: skip
-        for _ in range(300):
-            try:
-                Connection(port, cookies).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
-        _, _, _, response = Connection(port, cookies).request("GET", "/photos/upload")
-        jar = SimpleCookie()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            jar.load(header)
-        if "csrftoken" in jar:
-            cookies["csrftoken"] = jar["csrftoken"].value
-        conn = Connection(port, cookies, csrf=cookies["csrftoken"])
+        server = gunicorn_start(port, cookies, timeout_s=600)
+        conn = csrf_browser(port, cookies)
         web_idle = max(rss_mib(pid) for pid in process_tree(server.pid))
         web_peak = PeakRss([server.pid])  # the largest gunicorn process, uploads and playback
         web_peak.start()
