@@ -10,24 +10,12 @@ import pytest
 from django.urls import reverse
 
 from tests.photos import videos
+from tests.photos.tus import TUS, tus_patch
 from vault.photos import resumable, storage
 from vault.photos.models import Photo, ResumableUpload
 from vault.photos.views.resumable import NOT_ASSEMBLED
 
 pytestmark = pytest.mark.django_db
-
-TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
-
-
-def _patch(client, url: str, offset: int, data: bytes):
-    return client.generic(
-        "PATCH",
-        url,
-        data,
-        content_type="application/offset+octet-stream",
-        HTTP_UPLOAD_OFFSET=str(offset),
-        **TUS,
-    )
 
 
 def test_pieces_that_cannot_be_put_together_end_the_upload_with_a_message(
@@ -41,7 +29,7 @@ def test_pieces_that_cannot_be_put_together_end_the_upload_with_a_message(
         **TUS,
     )
     url, half = created["Location"], resumable.CHUNK
-    assert _patch(owner_client, url, 0, data[:half]).status_code == 204
+    assert tus_patch(owner_client, url, 0, data[:half]).status_code == 204
     upload = ResumableUpload.objects.get()
     staged = resumable.staging_path(upload)
     with staged.open("r+b") as damaged:  # one byte of the first chunk flipped on disk
@@ -50,7 +38,7 @@ def test_pieces_that_cannot_be_put_together_end_the_upload_with_a_message(
         damaged.seek(64 + 96 + 32 + 10)
         damaged.write(bytes([byte[0] ^ 1]))
     owner_client.raise_request_exception = False
-    last = _patch(owner_client, url, half, data[half:])
+    last = tus_patch(owner_client, url, half, data[half:])
     assert last.status_code == 204 and last["Upload-Offset"] == str(len(data))
     state = owner_client.get(url, **TUS).json()
     assert state["outcome"] == {"status": "rejected", "message": NOT_ASSEMBLED, "photo": None}
@@ -64,7 +52,7 @@ def test_pieces_that_cannot_be_put_together_end_the_upload_with_a_message(
         HTTP_UPLOAD_METADATA="filename " + base64.b64encode(b"walk.mp4").decode(),
         **TUS,
     )
-    assert _patch(owner_client, again["Location"], 0, data).status_code == 204
+    assert tus_patch(owner_client, again["Location"], 0, data).status_code == 204
     assert owner_client.get(again["Location"], **TUS).json()["outcome"]["status"] == "stored"
 
 
@@ -78,7 +66,7 @@ def test_a_number_header_that_is_not_ascii_digits_is_refused_not_a_server_error(
     assert created.status_code == 400
     assert created.json() == {"error": "Upload-Length is missing or not a number."}
     created = owner_client.post(reverse("photos:resumable_create"), HTTP_UPLOAD_LENGTH="9", **TUS)
-    patched = _patch(owner_client, created["Location"], 0, b"x")
+    patched = tus_patch(owner_client, created["Location"], 0, b"x")
     assert patched.status_code == 204
     patched = owner_client.generic(
         "PATCH",
