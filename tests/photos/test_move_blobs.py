@@ -54,6 +54,14 @@ def _move(*args: str) -> str:
     return out.getvalue()
 
 
+def _one_ready_photo(owner_client, name: str, data: bytes) -> Photo:
+    """Upload one photo and let the worker's jobs make it ready (in this process)."""
+    upload(owner_client, (name, data))
+    assert run_jobs() == ["ready"]
+    [photo] = Photo.objects.all()
+    return photo
+
+
 def _local_files(directory: Path) -> set[str]:
     return {
         path.relative_to(directory).as_posix()
@@ -154,9 +162,7 @@ def test_a_blob_rewritten_after_the_switch_is_never_overwritten_by_its_old_copy(
     s3_bucket,  # noqa: F811
     seaweed,
 ):
-    upload(owner_client, ("a.jpg", support.jpeg()))
-    assert run_jobs() == ["ready"]
-    [photo] = Photo.objects.all()
+    photo = _one_ready_photo(owner_client, "a.jpg", support.jpeg())
     local_dir = Path(data_dir) / "blobs"
     s3_settings(settings, s3_bucket, seaweed, fallback_dir=local_dir)
     # The worker writes the thumbnail again after the switch (a re-run): new bytes, into the
@@ -247,9 +253,7 @@ def test_a_damaged_copy_from_an_earlier_run_is_copied_again_not_taken_for_a_newe
     seaweed,
 ):
     original = support.real_photo_jpeg("astronaut.png")
-    upload(owner_client, ("IMG_0001.JPG", original))
-    assert run_jobs() == ["ready"]
-    [photo] = Photo.objects.all()
+    photo = _one_ready_photo(owner_client, "IMG_0001.JPG", original)
     local_dir = Path(data_dir) / "blobs"
     s3_settings(settings, s3_bucket, seaweed, fallback_dir=local_dir)
     count = len(_local_files(local_dir))
@@ -336,9 +340,7 @@ def test_a_photo_the_worker_is_processing_waits_for_the_next_run(
     never copies a blob the worker is replacing: a busy photo is left for the next run."""
     import psycopg
 
-    upload(owner_client, ("a.jpg", support.jpeg()))
-    assert run_jobs() == ["ready"]
-    [photo] = Photo.objects.all()
+    photo = _one_ready_photo(owner_client, "a.jpg", support.jpeg())
     local_dir = Path(data_dir) / "blobs"
     s3_settings(settings, s3_bucket, seaweed, fallback_dir=local_dir)
     key = int.from_bytes(photo.pk.bytes[:8], "big", signed=True)  # worker.pipeline.photo_lock
