@@ -152,35 +152,20 @@ def moov_content_identifier(moov: bytes) -> str | None:
     return None
 
 
-def mov_content_identifier(read: Callable[[int, int], bytes], length: int) -> str | None:
+Read = Callable[[int, int], bytes]
+
+
+def mov_content_identifier(read: Read, length: int) -> str | None:
     """The content identifier of a MOV of `length` bytes, reading only its top-level box
     headers and its moov box through `read(start, end)`; None when absent or unreadable (or
     not among the first MOV_TOP_BOXES boxes)."""
-    pos = 0
-    for _box in range(MOV_TOP_BOXES):
-        if pos + 8 > length:
-            return None
-        head = read(pos, min(length, pos + 16))
-        if len(head) < 8:
-            return None
-        size, kind = struct.unpack_from(">I4s", head)
-        header = 8
-        if size == 1 and len(head) >= 16:
-            (size,) = struct.unpack_from(">Q", head, 8)
-            header = 16
-        elif size == 0:
-            size = length - pos
-        if size < header or pos + size > length:
-            return None
-        if kind == b"moov":
-            if size > MOOV_LIMIT:
-                return None
-            return moov_content_identifier(read(pos + header, pos + size))
-        pos += size
-    return None
-
-
-Read = Callable[[int, int], bytes]
+    found = _top_box_at(read, length, b"moov")
+    if found is None:
+        return None
+    start, payload, end = found
+    if end - start > MOOV_LIMIT:
+        return None
+    return moov_content_identifier(read(payload, end))
 
 
 def still_content_identifier_at(read: Read, length: int) -> str | None:
@@ -223,9 +208,10 @@ def _jpeg_exif(read: Read, length: int) -> bytes | None:
     return None
 
 
-def _top_box(read: Read, length: int, wanted: bytes, limit: int) -> bytes | None:
-    """The payload of the first top-level box of type `wanted` (at most `limit` bytes),
-    among the first MOV_TOP_BOXES."""
+def _top_box_at(read: Read, length: int, wanted: bytes) -> tuple[int, int, int] | None:
+    """(box start, payload start, box end) of the first top-level box of type `wanted` among
+    the first MOV_TOP_BOXES, reading only their headers (ISO/IEC 14496-12 §4.2: 32-bit size,
+    64-bit when 1, to the end when 0); None when absent or malformed."""
     pos = 0
     for _box in range(MOV_TOP_BOXES):
         if pos + 8 > length:
@@ -243,9 +229,19 @@ def _top_box(read: Read, length: int, wanted: bytes, limit: int) -> bytes | None
         if size < header or pos + size > length:
             return None
         if kind == wanted:
-            return read(pos + header, pos + size) if size - header <= limit else None
+            return pos, pos + header, pos + size
         pos += size
     return None
+
+
+def _top_box(read: Read, length: int, wanted: bytes, limit: int) -> bytes | None:
+    """The payload of the first top-level box of type `wanted` (at most `limit` bytes),
+    among the first MOV_TOP_BOXES."""
+    found = _top_box_at(read, length, wanted)
+    if found is None:
+        return None
+    _, payload, end = found
+    return read(payload, end) if end - payload <= limit else None
 
 
 def _heic_exif(read: Read, length: int) -> bytes | None:
