@@ -22,6 +22,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable
 
+from vault.photos.sniff import bmff_boxes
+
 MAKERNOTE_SIGNATURE = b"Apple iOS\x00"
 CONTENT_IDENTIFIER_TAG = 0x0011
 MOV_KEY = b"com.apple.quicktime.content.identifier"
@@ -89,24 +91,6 @@ def makernote_content_identifier(note: bytes) -> str | None:
     return None
 
 
-def _boxes(data: bytes, start: int = 0, end: int | None = None):
-    """(type, payload start, payload end) of the ISO-BMFF boxes in data[start:end]."""
-    end = len(data) if end is None else end
-    pos = start
-    while pos + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, pos)
-        header = 8
-        if size == 1 and pos + 16 <= end:
-            (size,) = struct.unpack_from(">Q", data, pos + 8)
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            return
-        yield kind, pos + header, pos + size
-        pos += size
-
-
 def _meta_children(data: bytes, start: int, end: int) -> tuple[int, int]:
     """Where a meta box's children begin: ISO's meta is a FullBox (4 bytes of version and flags
     first), QuickTime's is not; the first child is a `hdlr` either way."""
@@ -118,15 +102,15 @@ def _meta_children(data: bytes, start: int, end: int) -> tuple[int, int]:
 def moov_content_identifier(moov: bytes) -> str | None:
     """The `com.apple.quicktime.content.identifier` value in a moov box's payload."""
     metas = []
-    for kind, start, end in _boxes(moov):
+    for kind, start, end in bmff_boxes(moov):
         if kind == b"meta":
             metas.append((start, end))
         elif kind == b"udta":
-            metas += [(s, e) for k, s, e in _boxes(moov, start, end) if k == b"meta"]
+            metas += [(s, e) for k, s, e in bmff_boxes(moov, start, end) if k == b"meta"]
     for start, end in metas:
         start, end = _meta_children(moov, start, end)
         keys, items = [], []
-        for kind, child_start, child_end in _boxes(moov, start, end):
+        for kind, child_start, child_end in bmff_boxes(moov, start, end):
             if kind == b"keys" and child_end - child_start >= 8:
                 (count,) = struct.unpack_from(">I", moov, child_start + 4)
                 pos = child_start + 8
@@ -139,14 +123,14 @@ def moov_content_identifier(moov: bytes) -> str | None:
                     keys.append(moov[pos + 8 : pos + size])
                     pos += size
             elif kind == b"ilst":
-                items = list(_boxes(moov, child_start, child_end))
+                items = list(bmff_boxes(moov, child_start, child_end))
         if MOV_KEY not in keys:
             continue
         wanted = keys.index(MOV_KEY) + 1  # ilst items are named by 1-based key index
         for kind, item_start, item_end in items:
             if int.from_bytes(kind, "big") != wanted:
                 continue
-            for data_kind, data_start, data_end in _boxes(moov, item_start, item_end):
+            for data_kind, data_start, data_end in bmff_boxes(moov, item_start, item_end):
                 if data_kind == b"data" and data_end - data_start > 8:
                     return _clean(moov[data_start + 8 : data_end])
     return None
@@ -250,7 +234,7 @@ def _heic_exif(read: Read, length: int) -> bytes | None:
     meta = _top_box(read, length, b"meta", HEIC_META_LIMIT)
     if meta is None or len(meta) < 4:
         return None
-    children = {kind: (start, end) for kind, start, end in _boxes(meta, 4)}  # a FullBox
+    children = {kind: (start, end) for kind, start, end in bmff_boxes(meta, 4)}  # a FullBox
     if b"iinf" not in children or b"iloc" not in children:
         return None
     try:
@@ -280,7 +264,7 @@ def _exif_item_id(meta: bytes, start: int, end: int) -> int | None:
     version = meta[start]
     count_size = 2 if version == 0 else 4
     pos = start + 4 + count_size
-    for _kind, info_start, _info_end in _boxes(meta, pos, end):
+    for _kind, info_start, _info_end in bmff_boxes(meta, pos, end):
         info_version = meta[info_start]
         if info_version < 2:
             continue

@@ -180,9 +180,11 @@ def _webp_size(head: bytes) -> tuple[int, int] | None:
     return width, height
 
 
-def _boxes(data: bytes, start: int, end: int):
-    """(type, payload start, payload end) of the ISO-BMFF boxes in data[start:end]; stops at a
-    box that does not fit (not yet received)."""
+def bmff_boxes(data: bytes, start: int = 0, end: int | None = None):
+    """(type, payload start, payload end) of the ISO-BMFF boxes in data[start:end] (ISO/IEC
+    14496-12 §4.2: 32-bit size, 64-bit when 1, to the end when 0); stops at a box that does
+    not fit (not yet received, or malformed)."""
+    end = len(data) if end is None else end
     pos = start
     while pos + 8 <= end:
         size, kind = struct.unpack_from(">I4s", data, pos)
@@ -203,7 +205,7 @@ def _boxes(data: bytes, start: int, end: int):
 def _children(data: bytes, start: int, end: int) -> dict[bytes, tuple[int, int]]:
     """The first box of each type in data[start:end], as (payload start, payload end)."""
     found: dict[bytes, tuple[int, int]] = {}
-    for kind, c_start, c_end in _boxes(data, start, end):
+    for kind, c_start, c_end in bmff_boxes(data, start, end):
         found.setdefault(kind, (c_start, c_end))
     return found
 
@@ -221,7 +223,7 @@ def _heif_meta(meta: bytes) -> tuple[int, int]:
         sizes = []
         iprp = boxes.get(b"iprp")
         ipco = _children(meta, *iprp).get(b"ipco") if iprp else None
-        for prop, q_start, q_end in _boxes(meta, *ipco) if ipco else ():
+        for prop, q_start, q_end in bmff_boxes(meta, *ipco) if ipco else ():
             if prop == b"ispe" and q_end - q_start >= 12:
                 sizes.append(struct.unpack_from(">II", meta, q_start + 4))
     except (struct.error, IndexError):  # a field runs past the end of its box
@@ -271,7 +273,7 @@ def _item_types(meta: bytes, start: int, end: int) -> dict[int, bytes]:
     3; the older ones carry no type and no decoder reads them as images)."""
     count_size = 2 if meta[start] == 0 else 4
     types = {}
-    for kind, e_start, _e_end in _boxes(meta, start + 4 + count_size, end):
+    for kind, e_start, _e_end in bmff_boxes(meta, start + 4 + count_size, end):
         if kind != b"infe" or meta[e_start] not in (2, 3):
             continue
         if meta[e_start] == 2:
@@ -287,7 +289,7 @@ def _derived_from(meta: bytes, start: int, end: int) -> dict[int, list[int]]:
     id_format = ">H" if meta[start] == 0 else ">I"
     id_size = struct.calcsize(id_format)
     references: dict[int, list[int]] = {}
-    for kind, r_start, r_end in _boxes(meta, start + 4, end):
+    for kind, r_start, r_end in bmff_boxes(meta, start + 4, end):
         if kind != b"dimg":
             continue
         (source,) = struct.unpack_from(id_format, meta, r_start)
