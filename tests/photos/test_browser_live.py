@@ -10,19 +10,11 @@ import pytest
 from django.urls import reverse
 
 from tests.photos import videos
-from tests.users import PASSWORD
+from tests.photos.browser import choose_files_to_upload, downloaded, play_then_seek_to_middle
 from vault.photos.models import Photo
 from vaultdev.samples.live_photos import live_mov, live_still
-from vaultdev.signin import sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _downloaded(page, link_name: str) -> bytes:
-    with page.expect_download() as download_info:
-        page.get_by_role("link", name=link_name, exact=True).click()
-    with open(download_info.value.path(), "rb") as downloaded:
-        return downloaded.read()
 
 
 def test_a_video_and_a_live_photo_in_one_batch_play_and_download(
@@ -31,15 +23,14 @@ def test_a_video_and_a_live_photo_in_one_batch_play_and_download(
     clip = videos.clip(seconds=6.0)
     cid = str(uuid.uuid4()).upper()
     still, mov = live_still(cid), live_mov(cid, seconds=2.0)
-    sign_in_browser(page, email=owner.email, password=PASSWORD)
-    page.get_by_text("Your vault is empty").wait_for()
-    page.get_by_role("link", name="Upload", exact=True).click()
-    page.locator("#id_photos").set_input_files(
+    choose_files_to_upload(
+        page,
+        owner,
         [
             {"name": "beach.mp4", "mimeType": "video/mp4", "buffer": clip},
             {"name": "IMG_0042.JPG", "mimeType": "image/jpeg", "buffer": still},
             {"name": "IMG_0042.MOV", "mimeType": "video/quicktime", "buffer": mov},
-        ]
+        ],
     )
     # Every row ends ready: the MOV's row follows the Live item it became part of.
     page.locator(".upload-item.ready").nth(2).wait_for(timeout=180_000)
@@ -55,18 +46,8 @@ def test_a_video_and_a_live_photo_in_one_batch_play_and_download(
     )
 
     page.goto(live_server.url + reverse("photos:detail", args=[video.id]))
-    player = page.locator("video.video-player")
-    player.wait_for()
-    player.evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_function("() => document.querySelector('video').currentTime > 0.5")
-    player.evaluate("v => v.pause()")
-    player.evaluate("v => { v.currentTime = v.duration / 2; }")
-    page.wait_for_function(
-        "() => { const v = document.querySelector('video');"
-        " return !v.seeking && Math.abs(v.currentTime - v.duration / 2) < 0.6; }"
-    )
-    assert player.evaluate("v => v.error") is None
-    assert _downloaded(page, "Download original") == clip
+    play_then_seek_to_middle(page)
+    assert downloaded(page, "Download original") == clip
 
     page.goto(live_server.url + reverse("photos:detail", args=[live.id]))
     motion = page.locator("video.live-motion")
@@ -83,5 +64,5 @@ def test_a_video_and_a_live_photo_in_one_batch_play_and_download(
     page.evaluate("() => { document.querySelector('video.live-motion').currentTime = 0; }")
     page.locator(".live-badge").dispatch_event("click")
     page.wait_for_function("() => document.querySelector('video.live-motion').currentTime > 0.3")
-    assert _downloaded(page, "Download photo") == still
-    assert _downloaded(page, "Download video") == mov
+    assert downloaded(page, "Download photo") == still
+    assert downloaded(page, "Download video") == mov

@@ -6,9 +6,8 @@ import pytest
 from django.urls import reverse
 
 from tests.photos import support, videos
-from tests.users import PASSWORD
+from tests.photos.browser import choose_files_to_upload, downloaded, play_then_seek_to_middle
 from vault.photos.models import Photo
-from vaultdev.signin import sign_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -16,14 +15,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_a_video_uploads_plays_seeks_and_downloads(page, owner, rq_worker, live_server):
     clip = videos.clip(seconds=6.0)
     photo = support.real_photo_jpeg("rocket.jpg")
-    sign_in_browser(page, email=owner.email, password=PASSWORD)
-    page.get_by_text("Your vault is empty").wait_for()
-    page.get_by_role("link", name="Upload", exact=True).click()
-    page.locator("#id_photos").set_input_files(
+    choose_files_to_upload(
+        page,
+        owner,
         [
             {"name": "beach.mp4", "mimeType": "video/mp4", "buffer": clip},
             {"name": "rocket.jpg", "mimeType": "image/jpeg", "buffer": photo},
-        ]
+        ],
     )
     page.locator(".upload-item.ready").nth(1).wait_for(timeout=120_000)
     video = Photo.objects.get(kind="video")
@@ -35,22 +33,9 @@ def test_a_video_uploads_plays_seeks_and_downloads(page, owner, rq_worker, live_
     assert "0:06" in badge.inner_text()
 
     page.goto(live_server.url + reverse("photos:detail", args=[video.id]))
-    player = page.locator("video.video-player")
-    player.wait_for()
-    player.evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_function("() => document.querySelector('video').currentTime > 0.5")
-    player.evaluate("v => v.pause()")
-    player.evaluate("v => { v.currentTime = v.duration / 2; }")
-    page.wait_for_function(
-        "() => { const v = document.querySelector('video');"
-        " return !v.seeking && Math.abs(v.currentTime - v.duration / 2) < 0.6; }"
-    )
-    assert player.evaluate("v => v.error") is None
+    play_then_seek_to_middle(page)
 
-    with page.expect_download() as download_info:
-        page.get_by_role("link", name="Download original").click()
-    with open(download_info.value.path(), "rb") as downloaded:
-        assert downloaded.read() == clip
+    assert downloaded(page, "Download original") == clip
 
 
 def test_a_big_video_goes_up_in_pieces_and_survives_a_dropped_piece(
@@ -71,20 +56,14 @@ def test_a_big_video_goes_up_in_pieces_and_survives_a_dropped_piece(
             route.continue_()
 
     page.route("**/photos/uploads/*", drop_the_second_piece)
-    sign_in_browser(page, email=owner.email, password=PASSWORD)
-    page.get_by_text("Your vault is empty").wait_for()
-    page.get_by_role("link", name="Upload", exact=True).click()
-    page.locator("#id_photos").set_input_files(
-        [{"name": "long.mp4", "mimeType": "video/mp4", "buffer": clip}]
+    choose_files_to_upload(
+        page, owner, [{"name": "long.mp4", "mimeType": "video/mp4", "buffer": clip}]
     )
     page.locator(".upload-item.ready").wait_for(timeout=120_000)
     assert dropped  # a piece was lost, and the upload still completed
     video = Photo.objects.get(kind="video")
-    with page.expect_download() as download_info:
-        page.goto(page.url.split("/photos/")[0] + reverse("photos:detail", args=[video.id]))
-        page.get_by_role("link", name="Download original").click()
-    with open(download_info.value.path(), "rb") as downloaded:
-        assert downloaded.read() == clip
+    page.goto(page.url.split("/photos/")[0] + reverse("photos:detail", args=[video.id]))
+    assert downloaded(page, "Download original") == clip
     from vault.photos.models import ResumableUpload
 
     assert ResumableUpload.objects.get().outcome["status"] == "stored"

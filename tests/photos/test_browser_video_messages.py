@@ -13,6 +13,7 @@ import json
 import pytest
 
 from tests.photos import videos
+from tests.photos.browser import choose_files_to_upload
 from tests.users import PASSWORD
 from vault.photos.models import Photo
 from vaultdev.signin import sign_in_browser
@@ -44,11 +45,8 @@ def test_an_outcome_asked_for_while_the_server_assembles_is_waited_for(page, own
             route.continue_()
 
     page.route("**/photos/uploads/*", network)
-    sign_in_browser(page, email=owner.email, password=PASSWORD)
-    page.get_by_text("Your vault is empty").wait_for()
-    page.get_by_role("link", name="Upload", exact=True).click()
-    page.locator("#id_photos").set_input_files(
-        [{"name": "long.mp4", "mimeType": "video/mp4", "buffer": clip}]
+    choose_files_to_upload(
+        page, owner, [{"name": "long.mp4", "mimeType": "video/mp4", "buffer": clip}]
     )
     row = page.locator(".upload-item.pending, .upload-item.ready, .upload-item.rejected")
     row.wait_for(timeout=60_000)
@@ -79,11 +77,8 @@ def test_a_session_that_ends_mid_upload_says_so_and_resumes_after_signing_in(pag
         route.continue_()
 
     page.route("**/photos/uploads/*", sign_out_at_the_second_piece)
-    sign_in_browser(page, email=owner.email, password=PASSWORD)
-    page.get_by_text("Your vault is empty").wait_for()
-    page.get_by_role("link", name="Upload", exact=True).click()
-    page.locator("#id_photos").set_input_files(
-        [{"name": "long.mp4", "mimeType": "video/mp4", "buffer": clip}]
+    choose_files_to_upload(
+        page, owner, [{"name": "long.mp4", "mimeType": "video/mp4", "buffer": clip}]
     )
     row = page.locator(".upload-item.rejected")
     row.wait_for(timeout=20_000)  # at once, not after a minute of retries
