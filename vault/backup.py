@@ -42,7 +42,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from vault.blobstore import BlobStore, get_store
-from vault.blobstore.local import LocalStore
+from vault.blobstore.local import LocalStore, fsync_dir
 from vault.photos import storage
 from vault.photos.models import Blob
 from vault.version import vault_version
@@ -207,7 +207,7 @@ def _snapshot_take(root: Path, now: datetime) -> Snapshot:
         }
         _write_durably(partial / MANIFEST, json.dumps(manifest, indent=2).encode())
         partial.rename(final)
-        _fsync_dir(root)
+        fsync_dir(root)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -382,14 +382,6 @@ def _write_durably(path: Path, data: bytes) -> None:
         stream.write(data)
         stream.flush()
         os.fsync(stream.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _remove_partials(root: Path) -> None:

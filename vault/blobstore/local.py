@@ -29,7 +29,9 @@ TEMP_SUFFIX = ".tmp"
 _WRITE_BUFFER = 4 * (64 * 1024 + 16)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """fsync a directory, so that a file created or renamed in it survives a power cut (POSIX
+    leaves a rename's durability to the directory's fsync). OSError if it is not a directory."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -73,7 +75,7 @@ class FileWriter(ObjectWriter):
             os.fsync(self._file.fileno())
             self._file.close()
             os.replace(self._tmp, self._path)
-            _fsync_dir(self._path.parent)
+            fsync_dir(self._path.parent)
         except BaseException:
             self.abort()
             raise

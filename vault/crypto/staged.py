@@ -30,6 +30,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from vault.blobstore.local import fsync_dir
 from vault.crypto import _layout as L
 from vault.crypto import hpke_wrap
 from vault.crypto._primitives import KEY_BYTES, require_key, system_rng
@@ -42,14 +43,6 @@ CHUNK = L.CHUNK
 
 class TailMismatch(Exception):
     """A chunk would overwrite bytes a failed request left with different ciphertext."""
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def staged_create(
@@ -73,7 +66,7 @@ def staged_create(
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 class StagedAppender:

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from vault.blobstore import get_store
-from vault.blobstore.local import LocalStore, _fsync_dir
+from vault.blobstore.local import LocalStore, fsync_dir
 from vault.crypto import container, seal
 from vault.crypto import staged as container_staged
 from vault.crypto.errors import DecryptionError
@@ -259,7 +259,7 @@ class _StagedOriginal:
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:
                 os.replace(source, target)
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
                 return
             except OSError as error:
                 if error.errno != errno.EXDEV:
