@@ -19,8 +19,8 @@ from vault.people.clustering_run import (
 )
 from vault.processing.grants.base import GrantUnavailable
 from vault.processing.grants.clustering import clustering_grant_open, clustering_grants_revoke
+from vault.processing.locks import advisory_lock
 from worker import identity
-from worker.locks import advisory_lock
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ _LOCK_NAMESPACE = 0x5350_5650  # "SPVP"
 
 
 def _owner_lock(owner_id: int):
-    """One clustering run per owner at a time (see worker.locks)."""
+    """One clustering run per owner at a time (see vault.processing.locks)."""
     return advisory_lock(_LOCK_NAMESPACE, int(owner_id))
 
 

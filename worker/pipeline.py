@@ -23,9 +23,9 @@ from vault.photos import blobs, pipeline_state, scheduling, storage
 from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.processing.grants.base import GrantedKeys, GrantUnavailable, live_grants
 from vault.processing.grants.photo import photo_grant_open
+from vault.processing.locks import advisory_lock
 from vault.processing.worker_keys import worker_adverts
 from worker import faces, identity, metadata, pictures, tags, thumbnails, video
-from worker.locks import advisory_lock
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ VIDEO_STEPS: list[tuple[str, Step]] = [
 
 
 def photo_lock(photo_id: uuid.UUID):
-    """One job per photo at a time (see worker.locks)."""
+    """One job per photo at a time (see vault.processing.locks)."""
     return advisory_lock(pipeline_state.photo_lock_key(photo_id))
 
 

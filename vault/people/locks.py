@@ -15,9 +15,9 @@ other way round, so that no two writers wait on each other:
 Statements outside a transaction of this kind take one row each: the incremental assignment
 (vault/people/detection.py) moves one free face with a conditional UPDATE.
 
-Above the rows, PostgreSQL advisory locks (worker/locks.py) keep one job per photo (the photo
-jobs) and one clustering run per owner (worker/people.py); they are taken before any
-transaction and never wait.
+Above the rows, PostgreSQL advisory locks (vault/processing/locks.py) keep one job per photo
+(the photo jobs) and one clustering run per owner (worker/people.py); they are taken before
+any transaction and never wait.
 """
 
 from __future__ import annotations

@@ -34,13 +34,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import connection
-
 from vault.blobstore import BlobMissing, BlobStore
 from vault.blobstore.local import LocalStore
 from vault.crypto import DecryptionError
 from vault.crypto import _layout as L
+from vault.photos import pipeline_state
 from vault.photos.models import Blob
+from vault.processing.locks import advisory_lock
 
 READ = 1 << 20  # bytes per read while copying and hashing: bounded memory for any blob
 BUSY_RETRIES = 3  # passes over photos a worker held, before the run gives up on them
@@ -78,23 +78,17 @@ def _photo_lock_key(key: str) -> int | None:
         photo_id = uuid.UUID(parts[1])
     except ValueError:
         return None
-    return int.from_bytes(photo_id.bytes[:8], "big", signed=True)
+    return pipeline_state.photo_lock_key(photo_id)
 
 
 @contextlib.contextmanager
 def _photo_locked(lock_key: int | None) -> Iterator[bool]:
+    """The worker's photo lock (never waits); a key of no photo needs none."""
     if lock_key is None:
         yield True
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_key])
-        acquired = cursor.fetchone()[0]
-    try:
+    with advisory_lock(lock_key) as acquired:
         yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_key])
 
 
 def _row_sizes() -> dict[str, int]:
