@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.systemd_root import systemd_root
 from vaultdev.pytest_plugin import ROOT
 
 ANSIBLE_DIR = ROOT / "deploy" / "ansible"
@@ -448,25 +449,6 @@ def test_multihost_seaweedfs_replicates_every_volume_on_two_servers(multihost):
     )
 
 
-def _unit_root(tmp_path: Path, units: dict[str, str]) -> Path:
-    """A root for `systemd-analyze --root`: the host's units, plus `units` (path under
-    etc/systemd/system -> text) with a stub for each command they run."""
-    import shutil
-
-    root = tmp_path / "sdroot"
-    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
-    for relative, text in units.items():
-        path = root / "etc/systemd/system" / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        for command in re.findall(r"^Exec\w+=[-@:+!]*(/\S+)", text, flags=re.MULTILINE):
-            stub = root / command.lstrip("/")
-            stub.parent.mkdir(parents=True, exist_ok=True)
-            stub.write_text("#!/bin/sh\n")
-            stub.chmod(0o755)
-    return root
-
-
 def _analyze(*args: str) -> str:
     import shutil
 
@@ -492,7 +474,7 @@ def _exposure_is_ok(root: Path, unit: str) -> None:
     ],
 )
 def test_multihost_seaweedfs_units_verify_and_are_hardened(multihost, tmp_path, host, unit):
-    root = _unit_root(tmp_path, {unit: (multihost / host / unit).read_text()})
+    root = systemd_root(tmp_path / "sdroot", {unit: (multihost / host / unit).read_text()})
     assert not _analyze("verify", f"--root={root}", unit).strip()
     _exposure_is_ok(root, unit)  # 1.3 OK on this machine
 
@@ -501,8 +483,8 @@ def test_multihost_worker_unit_with_its_network_dropin_stays_hardened(multihost,
     """On a worker host the drop-in opens the network to the vault's hosts only; the unit
     keeps its rating."""
     unit = "vault-worker@.service"
-    root = _unit_root(
-        tmp_path,
+    root = systemd_root(
+        tmp_path / "sdroot",
         {
             unit: (ROOT / "systemd" / unit).read_text(),
             f"{unit}.d/network.conf": (multihost / "gpu.lan" / "network.conf").read_text(),

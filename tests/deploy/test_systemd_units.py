@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.conftest import EXPOSURE
+from tests.deploy.systemd_root import HOST_UNITS, systemd_root
 from vaultdev.pytest_plugin import ROOT
 
 UNITS_DIR = ROOT / "systemd"
@@ -33,7 +34,6 @@ SERVICES = [
     "vault-trash-expire.service",
 ]
 ANALYZE = shutil.which("systemd-analyze")
-HOST_UNITS = Path("/usr/lib/systemd/system")
 
 pytestmark = pytest.mark.skipif(
     ANALYZE is None or not HOST_UNITS.is_dir(),
@@ -47,19 +47,8 @@ def _instance(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def unit_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sdroot")
-    shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
-    target = root / "etc/systemd/system"
-    target.mkdir(parents=True)
-    for name in UNITS:
-        text = (UNITS_DIR / name).read_text()
-        (target / name).write_text(text)
-        for command in re.findall(r"^Exec\w+=[-@:+!]*(/\S+)", text, flags=re.MULTILINE):
-            stub = root / command.lstrip("/")
-            stub.parent.mkdir(parents=True, exist_ok=True)
-            stub.write_text("#!/bin/sh\n")
-            stub.chmod(0o755)
-    return root
+    units = {name: (UNITS_DIR / name).read_text() for name in UNITS}
+    return systemd_root(tmp_path_factory.mktemp("sdroot"), units)
 
 
 def _analyze(*args: str) -> subprocess.CompletedProcess:
