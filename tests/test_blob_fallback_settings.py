@@ -7,10 +7,24 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from vault.blobstore import get_store
 from vault.blobstore.fallback import FallbackStore
 from vault.blobstore.s3 import S3Store
 from vaultdev.pytest_plugin import ROOT
+
+
+@pytest.fixture
+def moving_to_s3(settings, tmp_path):
+    """Settings of a vault switched to an S3 store (nothing needs to listen: only the objects
+    are built), reading blobs not yet moved from tmp_path/blobs."""
+    settings.VAULT_S3_ENDPOINT = "http://127.0.0.1:8333"
+    settings.VAULT_S3_BUCKET = "vault"
+    settings.VAULT_S3_ACCESS_KEY = "vault"
+    settings.VAULT_S3_SECRET_KEY = "not-a-real-secret"
+    settings.VAULT_BLOB_STORE = "s3"
+    settings.VAULT_BLOB_FALLBACK_DIR = tmp_path / "blobs"
 
 
 def test_a_local_vault_with_a_fallback_dir_stops_naming_the_setting(tmp_path):
@@ -32,13 +46,9 @@ def test_a_local_vault_with_a_fallback_dir_stops_naming_the_setting(tmp_path):
     assert "VAULT_BLOB_FALLBACK_DIR is only for VAULT_BLOB_STORE=s3" in result.stderr
 
 
-def test_the_s3_store_reads_from_the_fallback_dir_only_while_it_is_set(settings, tmp_path):
-    settings.VAULT_S3_ENDPOINT = "http://127.0.0.1:8333"
-    settings.VAULT_S3_BUCKET = "vault"
-    settings.VAULT_S3_ACCESS_KEY = "vault"
-    settings.VAULT_S3_SECRET_KEY = "not-a-real-secret"
-    settings.VAULT_BLOB_STORE = "s3"
-    settings.VAULT_BLOB_FALLBACK_DIR = tmp_path / "blobs"
+def test_the_s3_store_reads_from_the_fallback_dir_only_while_it_is_set(
+    settings, tmp_path, moving_to_s3
+):
     store = get_store()
     assert isinstance(store, FallbackStore) and store.kind == "s3"
     assert store.fallback.root == tmp_path / "blobs"
@@ -47,17 +57,13 @@ def test_the_s3_store_reads_from_the_fallback_dir_only_while_it_is_set(settings,
     assert isinstance(get_store(), S3Store)
 
 
-def test_a_child_process_started_by_the_harness_reads_the_same_fallback_dir(settings, tmp_path):
+def test_a_child_process_started_by_the_harness_reads_the_same_fallback_dir(
+    settings, tmp_path, moving_to_s3
+):
     """Workers and manage.py commands started by the tests get VAULT_BLOB_FALLBACK_DIR from
     the harness: a worker without it could not read the originals not yet moved."""
     from vaultdev.pytest_plugin import blob_store_env
 
-    settings.VAULT_S3_ENDPOINT = "http://127.0.0.1:8333"
-    settings.VAULT_S3_BUCKET = "vault"
-    settings.VAULT_S3_ACCESS_KEY = "vault"
-    settings.VAULT_S3_SECRET_KEY = "not-a-real-secret"
-    settings.VAULT_BLOB_STORE = "s3"
-    settings.VAULT_BLOB_FALLBACK_DIR = tmp_path / "blobs"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_S3_", "VAULT_BLOB"))}
     result = subprocess.run(
         [
