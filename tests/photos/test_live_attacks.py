@@ -4,7 +4,6 @@ reader walk millions of boxes, and Range headers out of bounds."""
 
 from __future__ import annotations
 
-import base64
 import io
 import struct
 import uuid
@@ -16,6 +15,7 @@ from django.urls import reverse
 
 from tests.people.faces_support import keyring_of
 from tests.photos.test_live_photos import _send
+from tests.photos.tus import TUS, tus_create, tus_patch
 from tests.users import PASSWORD
 from vault.crypto import seal
 from vault.photos.live_identifiers import MOV_TOP_BOXES, mov_content_identifier
@@ -25,7 +25,6 @@ from vaultdev.samples.live_photos import live_mov, live_still
 
 pytestmark = pytest.mark.django_db
 
-TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
 ROUTES = ("photos:play", "photos:motion", "photos:motion_download", "photos:download_both")
 
 
@@ -34,27 +33,9 @@ def _body(response) -> bytes:
 
 
 def _tus_upload(client, data: bytes, name: str, batch: str) -> dict:
-    meta = ",".join(
-        f"{key} {base64.b64encode(value.encode()).decode()}"
-        for key, value in (("filename", name), ("batch", batch))
-    )
-    created = client.post(
-        reverse("photos:resumable_create"),
-        HTTP_UPLOAD_LENGTH=str(len(data)),
-        HTTP_UPLOAD_METADATA=meta,
-        **TUS,
-    )
-    assert created.status_code == 201, created.content
-    done = client.generic(
-        "PATCH",
-        created["Location"],
-        data,
-        content_type="application/offset+octet-stream",
-        HTTP_UPLOAD_OFFSET="0",
-        **TUS,
-    )
-    assert done.status_code == 204
-    return client.get(created["Location"], **TUS).json()["outcome"]
+    url = tus_create(client, len(data), name, batch=batch)
+    assert tus_patch(client, url, 0, data).status_code == 204
+    return client.get(url, **TUS).json()["outcome"]
 
 
 def _live_item(client) -> Photo:

@@ -7,7 +7,6 @@ neither base names nor identifiers are kept in clear."""
 
 from __future__ import annotations
 
-import base64
 import io
 import uuid
 import zipfile
@@ -18,6 +17,7 @@ from django.db import connection
 from django.urls import reverse
 
 from tests.photos.conftest import run_jobs
+from tests.photos.tus import TUS, tus_create, tus_patch
 from tests.users import PASSWORD
 from vault.accounts.services import keys_unlock_with_password
 from vault.photos.blobs import blob_open
@@ -201,28 +201,10 @@ def test_a_big_mov_on_the_resumable_path_pairs_with_its_still(owner_client, owne
     batch = uuid.uuid4().hex
     cid = str(uuid.uuid4())
     still, mov = live_still(cid), live_mov(cid)
-    meta = ",".join(
-        f"{key} {base64.b64encode(value.encode()).decode()}"
-        for key, value in (("filename", "IMG_0200.MOV"), ("batch", batch))
-    )
-    tus = {"HTTP_TUS_RESUMABLE": "1.0.0"}
-    created = owner_client.post(
-        reverse("photos:resumable_create"),
-        HTTP_UPLOAD_LENGTH=str(len(mov)),
-        HTTP_UPLOAD_METADATA=meta,
-        **tus,
-    )
+    url = tus_create(owner_client, len(mov), "IMG_0200.MOV", batch=batch)
     [photo_out] = _send(owner_client, ("IMG_0200.JPG", still), batch=batch)
-    done = owner_client.generic(
-        "PATCH",
-        created["Location"],
-        mov,
-        content_type="application/offset+octet-stream",
-        HTTP_UPLOAD_OFFSET="0",
-        **tus,
-    )
-    assert done.status_code == 204
-    outcome = owner_client.get(created["Location"], **tus).json()["outcome"]
+    assert tus_patch(owner_client, url, 0, mov).status_code == 204
+    outcome = owner_client.get(url, **TUS).json()["outcome"]
     assert outcome["photo"] == photo_out["photo"] and outcome["status"] == "stored"
     [item] = Photo.objects.all()
     assert _decrypted(item, "motion", owner) == mov

@@ -14,9 +14,11 @@ from vault.accounts.services import keys_unlock_with_password
 TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
 
 
-def tus_create(client, length: int, name: str = "long-walk.mp4") -> str:
-    """Create an upload of `length` bytes named `name`; return its URL (asserts 201)."""
-    meta = "filename " + base64.b64encode(name.encode()).decode()
+def tus_create(client, length: int, name: str = "long-walk.mp4", batch: str | None = None) -> str:
+    """Create an upload of `length` bytes named `name` (in the page's upload `batch`, if
+    given); return its URL (asserts 201)."""
+    fields = [("filename", name)] + ([("batch", batch)] if batch is not None else [])
+    meta = ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in fields)
     response = client.post(
         reverse("photos:resumable_create"),
         HTTP_UPLOAD_LENGTH=str(length),
