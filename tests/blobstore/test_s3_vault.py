@@ -5,7 +5,6 @@ aborted or killed upload leaves neither an object nor an unfinished multipart up
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
 import signal
@@ -18,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.photos import videos
+from tests.photos.tus import TUS, tus_create, tus_patch
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
 from vault.blobstore import get_store
@@ -29,7 +29,6 @@ from vaultdev.samples.pictures import jpeg, picture
 from vaultdev.signin import sign_in
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
 
 
 def _with_marker(data: bytes, marker: bytes) -> bytes:
@@ -48,24 +47,9 @@ def _scan(directory: Path, needles: list[bytes]) -> list[str]:
 
 
 def _resumable_upload(client, name: str, data: bytes, piece: int) -> dict:
-    meta = "filename " + base64.b64encode(name.encode()).decode()
-    created = client.post(
-        reverse("photos:resumable_create"),
-        HTTP_UPLOAD_LENGTH=str(len(data)),
-        HTTP_UPLOAD_METADATA=meta,
-        **TUS,
-    )
-    assert created.status_code == 201, created.content
-    url, offset = created["Location"], 0
+    url, offset = tus_create(client, len(data), name), 0
     while offset < len(data):  # from the offset the server reports, as a tus client does
-        response = client.generic(
-            "PATCH",
-            url,
-            data[offset : offset + piece],
-            content_type="application/offset+octet-stream",
-            HTTP_UPLOAD_OFFSET=str(offset),
-            **TUS,
-        )
+        response = tus_patch(client, url, offset, data[offset : offset + piece])
         assert response.status_code == 204, response.content
         offset = int(response["Upload-Offset"])
     return client.get(url, **TUS).json()["outcome"]
