@@ -144,9 +144,11 @@ def _start_workers(vault: Vault, count: int = 2) -> None:
 def _live_keys(vault: Vault) -> int:
     import redis
 
-    from vault.processing.worker_keys import live_worker_keys
+    from vault.processing.worker_keys import worker_adverts
 
-    return len(live_worker_keys(redis.Redis.from_url(vault.env["REDIS_URL"])))
+    connection = redis.Redis.from_url(vault.env["REDIS_URL"])
+    secret = vault.env["VAULT_WORKER_ENROLMENT_SECRET"].encode()
+    return sum(advert.enrolled for advert in worker_adverts(connection, secret=secret))
 
 
 def _states(vault: Vault, photo_ids: list[str]) -> list[str]:
@@ -254,6 +256,9 @@ def main() -> None:
         base = {
             **os.environ,
             "SECRET_KEY": secrets.token_urlsafe(40),
+            # Set, not derived from SECRET_KEY, so that this process (no Django settings) can
+            # count the enrolled workers.
+            "VAULT_WORKER_ENROLMENT_SECRET": secrets.token_urlsafe(32),
             "DEBUG": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "STATIC_MANIFEST": "false",
