@@ -170,7 +170,7 @@ def start_seaweed_cluster(
     cluster.filer = host.popen(
         [weed, "filer", f"-ip={ip}", f"-port={FILER_PORT}", f"-master={master}",
          f"-defaultStoreDir={root / 'filer'}", "-s3", f"-s3.port={S3_PORT}",
-         f"-s3.config={config}", "-s3.cacheCapacityMB=64",  # as the Ansible role
+         f"-s3.config={config}",
          *([f"-s3.cert.file={tls.cert}", f"-s3.key.file={tls.key}"] if tls else [])],
         log_path=root / "filer.log", cwd=root,
     )  # fmt: skip

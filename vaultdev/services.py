@@ -292,9 +292,6 @@ def start_seaweed(
         f"-s3.port={s3}",
         f"-s3.port.grpc={s3_grpc}",
         f"-s3.config={config}",
-        # Keep recently read chunks (ciphertext) in the gateway's memory: a thumbnail shown
-        # again skips the volume server (docs/object-store.md, Speed). Weed's default is off.
-        "-s3.cacheCapacityMB=64",
         f"-s3.port.iceberg={iceberg}",  # these two default to fixed ports (8181, 9101):
         f"-s3.port.lance={lance}",  # two servers at once would collide
         f"-metricsPort={metrics}",

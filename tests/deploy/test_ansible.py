@@ -423,7 +423,6 @@ def test_multihost_seaweedfs_replicates_every_volume_on_two_servers(multihost):
     filer = (multihost / "store1.lan" / "seaweedfs-filer.service").read_text()
     assert "-s3 -s3.port=8333 -s3.config=%d/s3.json" in filer
     assert "-s3.cert.file=%d/s3.pem" in filer
-    assert "-s3.cacheCapacityMB=256" in filer  # thumbnails read again skip the volume server
     assert "LoadCredential=s3.json:/etc/seaweedfs/credentials/s3.json" in filer
     for unit in (master, volume, filer):
         for hardening in ("ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes"):
