@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -191,7 +193,10 @@ def test_postgres_over_tcp_takes_the_scram_password_from_a_file(tmp_path):
     """A vault process (manage.py migrate) signs in with scram-sha-256 over TCP, the password
     from DB_PASSWORD_FILE; a wrong password is refused."""
     password = secrets.token_urlsafe(24)
-    pg = networked.start_networked_postgres(tmp_path / "pg", password=password)
+    # Not below tmp_path: pytest keeps /tmp/pytest-of-root at mode 0700 (and resets it when
+    # another pytest run starts), and PostgreSQL runs as another user when we are root.
+    pg_root = Path(tempfile.mkdtemp(prefix="spv-scram-", dir="/tmp"))
+    pg = networked.start_networked_postgres(pg_root / "pg", password=password)
     try:
         with psycopg.connect(pg.url(), password=password) as conn:
             assert conn.execute("SELECT current_user").fetchone() == ("vault",)
@@ -216,6 +221,7 @@ def test_postgres_over_tcp_takes_the_scram_password_from_a_file(tmp_path):
             assert conn.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 10
     finally:
         pg.stop()
+        shutil.rmtree(pg_root, ignore_errors=True)
 
 
 def test_this_machines_server_builds_have_no_tls():
