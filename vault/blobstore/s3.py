@@ -251,7 +251,7 @@ class S3Store(BlobStore):
             # Over TLS, SigV4 signs the headers (the credentials still authenticate every
             # request, and x-amz-content-sha256 says UNSIGNED-PAYLOAD) but not a SHA-256 of the
             # body: TLS already protects it on the wire, and the SPV1 tags authenticate every
-            # byte of it. That saves botocore hashing every uploaded byte first (6 ms of CPU
+            # byte of it. That saves botocore hashing every uploaded byte first (5 ms of CPU
             # for a 3.8 MB photo on the 2-core bench box, docs/object-store.md).
             # Over plain HTTP (tests, the bench on one machine) the body stays signed: nothing
             # else would stop a relay from swapping it.
