@@ -45,3 +45,33 @@ def test_the_s3_store_reads_from_the_fallback_dir_only_while_it_is_set(settings,
     assert "not-a-real-secret" not in repr(store)
     settings.VAULT_BLOB_FALLBACK_DIR = None
     assert isinstance(get_store(), S3Store)
+
+
+def test_a_child_process_started_by_the_harness_reads_the_same_fallback_dir(settings, tmp_path):
+    """Workers and manage.py commands started by the tests get VAULT_BLOB_FALLBACK_DIR from
+    the harness: a worker without it could not read the originals not yet moved."""
+    from vaultdev.pytest_plugin import blob_store_env
+
+    settings.VAULT_S3_ENDPOINT = "http://127.0.0.1:8333"
+    settings.VAULT_S3_BUCKET = "vault"
+    settings.VAULT_S3_ACCESS_KEY = "vault"
+    settings.VAULT_S3_SECRET_KEY = "not-a-real-secret"
+    settings.VAULT_BLOB_STORE = "s3"
+    settings.VAULT_BLOB_FALLBACK_DIR = tmp_path / "blobs"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_S3_", "VAULT_BLOB"))}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from vault.blobstore import get_store; "
+            "s = get_store(); print(type(s).__name__, getattr(getattr(s, 'fallback', None), "
+            "'root', None))",
+        ],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "vault.settings", **blob_store_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["FallbackStore", str(tmp_path / "blobs")]

@@ -1,6 +1,8 @@
 """/healthz reports the blob store: reachable, bucket present, a probe object written, read back
 and deleted; a stopped object store says so, and no credential ever shows."""
 
+import time
+
 import pytest
 
 from tests.objectstore import s3_settings
@@ -30,7 +32,7 @@ def test_the_local_store_is_probed_too(client, settings, tmp_path):
     assert not (tmp_path / "data" / "blobs" / "probe").exists(), "the probe object was left"
 
 
-@pytest.mark.slow  # its own weed, and boto3's retries against a stopped one: ~15 s
+@pytest.mark.slow  # its own weed
 def test_the_object_store_is_reported_up_then_down_without_a_secret(client, settings, own_weed):
     s3_settings(settings, own_weed.store(), own_weed)
     _, check, body = _blob_store(client)
@@ -52,9 +54,33 @@ def test_the_object_store_is_reported_up_then_down_without_a_secret(client, sett
 
     own_weed.stop()
     settings.VAULT_S3_BUCKET = own_weed.bucket
+    started = time.monotonic()
     status, check, body = _blob_store(client)
+    # One attempt of at most S3Store.PROBE_TIMEOUT (2 s), not the normal client's retries
+    # with backoff (~8 s): a generous bound, not a timing measurement.
+    assert time.monotonic() - started < 5
     assert status == 503
     assert check["ok"] is False and check["reachable"] is False and check["round_trip"] is False
     assert "connect" in check["error"]
     for secret in (own_weed.secret_key, own_weed.access_key):
         assert secret not in body
+
+
+def test_the_probe_makes_one_short_attempt_while_reads_keep_their_retries(settings):
+    """A stopped object store is reported within the probe's timeout: its client tries once
+    with a short timeout; the store's own client (reads and writes) still retries."""
+    from vault.blobstore.s3 import S3Store
+
+    store = S3Store(
+        endpoint="http://127.0.0.1:9",  # nothing listens on the discard port
+        bucket="vault",
+        access_key="vault",
+        secret_key="not-a-real-secret",
+    )
+    probe = store.probe_client().meta.config
+    assert probe.retries["total_max_attempts"] == 1
+    assert probe.connect_timeout == probe.read_timeout == S3Store.PROBE_TIMEOUT <= 5
+    assert store.client.meta.config.retries["total_max_attempts"] > 1
+    assert store.probe_client().meta.endpoint_url == store.endpoint
+    result = store.probe()
+    assert result["reachable"] is False and "connect" in result["error"]

@@ -75,13 +75,24 @@ def env_secret(name: str) -> str | None:
 # sslmode, sslrootcert, sslcert, sslkey, sslnegotiation): passed to psycopg as OPTIONS.
 _PG_TLS_PARAMETERS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslnegotiation")
 _PG_SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+# libpq's TCP keepalives (seconds, probes): a connection to a database host that vanished
+# (power cut, cable pulled) fails after about idle + interval × count = 2 minutes instead of
+# Linux's default of more than 2 hours. The server side sets the same (Ansible postgres role)
+# so that a vanished worker host's session and advisory locks go too. docs/multihost.md.
+PG_KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "60",
+    "keepalives_interval": "10",
+    "keepalives_count": "6",
+}
 
 
 def database_from_url(url: str) -> dict:
     """Turn postgresql://user:password@host:port/name?host=/socket/dir into DATABASES['default'].
 
     Over TCP to another host, add libpq's TLS parameters, e.g.
-    `?sslmode=verify-full&sslrootcert=/etc/vault/ca.pem` (they become OPTIONS). Raises
+    `?sslmode=verify-full&sslrootcert=/etc/vault/ca.pem` (they become OPTIONS); TCP
+    connections also get libpq's keepalives (PG_KEEPALIVES, or keepalives_* in the URL). Raises
     ImproperlyConfigured on another scheme, no database name, a bad port or sslmode."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"}:
@@ -98,6 +109,12 @@ def database_from_url(url: str) -> dict:
     except ValueError:
         raise ImproperlyConfigured("DATABASE_URL has a port that is not a number") from None
     options = {key: query[key][0] for key in _PG_TLS_PARAMETERS if key in query}
+    if host and not host.startswith("/"):  # TCP: keepalives, unless the URL sets its own
+        for key, default in PG_KEEPALIVES.items():
+            value = query.get(key, [default])[0]
+            if not value.isdigit():
+                raise ImproperlyConfigured(f"DATABASE_URL {key} must be a whole number")
+            options[key] = value
     if options.get("sslmode", "disable") not in _PG_SSLMODES:
         raise ImproperlyConfigured(
             f"DATABASE_URL sslmode must be one of {sorted(_PG_SSLMODES)}, "

@@ -27,7 +27,7 @@ from vault.env import (
     redis_url,
     redis_url_with,
 )
-from vault.processing.queue import JOB_TIMEOUT, QUEUE
+from vault.processing.queue import JOB_TIMEOUT, QUEUE, SERIALIZER
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("VAULT_VAR_DIR", BASE_DIR / "var")
@@ -204,6 +204,7 @@ RQ_QUEUES = {
             ca_file=env_str("REDIS_CA_FILE", "") or None,
         ),
         "DEFAULT_TIMEOUT": JOB_TIMEOUT,
+        "SERIALIZER": SERIALIZER,
     }
 }
 # Seconds between RQ worker heartbeats is worker_ttl - 15; /healthz calls a worker dead when

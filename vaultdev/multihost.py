@@ -272,10 +272,14 @@ class VaultLab:
         500 s after a job ends)."""
         from rq.job import Job as RqJob
 
+        from vault.processing.queue import SERIALIZER
+
         with self.web.entered():
             conn = self.redis()
             ids = [key.decode().removeprefix("rq:job:") for key in conn.scan_iter("rq:job:*")]
-            jobs = RqJob.fetch_many([i for i in ids if ":" not in i], connection=conn)
+            jobs = RqJob.fetch_many(
+                [i for i in ids if ":" not in i], connection=conn, serializer=SERIALIZER
+            )
             return [
                 job
                 for job in jobs
@@ -306,9 +310,11 @@ class VaultLab:
         (None when it is between jobs)."""
         from rq.worker import Worker
 
+        from vault.processing.queue import SERIALIZER
+
         with self.web.entered():
             conn = self.redis()
-            for worker in Worker.all(connection=conn):
+            for worker in Worker.all(connection=conn, serializer=SERIALIZER):
                 if worker.name.rsplit("-", 1)[0] == role:
                     job = worker.get_current_job()
                     if job is not None and job.func_name == "worker.jobs.photo_process":

@@ -162,7 +162,7 @@ def blob_store_env(settings) -> dict[str, str]:
     """The environment that points a child process at the blob store these settings name."""
     if getattr(settings, "VAULT_BLOB_STORE", "local") != "s3":
         return {"VAULT_BLOB_STORE": "local"}
-    return {
+    env = {
         "VAULT_BLOB_STORE": "s3",
         "VAULT_S3_ENDPOINT": settings.VAULT_S3_ENDPOINT,
         "VAULT_S3_BUCKET": settings.VAULT_S3_BUCKET,
@@ -170,6 +170,12 @@ def blob_store_env(settings) -> dict[str, str]:
         "VAULT_S3_SECRET_KEY": settings.VAULT_S3_SECRET_KEY,
         "VAULT_S3_REGION": settings.VAULT_S3_REGION,
     }
+    # A vault moving to the object store still reads blobs not yet moved from the old
+    # directory: a worker started without it would find those originals missing.
+    fallback = getattr(settings, "VAULT_BLOB_FALLBACK_DIR", None)
+    if fallback:
+        env["VAULT_BLOB_FALLBACK_DIR"] = str(fallback)
+    return env
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -220,6 +220,13 @@ def _process(photo_id: uuid.UUID) -> str:
         pipeline_state.photo_mark_failed(photo, str(error))
         log.info("photo %s: failed: %s", photo_id, error)
         return "failed"
+    except blobs.PhotoGone:
+        # Deleted (or joined to a Live item) while we worked: the object that write made is
+        # removed already; remove what earlier steps wrote, in case the deletion's own
+        # clean-up ran before they were there.
+        storage.remove_photo_blobs(photo.owner_id, photo_id)
+        log.info("photo %s: deleted while it was processed", photo_id)
+        return "gone"
     except Exception:
         if not Photo.objects.filter(pk=photo_id).exists():
             # Deleted by its owner while we worked: leave nothing behind.

@@ -158,6 +158,9 @@ def _update(pid: uuid.UUID) -> str:
             for name, step, give_up in missing:
                 try:
                     step(work)
+                except blobs.PhotoGone:  # deleted meanwhile: what the step wrote is removed
+                    log.info("photo %s: deleted while it was brought up to date", pid)
+                    return "gone"
                 except Exception:
                     log.exception("photo %s: %s failed", pid, name)
                     give_up(photo, active[name])

@@ -21,9 +21,10 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 from rq import SimpleWorker
+from rq.job import Job
 
 from vault.processing import worker_keys
-from vault.processing.queue import JOB_TIMEOUT
+from vault.processing.queue import JOB_FUNCTIONS, JOB_TIMEOUT, SERIALIZER
 from worker import identity
 from worker.ai import loader
 
@@ -33,8 +34,41 @@ log = logging.getLogger(__name__)
 HUNG_MARGIN = 60
 
 
+class RefusedJob(Exception):
+    """A job on the queue names a function that is not one of the vault's jobs."""
+
+
+class VaultJob(Job):
+    """RQ's job, which imports and calls whatever dotted name the job's record in Valkey holds,
+    restricted to the vault's job functions: whoever can write rq:* keys (every worker host)
+    must not make another worker run os.system, say. Nor does it call the record's callbacks
+    (dotted names too) or send its webhooks (HTTP requests to any URL): the vault's jobs have
+    none."""
+
+    def restore(self, raw_data):
+        restored = super().restore(raw_data)
+        self._success_callback_name = self._failure_callback_name = None
+        self._stopped_callback_name = None
+        self._success_callback = self._failure_callback = self._stopped_callback = None
+        self.webhooks = []
+        return restored
+
+    @property
+    def func(self):
+        if self.func_name not in JOB_FUNCTIONS or self.instance is not None:
+            raise RefusedJob(
+                f"job {self.id} names {self.func_name!r}, not one of the vault's job functions: "
+                "refused (something that can write to Valkey queued it)"
+            )
+        return super().func
+
+
 class VaultWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
+        # Whatever the command line says: jobs are JSON (a pickle runs code as it loads) and
+        # only the vault's job functions run.
+        kwargs["serializer"] = SERIALIZER
+        kwargs["job_class"] = VaultJob
         super().__init__(*args, **kwargs)
         own = self.queue_class(
             name=worker_keys.queue_name(identity.current().key_id),
@@ -72,6 +106,21 @@ class VaultWorker(SimpleWorker):
         worker_keys.advertise_models(
             self.name, loader.loaded_model_ids(), ttl=self.key_ttl, connection=self.connection
         )
+        self._enrolment_report(worker_keys.enrolment_secret_matches(self.connection))
+
+    def _enrolment_report(self, matches: bool | None) -> None:
+        # Said once per change, not at every beat: the operator reads this in the worker's log.
+        if matches is None or matches == getattr(self, "_enrolled", None):
+            return
+        self._enrolled = matches
+        if matches:
+            log.info("enrolment: this worker's VAULT_WORKER_ENROLMENT_SECRET is the web's")
+        else:
+            log.error(
+                "enrolment: this worker's VAULT_WORKER_ENROLMENT_SECRET is not the web's: the "
+                'web grants it no photos (/healthz shows it "enrolled": false). Give it the '
+                "web's secret (VAULT_WORKER_ENROLMENT_SECRET_FILE) and restart it."
+            )
 
     def execute_job(self, job, queue):
         # One process runs every job, so no request cycle renews its database connection:

@@ -7,7 +7,10 @@ through `BlobFile`, which decrypts only the 64 KiB SPV1 chunks the demuxer asks 
 
 Caps per decode (like the pixel cap of photos): a frame may have at most
 VAULT_VIDEO_MAX_FRAME_PIXELS pixels, and each decode (frames, rendition) stops after
-VAULT_VIDEO_DECODE_SECONDS of wall time (the rendition: that plus twice the video's duration).
+VAULT_VIDEO_DECODE_SECONDS of wall time. A rendition gets that plus RENDITION_PACE seconds per
+second of video, counted on what it has decoded so far (a container may claim any duration:
+the claim alone buys no time), and never more than the claimed duration allows. A motion clip
+(Live Photo MOV, motion photo) longer than MOTION_MAX_SECONDS is not rendered.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from dataclasses import dataclass, field
 
 import av
 from django.conf import settings
-from django.db import transaction
 from PIL import Image
 
 from vault.crypto import container as spv1
@@ -50,6 +52,14 @@ RENDITION_LONG_SIDE = 1920  # ≤ 1080p (landscape 1920×1080, portrait 1080×19
 # tiles pictures from 1200 px, so 1080p-sized frames lose them nothing.
 FRAME_LONG_SIDE = 1920
 RENDITION_CRF = "23"  # libx264's default quality
+# Wall-time seconds a rendition may spend per second of video it has decoded: libx264
+# "veryfast" re-encodes 1080p at several times real time on the 2-core i5, and 4K HEVC decodes
+# at about real time (bench/video.py), so twice real time fails only a stream built to be slow.
+RENDITION_PACE = 2.0
+# A Live Photo's MOV is about 3 s (1.5 s either side of the still) and motion photos' clips
+# 1-3 s; 30 s leaves room for edited or exported ones. A clip claiming more is not a motion
+# clip worth a worker's minutes: it is kept (downloadable) but not rendered.
+MOTION_MAX_SECONDS = 30
 RENDITION_MEDIA_TYPE = "video/mp4"
 
 
@@ -406,7 +416,9 @@ def make_rendition(work) -> None:
         Blob.objects.filter(photo=photo, variant=Blob.Variant.RENDITION).delete()
         return
     deadline = (
-        time.monotonic() + settings.VAULT_VIDEO_DECODE_SECONDS + 2 * (work.video.duration or 0)
+        time.monotonic()
+        + settings.VAULT_VIDEO_DECODE_SECONDS
+        + RENDITION_PACE * (work.video.duration or 0)
     )
     writer = None
     try:
@@ -423,18 +435,16 @@ def make_rendition(work) -> None:
             writer.abort()
         log.warning("video %s: no rendition (%s: %s)", photo.id, type(error).__name__, error)
         return
-    with transaction.atomic():
-        Blob.objects.update_or_create(
-            photo=photo,
-            variant=Blob.Variant.RENDITION,
-            index=0,
-            defaults={
-                "media_type": RENDITION_MEDIA_TYPE,
-                "size": writer.plaintext_length,
-                "width": width,
-                "height": height,
-            },
-        )
+    from vault.photos import blobs
+
+    blobs.blob_record(
+        photo=photo,
+        variant=Blob.Variant.RENDITION,
+        media_type=RENDITION_MEDIA_TYPE,
+        size=writer.plaintext_length,
+        width=width,
+        height=height,
+    )
 
 
 class _WriterFile(io.RawIOBase):
@@ -462,9 +472,16 @@ def rendition_size(width: int, height: int) -> tuple[int, int]:
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
-def transcode(source, target, deadline: float) -> tuple[int, int]:
+def transcode(
+    source, target, deadline: float, *, max_seconds: float | None = None
+) -> tuple[int, int]:
     """Re-encode `source`'s first video track (rotation applied) and first audio track to
-    H.264 (libx264) / AAC in fragmented MP4 written to `target`. Returns the size."""
+    H.264 (libx264) / AAC in fragmented MP4 written to `target`. Returns the upright (width,
+    height) in pixels. Raises VideoUnreadable when the wall clock passes `deadline`
+    (time.monotonic() seconds), when it passes VAULT_VIDEO_DECODE_SECONDS plus RENDITION_PACE
+    seconds per second of video decoded so far (a stream that decodes far slower than it
+    plays, whatever duration it claims), or when the video goes on past `max_seconds`."""
+    started = time.monotonic()
     with _open(source) as box:
         in_video = box.streams.video[0]
         in_video.thread_type = "AUTO"  # frame and slice threads: HEVC decoding is the cost
@@ -486,10 +503,20 @@ def transcode(source, target, deadline: float) -> tuple[int, int]:
             size = upright = None
             audio = out.add_stream("aac", rate=48000) if in_audio is not None else None
             streams = [in_video] + ([in_audio] if in_audio is not None else [])
+            first = None  # the first video frame's time (seconds)
             for packet in box.demux(*streams):
                 _deadline_check(deadline)
                 for frame in packet.decode():
                     if packet.stream is in_video:
+                        played = 0.0
+                        if frame.time is not None:
+                            first = frame.time if first is None else first
+                            played = frame.time - first
+                        if max_seconds is not None and played > max_seconds:
+                            raise VideoUnreadable(f"longer than {max_seconds:g} s")
+                        _deadline_check(
+                            started + settings.VAULT_VIDEO_DECODE_SECONDS + RENDITION_PACE * played
+                        )
                         if size is None:
                             # Pixels are scaled by swscale as stored, and the rotation is kept
                             # as the output's display matrix, which browsers apply: turning
@@ -574,6 +601,9 @@ def find_motion(work) -> None:
     except VideoUnreadable:
         log.info("photo %s: an embedded clip that does not decode is ignored", photo.id)
         return
+    if (facts.duration or 0) > MOTION_MAX_SECONDS:
+        log.info("photo %s: an embedded clip longer than a motion clip is ignored", photo.id)
+        return
     work.store_blob(
         Blob.Variant.MOTION,
         clip,
@@ -610,9 +640,21 @@ def _render_motion(work, clip: Blob) -> None:
             if facts.playable:
                 Blob.objects.filter(photo=photo, variant=Blob.Variant.RENDITION).delete()
                 return
+            if (facts.duration or 0) > MOTION_MAX_SECONDS:
+                # A clip that claims hours would have bought hours of a worker's time.
+                log.warning(
+                    "photo %s: no motion rendition (the clip claims %s s; at most %s s)",
+                    photo.id,
+                    round(facts.duration),
+                    MOTION_MAX_SECONDS,
+                )
+                return
             rendered = io.BytesIO()
             width, height = transcode(
-                BlobFile(reader), rendered, deadline + 2 * (facts.duration or 0)
+                BlobFile(reader),
+                rendered,
+                deadline + RENDITION_PACE * (facts.duration or 0),
+                max_seconds=MOTION_MAX_SECONDS,
             )
     except Exception as error:
         log.warning("photo %s: no motion rendition (%s)", photo.id, type(error).__name__)

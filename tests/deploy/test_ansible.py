@@ -393,6 +393,20 @@ def test_multihost_database_takes_tls_and_scram_from_the_vaults_hosts_only(multi
     conf = (multihost / "db.lan" / "vault.conf").read_text()
     assert "listen_addresses = '10.0.0.11'" in conf and "ssl = on" in conf
     assert "password_encryption = 'scram-sha-256'" in conf
+    # A worker host that vanishes loses its session and advisory locks within minutes.
+    keepalives = {
+        key: int(value)
+        for key, value in re.findall(r"^tcp_keepalives_(\w+) = (\d+)$", conf, re.MULTILINE)
+    }
+    assert keepalives == {"idle": 60, "interval": 10, "count": 6}
+    assert keepalives["idle"] + keepalives["interval"] * keepalives["count"] <= 5 * 60
+    # And the web and workers reach it with libpq keepalives (the client's side).
+    from vault.env import database_from_url
+
+    for host in ("web.lan", "gpu.lan"):
+        url = _environment_file(multihost / host / "vault.env")["DATABASE_URL"]
+        options = database_from_url(url)["OPTIONS"]
+        assert options["keepalives"] == "1" and int(options["keepalives_idle"]) <= 60
 
 
 def test_multihost_queue_has_tls_and_acl_users_with_hashed_passwords(multihost):

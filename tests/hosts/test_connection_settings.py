@@ -7,7 +7,7 @@ import pytest
 import redis.connection
 from django.core.exceptions import ImproperlyConfigured
 
-from vault.env import database_from_url, redis_url_with
+from vault.env import PG_KEEPALIVES, database_from_url, redis_url_with
 
 
 def test_database_url_carries_tls_parameters_to_psycopg():
@@ -19,8 +19,29 @@ def test_database_url_carries_tls_parameters_to_psycopg():
     assert database["OPTIONS"] == {
         "sslmode": "verify-full",
         "sslrootcert": "/etc/vault/tls/ca.pem",
+        **PG_KEEPALIVES,
     }
     assert "OPTIONS" not in database_from_url("postgresql://vault@/vault?host=/run/postgresql")
+
+
+def test_a_tcp_database_connection_gives_up_on_a_vanished_host_within_minutes():
+    """libpq keepalives on every TCP connection (the worker's side of a dead database host):
+    idle + interval × count of at most a few minutes, in names libpq accepts."""
+    import psycopg.conninfo
+
+    options = database_from_url("postgresql://vault@10.0.0.11:5432/vault")["OPTIONS"]
+    assert options["keepalives"] == "1"
+    seconds = int(options["keepalives_idle"]) + int(options["keepalives_interval"]) * int(
+        options["keepalives_count"]
+    )
+    assert 30 <= seconds <= 5 * 60
+    parsed = psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo("", **options))
+    assert parsed == options
+    # The URL may set its own; a value that is not a number is refused.
+    own = database_from_url("postgresql://vault@db.lan/vault?keepalives_idle=30")["OPTIONS"]
+    assert own["keepalives_idle"] == "30" and own["keepalives_count"] == "6"
+    with pytest.raises(ImproperlyConfigured, match="keepalives_count"):
+        database_from_url("postgresql://vault@db.lan/vault?keepalives_count=many")
 
 
 def test_database_url_refuses_an_unknown_sslmode():

@@ -256,3 +256,45 @@ def test_videos_and_live_motions_are_never_cached_whatever_the_setting(
         assert response["Cache-Control"] == "private, no-store", route
     thumb = owner_client.get(reverse("photos:thumb", args=[live.id]))
     assert thumb["Cache-Control"] == "private, max-age=3600"
+
+
+def test_a_live_mov_claiming_ten_hours_is_kept_but_buys_no_rendition(
+    owner, owner_client, worker_key, caplog
+):
+    """A crafted MOV whose container claims 10 hours (mvhd/mdhd/stts rewritten) would have
+    bought its motion rendition 20 hours of a worker's time: it is refused at once (a motion
+    clip is seconds long), the item is ready and the MOV is still there to download."""
+    from tests.photos.conftest import run_jobs
+    from tests.photos.videos import claim_duration
+
+    cid = str(uuid.uuid4()).upper()
+    mov = claim_duration(live_mov(cid), 10 * 3600)
+    outcomes = _send(owner_client, ("IMG_5001.JPG", live_still(cid)), ("IMG_5001.MOV", mov))
+    assert outcomes[0]["photo"] == outcomes[1]["photo"]
+    [item] = Photo.objects.all()
+    with caplog.at_level("WARNING", logger="worker.video"):
+        assert run_jobs() == ["ready"]
+    assert not item.blobs.filter(variant="rendition").exists()
+    assert "no motion rendition (the clip claims 36000 s; at most 30 s)" in caplog.text
+    motion = owner_client.get(reverse("photos:motion_download", args=[item.id]))
+    assert _body(motion) == mov
+
+
+def test_a_motion_photos_clip_claiming_ten_hours_is_not_taken_for_its_motion(
+    owner_client, worker_key
+):
+    """A still carrying a clip (as a Google/Samsung motion photo does) whose container claims
+    10 hours: not a motion clip, so the still stays a still (no motion, no rendition) and is
+    ready; the same clip of one second is its motion."""
+    from tests.photos import support, videos
+    from tests.photos.conftest import run_jobs
+
+    embedded = videos.clip(seconds=1.0, faststart=True)
+    for name, clip, moves in (
+        ("PXL_0001.MP.jpg", videos.claim_duration(embedded, 10 * 3600), False),
+        ("PXL_0002.MP.jpg", embedded, True),
+    ):
+        [outcome] = _send(owner_client, (name, support.real_photo_jpeg("chelsea.png") + clip))
+        assert run_jobs() == ["ready"]
+        photo = Photo.objects.get(pk=outcome["photo"])
+        assert photo.blobs.filter(variant="motion").exists() is moves

@@ -217,7 +217,7 @@ def test_photos_uploaded_before_the_switch_are_processed_by_a_real_worker_during
     assert len(_local_files(local_dir)) == 2  # the two originals
 
     s3_settings(settings, s3_bucket, seaweed, fallback_dir=local_dir)
-    start_worker(VAULT_BLOB_FALLBACK_DIR=str(local_dir))
+    start_worker()  # the harness passes VAULT_BLOB_FALLBACK_DIR on
     assert "stopped at --limit" in _move("--limit", "1")  # one original moved, one not
     # The owner's visit grants the pending photos to the live worker, which reads one original
     # from the object store and the other from the directory, and writes everything new to

@@ -208,7 +208,7 @@ def test_job_arguments_and_redis_carry_ids_only(
         [outcome] = upload(owner_client, ("a.jpg", data))
     [job] = shared_queue().jobs
     assert (
-        job.func_name == Job.PHOTO_PROCESS and job.args == (outcome["photo"],) and job.kwargs == {}
+        job.func_name == Job.PHOTO_PROCESS and job.args == [outcome["photo"]] and job.kwargs == {}
     )
 
     stored = []
@@ -279,7 +279,7 @@ def test_a_photo_whose_job_was_lost_is_enqueued_again(
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
     [job] = shared_queue().jobs
-    assert job.args == (outcome["photo"],)
+    assert job.args == [outcome["photo"]]
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": outcome["photo"]})
     assert shared_queue().count == 1  # nudged once, not at every poll
@@ -321,7 +321,7 @@ def test_a_photo_its_dead_worker_left_processing_is_enqueued_again_at_the_next_v
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": photo_id})
     [job] = shared_queue().jobs
-    assert job.args == (photo_id,)
+    assert job.args == [photo_id]
     assert Photo.objects.get(pk=photo_id).state == "pending"
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": photo_id})
@@ -334,6 +334,7 @@ def test_a_worker_started_after_the_grant_passes_the_job_to_one_that_holds_it(
 ):
     from rq import Queue
 
+    from vault.processing.queue import SERIALIZER
     from vault.processing.worker_keys import queue_name
 
     [outcome] = upload(owner_client, ("a.jpg", support.jpeg()))  # granted to worker_key only
@@ -343,8 +344,9 @@ def test_a_worker_started_after_the_grant_passes_the_job_to_one_that_holds_it(
     try:
         assert photo_process_run(outcome["photo"]) == "passed on"
         # On the grant holder's own queue, ids only; passed on once, never back and forth.
-        [job] = Queue(queue_name(worker_key.key_id), connection=redis_conn).jobs
-        assert job.args == (outcome["photo"],) and job.kwargs == {"passed_on": True}
+        own = Queue(queue_name(worker_key.key_id), connection=redis_conn, serializer=SERIALIZER)
+        [job] = own.jobs
+        assert job.args == [outcome["photo"]] and job.kwargs == {"passed_on": True}
         assert photo_process_run(outcome["photo"], passed_on=True) == "no grant"
     finally:
         withdraw(late.public_key)

@@ -13,8 +13,12 @@ from django.urls import reverse
 
 from tests.photos import videos
 from tests.photos.conftest import run_jobs
+from tests.users import PASSWORD
+from vault.accounts.keyring import Keyring
+from vault.accounts.services import keys_unlock_with_password
 from vault.photos import resumable, storage
 from vault.photos.models import Photo, ResumableUpload
+from vault.photos.resumable import CHUNK
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +48,11 @@ def _patch(client, url: str, offset: int, data: bytes):
     )
 
 
+def _keyring(owner) -> Keyring:
+    unlocked = keys_unlock_with_password(owner, PASSWORD)
+    return Keyring(user_id=owner.pk, umk=unlocked.umk, private_key=unlocked.private_key)
+
+
 class _CutOff(io.RawIOBase):
     """A request body whose connection breaks after `keep` bytes."""
 
@@ -61,33 +70,33 @@ class _CutOff(io.RawIOBase):
 def test_a_dropped_upload_resumes_and_the_original_is_byte_identical(
     owner_client, owner, worker_key, data_dir
 ):
-    data = videos.clip(seconds=3.0)
-    a, b = len(data) // 4, len(data) // 2 + 1  # the first piece; where the second breaks off
+    data = videos.clip(seconds=3.0, size=(1280, 720))
+    assert len(data) > 5 * CHUNK
+    # A piece that ends mid-chunk keeps its whole 64 KiB chunks: the offset says so.
+    a, b = 2 * CHUNK, 4 * CHUNK + 1000  # where the first piece ends; where the second breaks off
     url = _create(owner_client, len(data))
     upload = ResumableUpload.objects.get()
 
-    first = _patch(owner_client, url, 0, data[:a])
+    first = _patch(owner_client, url, 0, data[: a + 5])
     assert first.status_code == 204 and first["Upload-Offset"] == str(a)
-    # The next request breaks off in the middle (server-side: the body stops with an error).
-    public_key = bytes(owner.keys.public_key)
+    # The next request breaks off in the middle of a chunk (server-side: the body stops
+    # with an error): the whole chunks before the break are kept.
     offset = resumable.resumable_append(
-        upload=upload, public_key=public_key, offset=a, stream=_CutOff(data[a:], b - a)
+        upload=upload, keyring=_keyring(owner), offset=a, stream=_CutOff(data[a:], b - a)
     )
-    assert offset == b
-    # Nothing of the unfinished upload is in clear: each part is an SPV1 blob.
-    parts = sorted(storage.photo_dir(owner.pk, upload.id).iterdir())
-    assert [p.name for p in parts] == ["part-0.spv", "part-1.spv"]
-    for part in parts:
-        content = part.read_bytes()
-        assert content.startswith(b"\x89SPV") and data[a : a + 32] not in content
-        assert data[:16] not in content
+    assert offset == 4 * CHUNK
+    # Nothing of the unfinished upload is in clear: it is the original's SPV1 blob, under way.
+    staged = resumable.staging_path(upload)
+    content = staged.read_bytes()
+    assert content.startswith(b"\x89SPV")
+    assert data[a : a + 32] not in content and data[:16] not in content
 
     # The client asks where to resume, and a stale offset is refused.
     head = owner_client.head(url, **TUS)
-    assert head.status_code == 200 and head["Upload-Offset"] == str(b)
+    assert head.status_code == 200 and head["Upload-Offset"] == str(4 * CHUNK)
     assert _patch(owner_client, url, a, data[a:]).status_code == 409
 
-    last = _patch(owner_client, url, b, data[b:])
+    last = _patch(owner_client, url, 4 * CHUNK, data[4 * CHUNK :])
     assert last.status_code == 204 and last["Upload-Offset"] == str(len(data))
     outcome = owner_client.get(url, **TUS).json()["outcome"]
     assert outcome["status"] == "stored" and "name" not in outcome  # the name stays sealed
@@ -95,8 +104,9 @@ def test_a_dropped_upload_resumes_and_the_original_is_byte_identical(
     assert photo.kind == "video" and photo.size == len(data)
     download = owner_client.get(reverse("photos:download", args=[photo.id]))
     assert b"".join(download.streaming_content) == data
-    # No stray part or temporary file: only the photo's own blobs remain.
+    # No stray part, staging or temporary file: only the photo's own blobs remain.
     assert not storage.photo_dir(owner.pk, upload.id).exists()
+    assert not staged.exists()
     assert run_jobs() == ["ready"]
 
 
@@ -123,7 +133,9 @@ def test_a_non_video_sent_in_pieces_is_rejected_with_its_message(owner_client, o
     outcome = owner_client.get(url, **TUS).json()["outcome"]
     assert outcome["status"] == "rejected" and "not a photo or video" in outcome["message"].lower()
     assert not Photo.objects.exists()
-    assert not storage.photo_dir(owner.pk, ResumableUpload.objects.get().id).exists()
+    upload = ResumableUpload.objects.get()
+    assert not storage.photo_dir(owner.pk, upload.id).exists()
+    assert not resumable.staging_path(upload).exists()
 
 
 def test_an_abandoned_upload_is_removed_by_the_next_one(owner_client, owner):
@@ -140,6 +152,7 @@ def test_an_abandoned_upload_is_removed_by_the_next_one(owner_client, owner):
     _create(owner_client, 1000)
     assert not ResumableUpload.objects.filter(pk=old.pk).exists()
     assert not storage.photo_dir(owner.pk, old.id).exists()
+    assert not resumable.staging_path(old).exists()
 
 
 def test_pieces_need_the_session_and_the_csrf_token(owner, owner_client):

@@ -1,5 +1,5 @@
-"""A resumable upload whose pieces all arrived but cannot be put together (a part the store
-cannot read back) ends with a message for the page, not a server error and an upload that
+"""A resumable upload whose pieces all arrived but cannot be put together (its staged original
+damaged on disk) ends with a message for the page, not a server error and an upload that
 stays "complete" with no outcome for the page to show (issue 21 review)."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import pytest
 from django.urls import reverse
 
 from tests.photos import videos
-from vault.photos import storage
+from vault.photos import resumable, storage
 from vault.photos.models import Photo, ResumableUpload
-from vault.photos.resumable import PART
 from vault.photos.views.resumable import NOT_ASSEMBLED
 
 pytestmark = pytest.mark.django_db
@@ -34,24 +33,30 @@ def _patch(client, url: str, offset: int, data: bytes):
 def test_pieces_that_cannot_be_put_together_end_the_upload_with_a_message(
     owner, owner_client, data_dir
 ):
-    data = videos.clip(seconds=1.0)
+    data = videos.clip(seconds=3.0, size=(1280, 720))
     created = owner_client.post(
         reverse("photos:resumable_create"),
         HTTP_UPLOAD_LENGTH=str(len(data)),
         HTTP_UPLOAD_METADATA="filename " + base64.b64encode(b"walk.mp4").decode(),
         **TUS,
     )
-    url, half = created["Location"], len(data) // 2
+    url, half = created["Location"], resumable.CHUNK
     assert _patch(owner_client, url, 0, data[:half]).status_code == 204
     upload = ResumableUpload.objects.get()
-    storage.blob_path(owner.pk, upload.id, PART, 0).unlink()  # lost by the store
+    staged = resumable.staging_path(upload)
+    with staged.open("r+b") as damaged:  # one byte of the first chunk flipped on disk
+        damaged.seek(64 + 96 + 32 + 10)
+        byte = damaged.read(1)
+        damaged.seek(64 + 96 + 32 + 10)
+        damaged.write(bytes([byte[0] ^ 1]))
     owner_client.raise_request_exception = False
     last = _patch(owner_client, url, half, data[half:])
     assert last.status_code == 204 and last["Upload-Offset"] == str(len(data))
     state = owner_client.get(url, **TUS).json()
     assert state["outcome"] == {"status": "rejected", "message": NOT_ASSEMBLED, "photo": None}
     assert not Photo.objects.exists()
-    assert not storage.photo_dir(owner.pk, upload.id).exists()  # no part left behind
+    assert not storage.photo_dir(owner.pk, upload.id).exists()  # nothing left behind
+    assert not staged.exists()
     # The same file chosen again goes up as a new upload and is stored.
     again = owner_client.post(
         reverse("photos:resumable_create"),

@@ -13,6 +13,7 @@ from tests.photos import support
 from tests.photos.uploads import upload
 from tests.users import PASSWORD
 from vault.photos.models import Photo
+from vault.processing.queue import SERIALIZER
 from vault.processing.worker_keys import live_worker_keys, queue_name
 from vaultdev.pytest_plugin import wait_until
 from vaultdev.signin import sign_in
@@ -39,7 +40,7 @@ def test_a_job_taken_without_the_grant_reaches_the_worker_that_holds_it(
 
     start_worker()  # idle: it takes the waiting photo's job from the shared queue first
     assert len(live_worker_keys()) == 2
-    own_queue = Queue(queue_name(first_key), connection=redis_conn)
+    own_queue = Queue(queue_name(first_key), connection=redis_conn, serializer=SERIALIZER)
     # No page is visited meanwhile: nothing re-grants the photo. The second worker, which holds
     # no grant for it, passes the job on to the first worker's own queue.
     wait_until(lambda: own_queue.count == 1, timeout=120)
@@ -52,7 +53,7 @@ def test_a_job_taken_without_the_grant_reaches_the_worker_that_holds_it(
     wait_until(both_ready, timeout=120, interval=0.5)
     finished = FinishedJobRegistry(queue=own_queue).get_job_ids()
     assert len(finished) == 1  # the hand-over went through the first worker's own queue
-    assert own_queue.fetch_job(finished[0]).args == (waiting["photo"],)
+    assert own_queue.fetch_job(finished[0]).args == [waiting["photo"]]
 
 
 def test_an_update_taken_without_the_grant_reaches_the_worker_that_holds_it(
@@ -80,10 +81,10 @@ def test_an_update_taken_without_the_grant_reaches_the_worker_that_holds_it(
     assert list(grants.values_list("worker_key_id", flat=True)) == [first_key]
 
     start_worker()  # idle: it takes the update job from the shared queue, holding no grant
-    own_queue = Queue(queue_name(first_key), connection=redis_conn)
+    own_queue = Queue(queue_name(first_key), connection=redis_conn, serializer=SERIALIZER)
     wait_until(lambda: own_queue.count == 1, timeout=120)
     hold.unlink()
     wait_until(lambda: Photo.objects.get(pk=old["photo"]).tagged_by == tagger, timeout=120)
     [finished] = FinishedJobRegistry(queue=own_queue).get_job_ids()
     job = own_queue.fetch_job(finished)
-    assert job.func_name == "worker.jobs.photo_update" and job.args == (old["photo"],)
+    assert job.func_name == "worker.jobs.photo_update" and job.args == [old["photo"]]

@@ -25,6 +25,7 @@ from vault.photos.models import Photo, ProcessingGrant
 from vault.processing import enrolment
 from vault.processing.queue import QUEUE
 from vault.processing.worker_keys import (
+    MODELS_PREFIX,
     PREFIX,
     advertise,
     key_id,
@@ -224,4 +225,84 @@ def test_healthz_shows_each_workers_host_and_an_unenrolled_key(redis_conn, secre
     assert rows[genuine.name]["host"] == django_settings.VAULT_WORKER_HOST
     assert rows[rogue.name]["enrolled"] is False and rows[rogue.name]["host"] == "rogue"
     assert check.detail["processing_keys"] == 1 and check.detail["unenrolled_keys"] == 1
+    identity.forget()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"[" * 100_000,  # nested past Python's recursion limit
+        b"\xff\xfe\x00not utf-8",
+        json.dumps({"key": 1, "tag": [], "expires_at": "soon", "host": {}, "worker": None}),
+        json.dumps(["key", "tag"]),
+        b'{"key": "' + b"A" * 1_000_000 + b'"}',
+    ],
+    ids=["nested", "not-utf-8", "wrong-types", "a-list", "huge"],
+)
+def test_a_malformed_advert_changes_nothing_for_the_enrolled_worker(
+    owner_client, redis_conn, secret, value
+):
+    """Whoever can write to Valkey cannot, with one malformed entry, make uploads or /healthz
+    fail, nor stop the enrolled worker from being granted photos."""
+    identity.forget()
+    genuine = identity.current()
+    advertise(genuine.public_key, ttl=300, worker="genuine", host="box")
+    redis_conn.set(PREFIX + "0000000000000000", value, ex=300)
+
+    photo = _upload_one(owner_client)
+
+    assert _granted_key_ids(photo) == {genuine.key_id}
+    assert set(live_worker_keys()) == {genuine.key_id}
+    assert owner_client.get("/healthz").status_code in (200, 503)
+    identity.forget()
+
+
+def test_a_worker_whose_secret_is_not_the_webs_says_so_in_its_log(redis_conn, secret, caplog):
+    from worker.vault_worker import VaultWorker
+
+    worker = VaultWorker([Queue(QUEUE, connection=redis_conn)], connection=redis_conn)
+    worker.register_birth()
+    live_worker_keys()  # the web computes grants: it publishes its check value
+    django_settings.VAULT_WORKER_ENROLMENT_SECRET = WRONG_SECRET  # the worker's (other) secret
+    with caplog.at_level("INFO", logger="worker.vault_worker"):
+        worker.heartbeat()
+        worker.heartbeat()  # said once, not at every beat
+        django_settings.VAULT_WORKER_ENROLMENT_SECRET = secret  # the operator fixes it
+        worker.heartbeat()
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert [level for level, _ in messages] == ["ERROR", "INFO"], messages
+    assert "VAULT_WORKER_ENROLMENT_SECRET is not the web's" in messages[0][1]
+    assert not any(secret.decode() in text or WRONG_SECRET.decode() in text for _, text in messages)
+    worker.register_death()
+    identity.forget()
+
+
+def test_a_forged_worker_record_does_not_hide_the_real_worker_in_healthz(
+    client, redis_conn, secret
+):
+    """RQ's worker registry and the workers' model lists are as writable as the adverts:
+    a malformed record planted there must not blank out /healthz's workers."""
+    from worker.vault_worker import VaultWorker
+
+    genuine, bombed = (
+        VaultWorker([Queue(QUEUE, connection=redis_conn)], connection=redis_conn) for _ in "ab"
+    )
+    for worker in (genuine, bombed):
+        identity.forget()  # a key of its own, as in its own process
+        worker.register_birth()
+        worker.heartbeat()
+    redis_conn.sadd("rq:workers", "rq:worker:forged")
+    redis_conn.hset("rq:worker:forged", mapping={"pid": "not a number", "birth": "x"})
+    redis_conn.set(MODELS_PREFIX + bombed.name, b"[" * 100_000)
+
+    workers = client.get("/healthz").json()["workers"]
+    assert workers["ok"] is True, workers
+    rows = {row["name"]: row for row in workers["workers"]}
+    assert set(rows) == {genuine.name, bombed.name}
+    assert all(row["enrolled"] and row["alive"] for row in rows.values())
+    assert rows[genuine.name]["loaded_models"] is not None  # what it published
+    assert rows[bombed.name]["loaded_models"] is None
+    assert workers["unreadable_worker_records"] == 1
+    for worker in (genuine, bombed):
+        worker.register_death()
     identity.forget()

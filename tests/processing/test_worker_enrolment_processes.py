@@ -68,6 +68,9 @@ def test_only_the_enrolled_worker_is_granted_and_it_processes_the_photo(
     ) == {enrolled}
     wait_until(lambda: Photo.objects.filter(pk=photo_id, state="ready").exists(), timeout=120)
     assert "animal" in set(Photo.objects.get(pk=photo_id).tags.values_list("label", flat=True))
+    # The worker with the other secret says so in its log (the web published its check value).
+    wait_until(lambda: "is not the web's" in rogue_worker.output(), timeout=60, interval=0.2)
+    assert "is not the web's" not in worker.output()
     # The secret is in the worker's environment only: not in its log, nor in Valkey.
     assert SECRET not in worker.output()
     for name in redis_conn.scan_iter("*"):

@@ -14,7 +14,11 @@ from rq import Worker
 from vault import backup, modelcards
 from vault.health.checks import REQUIRED_TASKS
 from vault.processing import queue
-from vault.processing.worker_keys import advertised_models, worker_adverts
+from vault.processing.worker_keys import (
+    advertised_models,
+    enrolment_check_publish,
+    worker_adverts,
+)
 from vault.version import vault_version
 
 
@@ -50,12 +54,29 @@ def queue_check() -> Check:
         return Check(False, {"error": type(exc).__name__})
 
 
+def _worker_records() -> tuple[list[Worker], int]:
+    """(RQ's records of the registered workers, how many records could not be read). One by
+    one, unlike Worker.all(): whoever can write to Valkey could plant a malformed record, which
+    must not hide the real workers."""
+    connection = _redis()
+    workers, unreadable = [], 0
+    for key in Worker.all_keys(connection=connection):
+        try:
+            worker = Worker.find_by_key(key, connection=connection)
+        except (ValueError, TypeError, KeyError, OverflowError):
+            unreadable += 1
+            continue
+        if worker is not None:
+            workers.append(worker)
+    return workers, unreadable
+
+
 def workers_check(*, now: datetime | None = None) -> Check:
     """Live workers are those whose last heartbeat is younger than VAULT_WORKER_TTL + 15 s."""
     now = now or datetime.now(UTC)
     limit = settings.VAULT_WORKER_TTL + 15
     try:
-        workers = Worker.all(connection=_redis())
+        workers, unreadable = _worker_records()
     except Exception as exc:
         return Check(False, {"error": type(exc).__name__, "workers": []})
     rows = []
@@ -87,6 +108,7 @@ def workers_check(*, now: datetime | None = None) -> Check:
     # verify under VAULT_WORKER_ENROLMENT_SECRET): photo processing needs an enrolled key.
     try:
         adverts = worker_adverts(_redis())
+        enrolment_check_publish(_redis())  # a worker with another secret then says so
     except Exception as exc:
         return Check(False, {"error": type(exc).__name__, "workers": rows})
     # An enrolled advert wins over another naming the same worker (a forged one cannot hide it).
@@ -99,6 +121,8 @@ def workers_check(*, now: datetime | None = None) -> Check:
         row["enrolled"] = advert.enrolled if advert else False
     keys = sum(advert.enrolled for advert in adverts)
     detail = {"alive": len(alive), "processing_keys": keys, "workers": rows}
+    if unreadable:
+        detail["unreadable_worker_records"] = unreadable
     unenrolled = len(adverts) - keys
     if unenrolled:
         detail["unenrolled_keys"] = unenrolled

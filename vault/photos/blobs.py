@@ -3,9 +3,16 @@ object in the blob store."""
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from vault.crypto import container
 from vault.photos import storage
 from vault.photos.models import Blob, Photo
+
+
+class PhotoGone(Exception):
+    """The photo was deleted (by its owner, or joined to a Live item) while a job wrote one of
+    its blobs: the object just written has been removed again, and no row was kept."""
 
 
 def blob_write(
@@ -29,13 +36,46 @@ def blob_write(
         data_key=data_key,
     ) as writer:
         writer.write(data)
-    blob, _ = Blob.objects.update_or_create(
+    return blob_record(
         photo=photo,
         variant=variant,
         index=index,
-        defaults={"media_type": media_type, "size": len(data), "width": width, "height": height},
+        media_type=media_type,
+        size=len(data),
+        width=width,
+        height=height,
     )
-    return blob
+
+
+def blob_record(
+    *,
+    photo: Photo,
+    variant: str,
+    media_type: str,
+    size: int,
+    index: int = 0,
+    width: int | None = None,
+    height: int | None = None,
+) -> Blob:
+    """The row of a blob whose object has just been written (size in plaintext bytes). When
+    the photo is gone meanwhile, the object is removed by its key and PhotoGone raised: the
+    deletion's own clean-up (storage.remove_photo_blobs, after its commit) may have listed
+    the photo's objects before this one was there, so the writer removes what it wrote.
+    The photo's row is locked (FOR NO KEY UPDATE, which a deletion's FOR UPDATE waits for)
+    while the row is written: a deletion either comes after it (and removes the object with
+    the photo's others) or before it (and this removes it)."""
+    with transaction.atomic():
+        alive = Photo.objects.select_for_update(no_key=True).filter(pk=photo.pk).values_list("pk")
+        if alive.exists():
+            blob, _ = Blob.objects.update_or_create(
+                photo=photo,
+                variant=variant,
+                index=index,
+                defaults={"media_type": media_type, "size": size, "width": width, "height": height},
+            )
+            return blob
+    storage.blob_delete(photo.owner_id, photo.id, variant, index)
+    raise PhotoGone(f"photo {photo.id} was deleted while its {variant} blob was written")
 
 
 def blob_open(

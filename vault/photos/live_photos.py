@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from vault.accounts.keyring import Keyring
 from vault.crypto import keys
 from vault.photos import blobs
-from vault.photos.live_identifiers import mov_content_identifier, still_content_identifier
+from vault.photos.live_identifiers import mov_content_identifier, still_content_identifier_at
 from vault.photos.models import Blob, LiveCandidate, Photo
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,12 @@ def _content_identifier(photo: Photo, keyring: Keyring) -> str | None:
                 lambda start, end: b"".join(reader.iter_plaintext(start, end)),
                 reader.plaintext_length,
             )
-        return still_content_identifier(reader.iter_plaintext())
+        # Only the Exif (a few KiB at the start of a JPEG, an item a HEIC's meta box locates):
+        # the rest of the picture is not decrypted again.
+        return still_content_identifier_at(
+            lambda start, end: b"".join(reader.iter_plaintext(start, end)),
+            reader.plaintext_length,
+        )
 
 
 def live_candidate_record(*, keyring: Keyring, photo: Photo, name: str, batch: str) -> bool:

@@ -230,10 +230,10 @@ class ProcessingGrant(models.Model):
 
 
 class ResumableUpload(models.Model):
-    """A file going up in pieces over several requests (the tus protocol, DESIGN §12). Each
-    piece received is its own SPV1 blob ("part", index = piece number) under a fresh data key
-    wrapped to the owner's public key, so nothing of an unfinished upload is in clear and its
-    keys are kept only wrapped. The last piece assembles the parts into a photo or video."""
+    """A file going up in pieces over several requests (the tus protocol, DESIGN §12). The
+    pieces are encrypted straight into the future original's SPV1 blob (a staging file,
+    vault/photos/resumable.py), whose data key is kept only wrapped to the owner's public key,
+    so nothing of an unfinished upload is in clear. The last piece makes it a photo or video."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -241,7 +241,10 @@ class ResumableUpload(models.Model):
     )
     length = models.BigIntegerField()  # bytes the whole file has (tus Upload-Length)
     offset = models.BigIntegerField(default=0)  # bytes received and stored so far
-    parts = models.PositiveIntegerField(default=0)
+    parts = models.PositiveIntegerField(default=0)  # SPV1 "part" blobs (the earlier format)
+    # The photo the upload becomes: its staged original is encrypted for (user, photo_id,
+    # "original") from the first piece on. Null for uploads begun before staging existed.
+    photo_id = models.UUIDField(null=True)
     name_sealed = models.BinaryField()  # the file's name, sealed like Photo.name_sealed
     # The upload batch it belongs to (the page's random id, for Live Photo pairing), sealed.
     batch_sealed = models.BinaryField(null=True)

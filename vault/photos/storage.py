@@ -9,6 +9,7 @@ is the file VAULT_DATA_DIR/blobs/<key>, the layout vaults have always had.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,5 +119,7 @@ def remove_photo_blobs(user_id, photo_id) -> int:
 
 
 def remove_user_blobs(user_id) -> int:
-    """Remove every blob of a user (account deletion: crypto-shredding's last step)."""
+    """Remove every blob of a user (account deletion: crypto-shredding's last step), and the
+    staged originals of the user's unfinished resumable uploads."""
+    shutil.rmtree(Path(settings.VAULT_DATA_DIR) / "uploads" / str(int(user_id)), ignore_errors=True)
     return _delete_prefix(user_prefix(user_id))

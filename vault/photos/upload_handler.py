@@ -88,14 +88,22 @@ class EncryptingUploadHandler(FileUploadHandler):
 
     def new_file(self, field_name, file_name, *args, **kwargs):
         super().new_file(field_name, file_name, *args, **kwargs)
-        incoming = IncomingFile(name=file_name)
+        incoming = IncomingFile(name=file_name, photo_id=self._new_photo_id())
         self.files.append(incoming)
         self._current = incoming
         self._sniffer = ImageSniffer(max_pixels=settings.VAULT_MAX_PIXELS)
         self._mac = self._content_mac()
-        data_key = container.new_data_key()
+        data_key = self._new_data_key()
         self.data_keys[incoming.photo_id] = data_key
         incoming.writer = self._open_writer(incoming.photo_id, data_key)
+
+    # Resumable uploads (vault/photos/resumable.py) override these three: their original is
+    # already encrypted, under its own photo id and data key, when the checks run.
+    def _new_photo_id(self) -> uuid.UUID:
+        return uuid.uuid4()
+
+    def _new_data_key(self) -> bytes:
+        return container.new_data_key()
 
     def _content_mac(self):
         return hmac.new(keys.content_mac_key(self.metadata_key), digestmod=hashlib.sha256)

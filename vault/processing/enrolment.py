@@ -20,6 +20,9 @@ import hashlib
 import hmac
 
 LABEL = b"spv/v1/worker-enrolment\x00"
+# Label of the check value the web publishes so that a worker can tell whether it holds the
+# same secret (differs from LABEL at its 24th byte, so no check value is ever a valid tag).
+CHECK_LABEL = b"spv/v1/worker-enrolment-check\x00"
 TAG_BYTES = 32  # SHA-256 output
 # Seconds an advert past its expiry still counts: hosts' clocks differ (NTP keeps them within
 # well under a second; this allows a badly kept one). Valkey's TTL removes it anyway.
@@ -72,3 +75,10 @@ def enrolment_verify(
     except ValueError:
         return False
     return hmac.compare_digest(expected, tag) and expires_at + CLOCK_SKEW > now
+
+
+def enrolment_check_value(secret: bytes) -> bytes:
+    """HMAC-SHA-256(secret, CHECK_LABEL): 32 bytes that the web publishes and a worker compares
+    (in constant time) with its own, to say in its log when its secret is not the web's. It
+    tells an attacker nothing a tag in an advert does not already tell."""
+    return hmac.new(secret, CHECK_LABEL, hashlib.sha256).digest()

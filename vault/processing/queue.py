@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 QUEUE = "default"  # the shared queue every worker listens to (after its own)
 JOB_TIMEOUT = 600  # seconds a job may run before RQ stops it
+# How jobs are written to Valkey: JSON, never RQ's default pickle. Whoever can write rq:* keys
+# (every worker host's ACL user) could otherwise plant a pickle that runs code in the worker
+# that loads it. Job arguments are ids, which JSON carries (args come back as a list).
+SERIALIZER = "rq.serializers.JSONSerializer"
 
 
 class Job(StrEnum):
@@ -30,6 +34,10 @@ class Job(StrEnum):
     PHOTO_UPDATE = "worker.jobs.photo_update"
     PEOPLE_CLUSTER = "worker.jobs.people_cluster"
     QUEUE_PROBE = "worker.jobs.queue_probe"
+
+
+# The only functions a vault worker runs (worker.vault_worker.VaultJob refuses any other name).
+JOB_FUNCTIONS = frozenset(job.value for job in Job)
 
 
 def connection():
@@ -54,7 +62,8 @@ def enqueue(job: Job, *args, to_worker: str | None = None, **kwargs):
 
     if to_worker is None:
         return shared_queue().enqueue(job.value, *args, job_timeout=JOB_TIMEOUT, **kwargs)
-    return Queue(worker_keys.queue_name(to_worker), connection=connection()).enqueue(
+    own = Queue(worker_keys.queue_name(to_worker), connection=connection(), serializer=SERIALIZER)
+    return own.enqueue(
         job.value,
         *args,
         job_timeout=JOB_TIMEOUT,

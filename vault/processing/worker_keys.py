@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -21,7 +22,11 @@ from dataclasses import dataclass
 from vault.processing import enrolment
 
 PREFIX = "spv:worker-key:"
+# A real advert is about 250 bytes; anything far longer is not one (and is not parsed).
+ADVERT_MAX_BYTES = 4096
 QUEUE_PREFIX = "spv-worker-"
+# The web's enrolment check value (vault.processing.enrolment.enrolment_check_value).
+CHECK_KEY = "spv:worker-enrolment-check"
 MODELS_PREFIX = "spv:worker-models:"
 
 
@@ -102,13 +107,17 @@ def _advert_parse(value: bytes, secret: bytes, now: float) -> WorkerAdvert | Non
     if len(value) == 32:
         # A bare key, as adverts were before enrolment (or as anyone can write): not enrolled.
         return WorkerAdvert(key_id(bytes(value)), bytes(value), "", "", enrolled=False)
+    if len(value) > ADVERT_MAX_BYTES:
+        return None
     try:
         advert = json.loads(value)
         public_key = base64.b64decode(advert["key"], validate=True)
         tag = base64.b64decode(advert["tag"], validate=True)
         expires_at, host, worker = advert["expires_at"], advert["host"], advert["worker"]
-    except (ValueError, TypeError, KeyError):
-        return None  # not an advert at all
+    except (ValueError, TypeError, KeyError, RecursionError):
+        # Not an advert at all. RecursionError: JSON nested deeper than Python's stack, which
+        # anyone who can write to Valkey could plant to make every grant (upload) fail.
+        return None
     if not (
         len(public_key) == 32
         and isinstance(expires_at, int)
@@ -138,10 +147,26 @@ def worker_adverts(connection=None, *, secret: bytes | None = None) -> list[Work
 
 def live_worker_keys(connection=None) -> dict[str, bytes]:
     """{key id: public key} of every enrolled worker whose key has not expired: the keys the
-    web tier may grant photos to."""
-    return {
-        advert.key_id: advert.public_key for advert in worker_adverts(connection) if advert.enrolled
-    }
+    web tier may grant photos to. Also publishes the web's enrolment check value, by which a
+    worker holding another secret finds out and says so in its log (enrolment_secret_matches)."""
+    conn = _connection(connection)
+    enrolment_check_publish(conn)
+    return {advert.key_id: advert.public_key for advert in worker_adverts(conn) if advert.enrolled}
+
+
+def enrolment_check_publish(connection=None) -> None:
+    """Publish the web's enrolment check value (the web tier only: grants and /healthz)."""
+    _connection(connection).set(CHECK_KEY, enrolment.enrolment_check_value(_settings_secret()))
+
+
+def enrolment_secret_matches(connection=None, *, secret: bytes | None = None) -> bool | None:
+    """Whether this process's enrolment secret is the web's, as far as the check value the web
+    last published says; None before the web has published one."""
+    published = _connection(connection).get(CHECK_KEY)
+    if published is None:
+        return None
+    secret = _settings_secret() if secret is None else secret
+    return hmac.compare_digest(bytes(published), enrolment.enrolment_check_value(secret))
 
 
 def advertise_models(worker_name: str, models: dict, *, ttl: int, connection=None) -> None:
@@ -160,7 +185,7 @@ def advertised_models(worker_names: list[str], connection=None) -> dict[str, dic
     for name, value in zip(worker_names, values, strict=True):
         try:
             parsed = json.loads(value) if value is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):  # anyone who can write to Valkey could plant it
             parsed = None
         found[name] = parsed if isinstance(parsed, dict) else None
     return found

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect, ensure_csrf_
 from vault.accounts.decorators import keyring_required
 from vault.photos import owner_visit, services
 from vault.photos.models import Photo
+from vault.photos.resumable import CHUNK
 from vault.photos.upload_handler import EncryptingUploadHandler
 from vault.photos.views.common import wants_json
 
@@ -21,9 +22,10 @@ def _limits(context: dict | None = None) -> dict:
     return {
         "max_megabytes": f"{settings.VAULT_MAX_UPLOAD_BYTES / (1024 * 1024):g}",
         "max_video_gigabytes": f"{settings.VAULT_MAX_VIDEO_BYTES / 1024**3:g}",
-        # Files from this size go up resumably, in pieces of this size (upload.js).
+        # Files from this size go up resumably, in pieces of this size (upload.js), whole
+        # 64 KiB chunks: the server keeps only whole chunks of a piece (resumable.py).
         "resumable_from": settings.VAULT_RESUMABLE_FROM_BYTES,
-        "resumable_piece": settings.VAULT_RESUMABLE_PIECE_BYTES,
+        "resumable_piece": max(CHUNK, settings.VAULT_RESUMABLE_PIECE_BYTES // CHUNK * CHUNK),
         "max_megapixels": f"{settings.VAULT_MAX_PIXELS / 1e6:g}",
         # The page says what the gallery says about a photo's state, in the same words.
         "state_labels": dict(Photo.State.choices),
