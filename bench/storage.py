@@ -144,9 +144,11 @@ def _start_workers(vault: Vault, count: int = 2) -> None:
 def _live_keys(vault: Vault) -> int:
     import redis
 
-    from vault.processing.worker_keys import live_worker_keys
+    from vault.processing.worker_keys import worker_adverts
 
-    return len(live_worker_keys(redis.Redis.from_url(vault.env["REDIS_URL"])))
+    connection = redis.Redis.from_url(vault.env["REDIS_URL"])
+    secret = vault.env["VAULT_WORKER_ENROLMENT_SECRET"].encode()
+    return sum(advert.enrolled for advert in worker_adverts(connection, secret=secret))
 
 
 def _states(vault: Vault, photo_ids: list[str]) -> list[str]:
@@ -226,6 +228,12 @@ def _bare_write(store, data: bytes, number: int) -> float:
     return time.perf_counter() - start
 
 
+def _process_cpu(pid: int) -> float:
+    """Seconds of CPU (user + system) process `pid` has used so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_host_rows() -> list[tuple[str, ...]]:
     """Rows comparing one worker host with two (issue 23: two >= 1.7x one), measured by the
     multi-host harness (vaultdev/netns.py); none until it lands."""
@@ -254,6 +262,9 @@ def main() -> None:
         base = {
             **os.environ,
             "SECRET_KEY": secrets.token_urlsafe(40),
+            # Set, not derived from SECRET_KEY, so that this process (no Django settings) can
+            # count the enrolled workers.
+            "VAULT_WORKER_ENROLMENT_SECRET": secrets.token_urlsafe(32),
             "DEBUG": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "STATIC_MANIFEST": "false",
@@ -298,11 +309,18 @@ def main() -> None:
                 pending[store].append(photo_id)
 
         # 1b. The floor: the same bytes written by the store alone (no request, no encryption).
+        # Their CPU: this process's, and weed's (the S3 gateway, filer and volume server).
         bare = {store: [] for store in STORES}
+        bare_cpu = {store: [] for store in STORES}
+        weed_cpu = []
         bare_stores = {"local": LocalStore(root / "bare"), "s3": weed.store()}
         for number in range(runs):
             for store in turns(number):
+                cpu, weed_before = time.process_time(), _process_cpu(weed.process.pid)
                 bare[store].append(_bare_write(bare_stores[store], photos[number], number))
+                bare_cpu[store].append(time.process_time() - cpu)
+                if store == "s3":
+                    weed_cpu.append(_process_cpu(weed.process.pid) - weed_before)
 
         # 2. Ingest: both vaults' workers started (idle when their vault is not measured).
         print("starting workers…", flush=True)
@@ -349,6 +367,8 @@ def main() -> None:
 
     up = {store: statistics.median(values) * 1000 for store, values in uploads.items()}
     floor = {store: statistics.median(values) * 1000 for store, values in bare.items()}
+    cpu = {store: statistics.median(values) * 1000 for store, values in bare_cpu.items()}
+    weed_ms = statistics.mean(weed_cpu) * 1000  # a mean: /proc counts in 10 ms ticks
     thumb = {store: statistics.median(values) * 1000 for store, values in p95.items()}
     rate = {store: statistics.median(values) for store, values in rates.items()}
 
@@ -361,6 +381,9 @@ def main() -> None:
             up["s3"] / up["local"]),
         (*row("  the same bytes written by the store alone", floor["local"], floor["s3"],
               "ms", floor["s3"] / floor["local"])[:4], ""),
+        ("  CPU of that write: this process + weed", f"{cpu['local']:.1f} ms",
+         f"{cpu['s3']:.1f} + {weed_ms:.1f} ms", f"{(cpu['s3'] + weed_ms) / cpu['local']:.2f}x",
+         ""),
         row(f"thumbnail p95, 20 clients ({len(paths['s3'])} thumbnails)", thumb["local"],
             thumb["s3"], "ms", thumb["s3"] / thumb["local"]),
         (f"full-pipeline ingest, 2 workers, {batch} photos", f"{rate['local']:.2f} /s",
@@ -383,7 +406,9 @@ def main() -> None:
         "\nafter the other in alternating order; weed shares the 2 cores with everything else."
         "\n'written by the store alone': the upload's bytes through LocalStore (temporary file,"
         "\nfsync, rename) and S3Store (one PUT to weed's gateway, which passes them to its filer"
-        "\nand volume server): the part of the upload row no vault code can remove."
+        "\nand volume server): the part of the upload row no vault code can remove. Its CPU:"
+        "\nthe writing process's, plus weed's (MD5 of every byte, for the S3 ETag and again"
+        "\nbetween weed's own servers) on the same 2 cores."
     )
 
 

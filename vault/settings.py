@@ -84,6 +84,13 @@ def _check_blob_store() -> None:
         raise ImproperlyConfigured(
             f"VAULT_S3_ENDPOINT must be an http:// or https:// URL, not {VAULT_S3_ENDPOINT!r}"
         )
+    if "@" in VAULT_S3_ENDPOINT.split("://", 1)[1].split("/", 1)[0]:
+        # /healthz and logs name the endpoint: credentials belong in the settings that never
+        # appear there. The URL itself is not repeated here, since it holds one.
+        raise ImproperlyConfigured(
+            "VAULT_S3_ENDPOINT must not carry a user or password: give them as "
+            "VAULT_S3_ACCESS_KEY and VAULT_S3_SECRET_KEY (or VAULT_S3_SECRET_KEY_FILE)"
+        )
     if VAULT_S3_CA_FILE and not Path(VAULT_S3_CA_FILE).is_file():
         raise ImproperlyConfigured(f"VAULT_S3_CA_FILE={VAULT_S3_CA_FILE!r} is not a file")
 

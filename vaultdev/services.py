@@ -190,6 +190,7 @@ class Seaweed:
     master_port: int
     volume_port: int
     filer_port: int
+    ca_file: Path | None = None  # set: the gateway speaks HTTPS with a certificate it signed
 
     @property
     def data_dir(self) -> Path:
@@ -204,6 +205,7 @@ class Seaweed:
             "VAULT_S3_ACCESS_KEY": self.access_key,
             "VAULT_S3_SECRET_KEY": self.secret_key,
             "VAULT_S3_REGION": "us-east-1",
+            **({"VAULT_S3_CA_FILE": str(self.ca_file)} if self.ca_file else {}),
         }
 
     def store(self):
@@ -214,6 +216,7 @@ class Seaweed:
             bucket=self.bucket,
             access_key=self.access_key,
             secret_key=self.secret_key,
+            ca_file=str(self.ca_file) if self.ca_file else None,
         )
 
     def stop(self, *, remove: bool = True) -> None:
@@ -243,11 +246,14 @@ def _weed_binary() -> str:
 
 
 def start_seaweed(
-    *, prefix: str = "spv-weed-", bucket: str = "vault", timeout: float = 60
-) -> Seaweed:
+    *, prefix: str = "spv-weed-", bucket: str = "vault", timeout: float = 60, tls=None,
+    ca_file: Path | None = None,
+) -> Seaweed:  # fmt: skip
     """Start `weed server -s3` with its data under a new /tmp/spv-weed-* directory, on free
     loopback ports, with one S3 identity holding fresh random credentials (anonymous and wrong
-    credentials are refused), wait until the gateway answers and create `bucket`."""
+    credentials are refused), wait until the gateway answers and create `bucket`.
+    `tls` (vaultdev.tls.CertificateFiles for 127.0.0.1, signed by the CA in `ca_file`): the
+    gateway speaks HTTPS only, as in production (the Ansible role's `seaweedfs_s3_tls`)."""
     import json
     import secrets
 
@@ -290,6 +296,8 @@ def start_seaweed(
         f"-s3.port.lance={lance}",  # two servers at once would collide
         f"-metricsPort={metrics}",
     ]
+    if tls is not None:
+        command += [f"-s3.cert.file={tls.cert}", f"-s3.key.file={tls.key}"]
     log_file = (root / "weed.log").open("wb")
     process = subprocess.Popen(
         command,
@@ -303,13 +311,14 @@ def start_seaweed(
     weed = Seaweed(
         process=process,
         root=root,
-        endpoint=f"http://127.0.0.1:{s3}",
+        endpoint=f"{'https' if tls is not None else 'http'}://127.0.0.1:{s3}",
         bucket=bucket,
         access_key=access_key,
         secret_key=secret_key,
         master_port=master,
         volume_port=volume,
         filer_port=filer,
+        ca_file=ca_file if tls is not None else None,
     )
     try:
         _wait_for_bucket(weed, timeout)

@@ -51,6 +51,11 @@ def _s3(**overrides) -> dict[str, str]:
         (_s3(VAULT_S3_SECRET_KEY=None), "VAULT_S3_SECRET_KEY (or VAULT_S3_SECRET_KEY_FILE)"),
         (_s3(VAULT_S3_ENDPOINT="127.0.0.1:8333"), "VAULT_S3_ENDPOINT must be an http"),
         (_s3(VAULT_S3_CA_FILE="/nonexistent/ca.pem"), "VAULT_S3_CA_FILE"),
+        # /healthz names the endpoint: a password in it would be shown there.
+        (
+            _s3(VAULT_S3_ENDPOINT=f"https://vault:{SECRET}@s3.example:8333"),
+            "VAULT_S3_ENDPOINT must not carry a user or password",
+        ),
         ({"VAULT_BLOB_STORE": "ftp"}, 'VAULT_BLOB_STORE must be "local" or "s3"'),
     ],
 )
