@@ -23,6 +23,7 @@ from vault.photos.blobs import blob_open
 from vault.photos.models import Blob, Photo, ProcessingGrant
 from vault.photos.sealing import exif_aad
 from vault.processing.worker_keys import advertise, withdraw
+from vaultdev.pytest_plugin import wait_until
 from vaultdev.samples import camera_files
 from worker import identity
 from worker.pipeline import photo_process_run
@@ -318,6 +319,16 @@ def test_a_photo_its_dead_worker_left_processing_is_enqueued_again_at_the_next_v
     finally:
         job_session.close()  # the worker dies: its session, and the lock, end
 
+    def lock_released() -> bool:
+        # The server ends the closed session's backend, and frees its lock, a moment later.
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            [[taken]] = cursor.fetchall()
+            if taken:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return taken
+
+    wait_until(lock_released)
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.get(status, {"id": photo_id})
     [job] = shared_queue().jobs
