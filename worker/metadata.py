@@ -383,6 +383,16 @@ def packets(original: bytes, media_type: str) -> tuple[bytes | str | None, dict 
     return xmp, iptc
 
 
+def private_sealed(metadata_key: bytes, photo_id, private: dict) -> bytes | None:
+    """The private fields (camera, place...) as sealed JSON for Photo.exif_sealed; None when
+    there are none. Photos and videos both store them this way."""
+    if not private:
+        return None
+    return seal.seal(
+        metadata_key, json.dumps(private, allow_nan=False).encode(), exif_aad(photo_id)
+    )
+
+
 def read_metadata(work) -> None:
     photo = work.photo
     exif = work.exif if work.exif is not None else Image.Exif()
@@ -404,15 +414,7 @@ def read_metadata(work) -> None:
     photo.shown_at = taken_at or photo.uploaded_at
     photo.shown_local = local_wall_clock(photo.shown_at, photo.taken_offset)
     photo.width, photo.height = _upright(work)
-    photo.exif_sealed = (
-        seal.seal(
-            work.keys.metadata_key,
-            json.dumps(private, allow_nan=False).encode(),
-            exif_aad(photo.id),
-        )
-        if private
-        else None
-    )
+    photo.exif_sealed = private_sealed(work.keys.metadata_key, photo.id, private)
     photo.save(
         update_fields=[
             "taken_at",

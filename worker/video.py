@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import logging
 import re
 import struct
@@ -29,10 +28,8 @@ from django.conf import settings
 from PIL import Image
 
 from vault.crypto import container as spv1
-from vault.crypto import seal
 from vault.photos import storage
 from vault.photos.models import Blob, LiveCandidate, Photo
-from vault.photos.sealing import exif_aad
 from worker import metadata, thumbnails
 
 log = logging.getLogger(__name__)
@@ -343,11 +340,7 @@ def read_metadata(work) -> None:
         private["camera_make"] = make
     if model:
         private["camera_model"] = model
-    photo.exif_sealed = (
-        seal.seal(work.keys.metadata_key, json.dumps(private).encode(), exif_aad(photo.id))
-        if private
-        else None
-    )
+    photo.exif_sealed = metadata.private_sealed(work.keys.metadata_key, photo.id, private)
     photo.save(
         update_fields=[
             "taken_at",
