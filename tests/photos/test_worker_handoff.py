@@ -51,7 +51,8 @@ def test_a_job_taken_without_the_grant_reaches_the_worker_that_holds_it(
         return set(Photo.objects.values_list("state", flat=True)) == {"ready"}
 
     wait_until(both_ready, timeout=120, interval=0.5)
-    finished = FinishedJobRegistry(queue=own_queue).get_job_ids()
+    # RQ files a job as finished just after it returns (after the photo's commit): wait for it.
+    finished = wait_until(lambda: FinishedJobRegistry(queue=own_queue).get_job_ids(), timeout=60)
     assert len(finished) == 1  # the hand-over went through the first worker's own queue
     assert own_queue.fetch_job(finished[0]).args == [waiting["photo"]]
 
@@ -85,6 +86,7 @@ def test_an_update_taken_without_the_grant_reaches_the_worker_that_holds_it(
     wait_until(lambda: own_queue.count == 1, timeout=120)
     hold.unlink()
     wait_until(lambda: Photo.objects.get(pk=old["photo"]).tagged_by == tagger, timeout=120)
-    [finished] = FinishedJobRegistry(queue=own_queue).get_job_ids()
+    # RQ files the job as finished just after it returns (after the photo's commit): wait for it.
+    [finished] = wait_until(lambda: FinishedJobRegistry(queue=own_queue).get_job_ids(), timeout=60)
     job = own_queue.fetch_job(finished)
     assert job.func_name == "worker.jobs.photo_update" and job.args == [old["photo"]]
